@@ -1,0 +1,772 @@
+"""plugin.engine: the one ``evaluate(facts)`` seam over durable_rules.
+
+durable_rules (2.0.28, a Rete engine with a C core) crashes, swallows errors and drops
+facts when used the way its README shows. Everything the project learned about that is
+in ``RULE-ENGINE.md`` (``/work/shared``); this module is the hardened wrapper it
+describes, and nothing else in rair-cds touches durable directly:
+
+* rule files are YAML in durable's JSON vocabulary plus our keys ``id``, ``source``,
+  ``note`` and ``do``; several files merge into ONE ruleset so chaining works (§3.9);
+* one ``SyncHost`` without timer threads (§2, §3.11), one process-wide lock around
+  each evaluation, one state (sid) per evaluation from a pool of pre-checked sids,
+  ``delete_state`` in ``finally`` (§2.1);
+* a sentinel fact and a no-op rule so an evaluation that fires nothing doesn't crash
+  the process (§3.1);
+* positional fact ids with distinct FNV-1a-32 hashes, so no fact is silently dropped
+  and no two patients share a state (§3.2);
+* facts only, never events (§3.4); action errors re-raised as :class:`RuleEngineError`
+  (§3.3); derived facts with set semantics (§3.4);
+* input checks for what durable gets silently wrong: non-JSON values, too many
+  properties, over-long strings, integers beyond 64 bits (§3.7, §3.10); load checks for
+  rule shapes durable accepts but never fires (negation first, unknown join alias).
+
+A ``$alias.field`` copy of a field the matched fact lacks fails the evaluation: facts
+that may lack a field need a rule that doesn't copy it.
+
+Build the engine once per worker process, after any fork (§1 item 7), and reuse it.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import math
+import queue
+import re
+import threading
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import durable_rules_engine as _dre
+import yaml
+from durable import engine as _durable
+
+__all__ = [
+    "EngineResult",
+    "RuleEngine",
+    "RuleEngineError",
+    "RuleInfo",
+    "check_distinct_hashes",
+    "fnv1a_32",
+]
+
+#: Most input facts one evaluation may carry; also the size of the derived-id pool.
+MAX_FACTS = 20_000
+#: Most derived facts one evaluation may assert.
+MAX_DERIVED = 20_000
+#: durable keeps at most 1,024 live states per ruleset (§3.10).
+MAX_STATE_POOL = 1_024
+#: A fact with more properties than this silently stops matching (measured on 2.0.28:
+#: 254 properties match, 257 don't). ``id``, ``sid`` and ``fhir_id`` count too.
+MAX_PROPERTIES = 250
+#: durable stores a string's length in 16 bits: "BRAF" + 65,536 more characters then
+#: equals "BRAF" in a rule (measured on 2.0.28). Limit of the JSON-escaped UTF-8 bytes.
+MAX_STRING_BYTES = 60_000
+#: durable parses integers into a C ``long``; larger ones would not compare correctly.
+_INT_MIN, _INT_MAX = -(2**63), 2**63 - 1
+
+#: How long an evaluation waits for a free sid before giving up.
+_SID_WAIT_SECONDS = 30.0
+
+SENTINEL_TYPE = "_eval_begin"
+SENTINEL_RULE = "_eval_begin"
+_SENTINEL_ID = "b0"
+_SENTINEL_ACTION = "_sentinel"
+
+# One lock for every durable call in the process, not one per engine: the C core keeps
+# process-wide tables (ruleset handles), and the measured-safe design is one evaluation
+# at a time per process (§1 item 7). It costs nothing measurable: the C extension holds
+# the GIL throughout anyway.
+_DURABLE_LOCK = threading.Lock()
+
+_OUR_RULE_KEYS = frozenset({"id", "source", "note", "do"})
+# count/cap hand the action a list of matches and sum only what is pending (§3.6),
+# so they are left out on purpose; aggregation belongs in the mapper.
+_DURABLE_RULE_KEYS = frozenset({"all", "any", "pri"})
+_RESERVED_FACT_KEYS = frozenset({"sid", "fhir_id"})
+
+_ALIAS_RE = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)(\$not|\$any|\$all)?$")
+_PLACEHOLDER_RE = re.compile(r"^\$([A-Za-z_][A-Za-z0-9_]*)\.([A-Za-z_][A-Za-z0-9_]*)$")
+_BOOL_OPS = frozenset({"$and", "$or"})
+_EXISTS_OPS = frozenset({"$ex", "$nex"})
+_COMPARE_OPS = frozenset({"$eq", "$neq", "$lt", "$lte", "$gt", "$gte", "$mt", "$imt"})
+_ARRAY_OPS = frozenset({"$iall", "$iany"})
+_ARITH_OPS = frozenset({"$add", "$sub", "$mul", "$div"})
+
+
+class RuleEngineError(Exception):
+    """The rules could not be loaded, or an evaluation failed; never swallowed."""
+
+
+@dataclass(frozen=True)
+class RuleInfo:
+    """One loaded rule: its durable name, its rule ID and its citation."""
+
+    name: str
+    rule_id: str
+    source: str | None
+
+
+@dataclass(frozen=True)
+class EngineResult:
+    """What one evaluation concluded.
+
+    ``derived`` holds every fact the rules asserted, in assertion order, each with a
+    ``rule`` field (the rule ID); ``fired`` holds the rule IDs that fired, in first-fire
+    order, each once. Neither holds the sentinel nor engine-internal ids.
+    """
+
+    derived: list[dict]
+    fired: list[str]
+
+
+# --------------------------------------------------------------------------- hashes
+
+
+def fnv1a_32(text: str) -> int:
+    """Return the FNV-1a-32 hash durable uses to identify states and facts (§3.2)."""
+    h = 0x811C9DC5
+    for byte in text.encode("utf-8"):
+        h = ((h ^ byte) * 0x01000193) & 0xFFFFFFFF
+    return h
+
+
+def check_distinct_hashes(ids: Iterable[str]) -> None:
+    """Check that no two of ``ids`` share an FNV-1a-32 hash.
+
+    durable compares only the hash, never the string, so two colliding ids silently
+    drop a fact or join two states (§3.2).
+
+    :raises RuleEngineError: naming the first colliding pair.
+    """
+    seen: dict[int, str] = {}
+    for text in ids:
+        h = fnv1a_32(text)
+        other = seen.setdefault(h, text)
+        if other != text:
+            raise RuleEngineError(
+                f"ids {other!r} and {text!r} share FNV-1a-32 hash {h:#010x}; "
+                "durable_rules would treat them as one (RULE-ENGINE.md §3.2)"
+            )
+
+
+_FACT_IDS = tuple(f"f{i}" for i in range(MAX_FACTS))
+_DERIVED_IDS = tuple(f"d{i}" for i in range(MAX_DERIVED))
+
+
+def _sids(pool_size: int) -> list[str]:
+    return [f"s{i}" for i in range(pool_size)]
+
+
+@functools.cache
+def _check_id_pools(pool_size: int) -> None:
+    # The state itself is stored as a fact with id "sid-<sid>" (seen in do_actions'
+    # state dict), so those ids join the check too. Cached: ~40k hashes, done once.
+    sids = _sids(pool_size)
+    check_distinct_hashes(
+        [*_FACT_IDS, *_DERIVED_IDS, _SENTINEL_ID, *sids, *(f"sid-{s}" for s in sids)]
+    )
+
+
+# --------------------------------------------------------------------------- loading
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """SafeLoader that rejects duplicate mapping keys (PyYAML keeps the last one)."""
+
+
+def _construct_unique_mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode) -> dict:
+    loader.flatten_mapping(node)
+    result: dict = {}
+    for key_node, value_node in node.value:
+        key = loader.construct_object(key_node, deep=True)
+        if key in result:
+            raise RuleEngineError(
+                f"duplicate key {key!r} at line {key_node.start_mark.line + 1}"
+                " (a duplicate rule name, or a key written twice in one rule)"
+            )
+        result[key] = loader.construct_object(value_node, deep=True)
+    return result
+
+
+_UniqueKeyLoader.add_constructor(
+    yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_unique_mapping
+)
+
+
+@dataclass(frozen=True)
+class _Template:
+    """One derived-fact template: constants plus ``(key, alias, field)`` copies."""
+
+    constants: dict
+    copies: tuple[tuple[str, str, str], ...]
+
+
+@dataclass(frozen=True)
+class _Rule:
+    info: RuleInfo
+    definition: dict  # durable JSON, our keys stripped
+    templates: tuple[_Template, ...]  # empty for `record: true`
+
+
+def _is_json_scalar(value: object) -> bool:
+    if value is None or isinstance(value, (str, bool)):
+        return True
+    if isinstance(value, int):
+        return _INT_MIN <= value <= _INT_MAX
+    if isinstance(value, float):
+        return math.isfinite(value)
+    return False
+
+
+def _check_json_value(value: object, where: str) -> None:
+    """Raise unless ``value`` is a JSON scalar or a list of them (what durable stores)."""
+    if _is_json_scalar(value):
+        if isinstance(value, str):
+            if "\x00" in value:
+                # The C core works on NUL-terminated strings.
+                raise RuleEngineError(f"{where}: strings must not contain NUL characters")
+            # Escaping at most sextuples a character's UTF-8 bytes, so short strings
+            # skip the exact (slower) measurement.
+            if len(value) * 6 > MAX_STRING_BYTES and (
+                len(json.dumps(value, ensure_ascii=False).encode("utf-8")) > MAX_STRING_BYTES
+            ):
+                raise RuleEngineError(
+                    f"{where}: string longer than {MAX_STRING_BYTES} bytes; durable_rules"
+                    " would compare it wrongly"
+                )
+        return
+    if isinstance(value, list):
+        for item in value:
+            if not _is_json_scalar(item) or isinstance(item, list):
+                raise RuleEngineError(
+                    f"{where}: list items must be JSON scalars, got {type(item).__name__}"
+                    f" {item!r}"
+                )
+            _check_json_value(item, where)
+        return
+    if isinstance(value, float):
+        raise RuleEngineError(f"{where}: {value!r} is not a finite number")
+    if isinstance(value, int):
+        raise RuleEngineError(f"{where}: integer {value} does not fit in 64 bits")
+    raise RuleEngineError(
+        f"{where}: {type(value).__name__} {value!r} is not a JSON scalar or list of scalars"
+        " (convert Decimal, dates and nested objects in the fact mapper)"
+    )
+
+
+class _RuleChecker:
+    """Structural checks on one rule body; durable accepts many malformed ones silently."""
+
+    def __init__(self, rule_name: str) -> None:
+        self.rule_name = rule_name
+        self.bound: list[str] = []  # aliases a template may copy from, in order
+        self.all_aliases: set[str] = set()
+
+    def fail(self, message: str) -> RuleEngineError:
+        return RuleEngineError(f"rule {self.rule_name!r}: {message}")
+
+    def check_patterns(self, patterns: object, where: str, negated: bool) -> None:
+        if not isinstance(patterns, list) or not patterns:
+            raise self.fail(f"{where} must be a non-empty list of {{alias: pattern}}")
+        alternatives = where == "any" or where.endswith("$any")
+        for position, item in enumerate(patterns):
+            if not isinstance(item, Mapping) or len(item) != 1:
+                raise self.fail(
+                    f"each entry of {where} must be one {{alias: pattern}}, got {item!r}"
+                )
+            (key, body), = item.items()
+            match = _ALIAS_RE.match(key) if isinstance(key, str) else None
+            if match is None:
+                raise self.fail(
+                    f"bad alias {key!r} in {where} (expected name, name$not, name$any "
+                    "or name$all)"
+                )
+            alias, suffix = match.groups()
+            # durable accepts both of these and the rule then silently never fires
+            # (measured on 2.0.28): a negation needs a positive pattern before it.
+            if suffix == "$not" and alternatives:
+                raise self.fail(f"{key!r}: a negation cannot be an alternative in {where}")
+            if suffix == "$not" and position == 0:
+                raise self.fail(
+                    f"{key!r}: the first pattern in {where} must not be a negation"
+                )
+            if alias in self.all_aliases:
+                raise self.fail(f"alias {alias!r} is used twice")
+            self.all_aliases.add(alias)
+            if suffix in ("$any", "$all"):
+                self.check_patterns(body, f"{key}", negated)
+            else:
+                self.check_expression(body, alias)
+                if suffix is None and not negated:
+                    self.bound.append(alias)
+
+    def check_expression(self, expr: object, alias: str) -> None:
+        if not isinstance(expr, Mapping) or len(expr) != 1:
+            raise self.fail(
+                f"pattern of {alias!r} must be a mapping with exactly one key "
+                f"(combine tests with $and), got {expr!r}"
+            )
+        (key, value), = expr.items()
+        if not isinstance(key, str):
+            raise self.fail(f"pattern key {key!r} of {alias!r} must be a string")
+        if key in _BOOL_OPS:
+            if not isinstance(value, list) or not value:
+                raise self.fail(f"{key} in {alias!r} needs a non-empty list")
+            for sub in value:
+                self.check_expression(sub, alias)
+        elif key in _EXISTS_OPS or key in _COMPARE_OPS or key in _ARRAY_OPS:
+            if not isinstance(value, Mapping) or len(value) != 1:
+                raise self.fail(f"{key} in {alias!r} needs one {{field: value}}, got {value!r}")
+            (field, operand), = value.items()
+            if not isinstance(field, str):
+                raise self.fail(f"{key} in {alias!r}: field {field!r} must be a string")
+            if key in _ARRAY_OPS:
+                if isinstance(operand, Mapping):
+                    self.check_expression(operand, alias)
+            elif key not in _EXISTS_OPS:
+                self.check_operand(operand, alias)
+        elif key.startswith("$"):
+            raise self.fail(f"unknown operator {key!r} in pattern of {alias!r}")
+        else:
+            self.check_operand(value, alias)
+
+    def check_operand(self, operand: object, alias: str) -> None:
+        if isinstance(operand, Mapping):
+            if len(operand) != 1:
+                raise self.fail(f"operand {operand!r} in {alias!r} must have exactly one key")
+            (key, value), = operand.items()
+            if key in _ARITH_OPS:
+                if not isinstance(value, Mapping) or set(value) != {"$l", "$r"}:
+                    raise self.fail(f"{key} in {alias!r} needs exactly $l and $r")
+                self.check_operand(value["$l"], alias)
+                self.check_operand(value["$r"], alias)
+            elif key == "$i":
+                pass  # item reference inside $iall/$iany
+            elif isinstance(key, str) and key in self.bound:
+                # A join: {other_alias: field}. durable accepts an unknown alias here
+                # and the rule then never matches, so it must name an earlier alias.
+                if not isinstance(value, str):
+                    raise self.fail(f"join {operand!r} in {alias!r} must name a field")
+            else:
+                raise self.fail(
+                    f"{operand!r} in {alias!r} refers to {key!r}, which is not an alias "
+                    "bound earlier in this rule"
+                )
+        elif isinstance(operand, list):
+            raise self.fail(f"operand {operand!r} in {alias!r}: lists are not comparable")
+        else:
+            _check_json_value(operand, f"rule {self.rule_name!r}, pattern of {alias!r}")
+
+
+def _compile_template(raw: object, checker: _RuleChecker) -> _Template:
+    if not isinstance(raw, Mapping) or not raw:
+        raise checker.fail(f"do.assert needs a mapping (or a list of them), got {raw!r}")
+    constants: dict = {}
+    copies: list[tuple[str, str, str]] = []
+    for key, value in raw.items():
+        if not isinstance(key, str) or key.startswith("$"):
+            raise checker.fail(f"derived-fact key {key!r} must be a string not starting with $")
+        if key in ("id", "sid"):
+            raise checker.fail(f"derived facts may not set {key!r}; the engine assigns it")
+        if isinstance(value, str) and value.startswith("$"):
+            match = _PLACEHOLDER_RE.match(value)
+            if match is None:
+                raise checker.fail(f"{key}: {value!r} is not of the form $alias.field")
+            alias, field = match.groups()
+            if alias not in checker.bound:
+                raise checker.fail(
+                    f"{key}: {value!r} names alias {alias!r}, which the rule does not bind"
+                    f" (bound: {', '.join(checker.bound) or 'none'})"
+                )
+            if field in ("id", "sid"):
+                raise checker.fail(
+                    f"{key}: {value!r} copies an engine-internal id; use {alias}.fhir_id"
+                )
+            copies.append((key, alias, field))
+        else:
+            _check_json_value(value, f"rule {checker.rule_name!r}, do.assert.{key}")
+            constants[key] = value
+    fact_type = constants.get("type")
+    if not any(k == "type" for k, _, _ in copies) and not (
+        isinstance(fact_type, str) and fact_type
+    ):
+        raise checker.fail("a derived fact needs a string 'type'")
+    if fact_type == SENTINEL_TYPE:
+        raise checker.fail(f"type {SENTINEL_TYPE!r} is reserved for the engine")
+    if len(raw) + 3 > MAX_PROPERTIES:
+        raise checker.fail(f"a derived fact may have at most {MAX_PROPERTIES - 3} fields")
+    return _Template(constants, tuple(copies))
+
+
+def _compile_rule(name: object, raw: object, path: str) -> _Rule:
+    if not isinstance(name, str) or not name:
+        raise RuleEngineError(f"{path}: rule name {name!r} must be a non-empty string")
+    if not isinstance(raw, Mapping):
+        raise RuleEngineError(f"{path}: rule {name!r} must be a mapping, got {raw!r}")
+    checker = _RuleChecker(name)
+    unknown = set(raw) - _OUR_RULE_KEYS - _DURABLE_RULE_KEYS
+    if unknown:
+        raise checker.fail(
+            f"unknown keys {sorted(map(str, unknown))} (allowed: "
+            f"{sorted(_OUR_RULE_KEYS | _DURABLE_RULE_KEYS)}); durable would reject them"
+            " with error code 105"
+        )
+    rule_id = raw.get("id")
+    if not isinstance(rule_id, str) or not rule_id:
+        raise checker.fail("needs an 'id' (a non-empty string, quoted if it looks numeric)")
+    source = raw.get("source")
+    if source is not None and not isinstance(source, str):
+        raise checker.fail("'source' must be a string")
+    if "note" in raw and not isinstance(raw["note"], str):
+        raise checker.fail("'note' must be a string")
+    if ("all" in raw) == ("any" in raw):
+        raise checker.fail("needs exactly one of 'all' or 'any'")
+    op = "all" if "all" in raw else "any"
+    checker.check_patterns(raw[op], op, negated=False)
+    definition: dict = {op: json.loads(json.dumps(raw[op]))}
+    if "pri" in raw:
+        if not isinstance(raw["pri"], int) or isinstance(raw["pri"], bool):
+            raise checker.fail("'pri' must be an integer")
+        definition["pri"] = raw["pri"]
+
+    do = raw.get("do")
+    if not isinstance(do, Mapping) or len(do) != 1:
+        raise checker.fail(
+            "needs 'do' with exactly one of {assert: {...}} or {record: true}"
+        )
+    (verb, arg), = do.items()
+    if verb == "record":
+        if arg is not True:
+            raise checker.fail("do.record must be true")
+        templates: tuple[_Template, ...] = ()
+    elif verb == "assert":
+        items = arg if isinstance(arg, list) else [arg]
+        if not items:
+            raise checker.fail("do.assert must not be an empty list")
+        templates = tuple(_compile_template(item, checker) for item in items)
+    else:
+        raise checker.fail(f"unknown do-verb {verb!r} (expected assert or record)")
+    return _Rule(RuleInfo(name, rule_id, source), definition, templates)
+
+
+def _load_rules(rule_files: Sequence[Path | str]) -> list[_Rule]:
+    if isinstance(rule_files, (str, Path)):
+        raise RuleEngineError("rule_files must be a sequence of paths, not one path")
+    rules: list[_Rule] = []
+    where: dict[str, str] = {}
+    for rule_file in rule_files:
+        path = Path(rule_file)
+        try:
+            text = path.read_text(encoding="utf-8")
+            data = yaml.load(text, Loader=_UniqueKeyLoader)  # a SafeLoader subclass
+        except RuleEngineError as exc:
+            raise RuleEngineError(f"{path}: {exc}") from exc
+        except (OSError, yaml.YAMLError) as exc:
+            raise RuleEngineError(f"cannot read rule file {path}: {exc}") from exc
+        if data is None:
+            continue
+        if not isinstance(data, Mapping):
+            raise RuleEngineError(f"{path}: top level must map rule names to rules")
+        for name, raw in data.items():
+            if name in where:
+                raise RuleEngineError(
+                    f"duplicate rule name {name!r} in {path} (first defined in {where[name]})"
+                )
+            if name == SENTINEL_RULE:
+                raise RuleEngineError(f"{path}: rule name {name!r} is reserved for the engine")
+            try:
+                rule = _compile_rule(name, raw, str(path))
+            except RuleEngineError as exc:
+                raise RuleEngineError(f"{path}: {exc}") from exc
+            # Several rules may implement one DOMAIN.md rule ID (e.g. F2 for each RET
+            # inhibitor); `fired` then names the ID once.
+            where[name] = str(path)
+            rules.append(rule)
+    return rules
+
+
+# --------------------------------------------------------------------------- engine
+
+
+class _SyncHost(_durable.Host):
+    """A durable Host that starts no Timer threads and resolves actions from a dict.
+
+    The stock Host's dispatcher threads run any state's pending actions on another
+    thread and segfault under concurrent requests (§2 item 2, §3.11).
+    """
+
+    def __init__(self, actions: Mapping[str, Any]) -> None:
+        self._named_actions = dict(actions)
+        super().__init__()
+
+    def _run(self) -> None:
+        pass
+
+    def get_action(self, action_name: str) -> Any:
+        return self._named_actions[action_name]
+
+
+class _Run:
+    """The bookkeeping of one evaluation, read and written only under _DURABLE_LOCK."""
+
+    __slots__ = ("sid", "derived", "seen", "fired", "fired_set", "errors")
+
+    def __init__(self, sid: str) -> None:
+        self.sid = sid
+        self.derived: list[dict] = []
+        self.seen: set[str] = set()
+        self.fired: list[str] = []
+        self.fired_set: set[str] = set()
+        self.errors: list[str] = []
+
+
+def _exc_text(exc: BaseException) -> str:
+    # durable's Message*Exception set .message but not args, so str() is empty.
+    return f"{type(exc).__name__}: {getattr(exc, 'message', None) or exc}"
+
+
+class RuleEngine:
+    """One durable ruleset built from YAML rule files, evaluated one state per call.
+
+    Thread-safe: all durable calls in the process are serialised by one lock (the C
+    extension holds the GIL throughout anyway, §1 item 7). Scale with worker processes.
+
+    :param rule_files: YAML rule files, merged into one ruleset so rules chain.
+    :param name: the ruleset name (no ``$``).
+    :param state_pool_size: how many pre-checked sids to rotate through.
+    :raises RuleEngineError: if a file can't be read or a rule is malformed.
+    """
+
+    def __init__(
+        self, rule_files: Sequence[Path | str], name: str, *, state_pool_size: int = 64
+    ) -> None:
+        if not isinstance(name, str) or not name or "$" in name:
+            # durable turns names containing $state / $flow into state charts.
+            raise RuleEngineError(f"ruleset name {name!r} must be a non-empty string without $")
+        if not 1 <= state_pool_size <= MAX_STATE_POOL:
+            raise RuleEngineError(f"state_pool_size must be 1..{MAX_STATE_POOL}")
+        _check_id_pools(state_pool_size)
+        compiled = _load_rules(rule_files)
+        self.name = name
+        self.rules: list[RuleInfo] = [r.info for r in compiled]
+        self._run: _Run | None = None
+        self._sids: queue.SimpleQueue[str] = queue.SimpleQueue()
+        for sid in _sids(state_pool_size):
+            self._sids.put(sid)
+        # sids whose delete_state failed: their state may still hold a patient's facts,
+        # so they never go back to the pool.
+        self._quarantined: set[str] = set()
+        self._pool_size = state_pool_size
+
+        definition: dict[str, dict] = {
+            # Every evaluation asserts the sentinel first and this rule fires on it, so
+            # each state has dispatched an action before delete_state (§3.1).
+            SENTINEL_RULE: {"all": [{"m": {"type": SENTINEL_TYPE}}], "run": _SENTINEL_ACTION}
+        }
+        actions: dict[str, Any] = {_SENTINEL_ACTION: _noop_action}
+        for rule in compiled:
+            definition[rule.info.name] = {**rule.definition, "run": rule.info.name}
+            actions[rule.info.name] = self._make_action(rule)
+        with _DURABLE_LOCK:
+            try:
+                host = _SyncHost(actions)
+                host.register_rulesets({name: definition})
+            except Exception as exc:
+                raise RuleEngineError(
+                    f"durable_rules rejected ruleset {name!r}: {exc}"
+                    + _blame_rule(name, compiled)
+                ) from exc
+        self._ruleset = host.get_ruleset(name)
+        self._handle: int | None = self._ruleset._handle
+
+    # ---------------------------------------------------------------- actions
+
+    def _make_action(self, rule: _Rule) -> Any:
+        rule_id = rule.info.rule_id
+        label = f"rule {rule.info.name!r} ({rule_id})"
+        templates = rule.templates
+
+        def action(c: _durable.Closure) -> None:
+            run = self._run
+            if run is None or run.errors:
+                return  # the evaluation already failed; don't cascade
+            try:
+                if run.sid != c.s.sid:
+                    raise RuleEngineError(f"action ran for state {c.s.sid!r}, not {run.sid!r}")
+                if rule_id not in run.fired_set:
+                    run.fired_set.add(rule_id)
+                    run.fired.append(rule_id)
+                for template in templates:
+                    self._assert_derived(c, run, rule_id, template)
+            except Exception as exc:  # durable would swallow it into the state (§3.3)
+                run.errors.append(f"{label}: {_exc_text(exc)}")
+
+        return action
+
+    @staticmethod
+    def _assert_derived(c: _durable.Closure, run: _Run, rule_id: str, tmpl: _Template) -> None:
+        fact = dict(tmpl.constants)
+        # c._m maps alias -> matched fact; c.m / c.<alias> would hit Closure.s for "s".
+        matched = c._m or {}
+        for key, alias, field in tmpl.copies:
+            bound = matched.get(alias)
+            if bound is None:
+                raise RuleEngineError(f"alias {alias!r} is not bound in this match")
+            if field not in bound:
+                raise RuleEngineError(
+                    f"${alias}.{field}: the matched fact has no field {field!r}"
+                )
+            fact[key] = bound[field]
+        fact.setdefault("rule", rule_id)
+        # Set semantics: identical content is asserted once (§3.4); the rule still fired.
+        key = json.dumps(fact, sort_keys=True, ensure_ascii=False)
+        if key in run.seen:
+            return
+        if len(run.derived) >= MAX_DERIVED:
+            raise RuleEngineError(f"more than {MAX_DERIVED} derived facts")
+        run.seen.add(key)
+        engine_fact = {**fact, "id": _DERIVED_IDS[len(run.derived)], "sid": run.sid}
+        run.derived.append(fact)
+        try:
+            c.assert_fact(engine_fact)
+        except _durable.MessageNotHandledException:
+            pass  # no rule consumes it: a final conclusion, kept in run.derived
+        # MessageObservedException means an id collision (§3.2) and propagates.
+
+    # ---------------------------------------------------------------- evaluate
+
+    def evaluate(self, facts: Sequence[Mapping[str, Any]]) -> EngineResult:
+        """Run the rules over one patient's ``facts`` and return what they concluded.
+
+        Each fact is a mapping with a string ``type`` and JSON scalars (or lists of
+        them) as values. Its ``id``, if any, comes back as ``fhir_id`` in matched facts.
+
+        :raises RuleEngineError: on invalid facts, an action error or an engine error.
+        """
+        payload_facts = _prepare_facts(facts)
+        if len(self._quarantined) >= self._pool_size:
+            raise RuleEngineError("no usable state left: every sid failed delete_state")
+        try:
+            sid = self._sids.get(timeout=_SID_WAIT_SECONDS)
+        except queue.Empty:
+            raise RuleEngineError(
+                f"no free state after {_SID_WAIT_SECONDS} s; raise state_pool_size"
+            ) from None
+        try:
+            for fact in payload_facts:
+                fact["sid"] = sid
+            payload = json.dumps(payload_facts, ensure_ascii=False)
+            with _DURABLE_LOCK:
+                return self._evaluate_locked(sid, payload)
+        finally:
+            if sid not in self._quarantined:
+                self._sids.put(sid)
+
+    def _evaluate_locked(self, sid: str, payload: str) -> EngineResult:
+        if self._handle is None:
+            raise RuleEngineError(f"rule engine {self.name!r} is closed")
+        run = self._run = _Run(sid)
+        outcome: list[tuple[object, object]] = []
+        try:
+            # Low-level call: host.assert_facts raises MessageNotHandledException when
+            # any fact matches no rule and never runs the others' actions (§2.1).
+            code, offset = _dre.assert_facts(self._handle, payload)
+            if code not in (0, 1):  # 1 = some fact matched no rule: normal
+                raise RuleEngineError(
+                    f"durable_rules returned code {code} on assert (2 = an id was already"
+                    " observed, a hash collision, §3.2)"
+                )
+            # Runs the whole chain synchronously in this thread.
+            self._ruleset.do_actions(offset, lambda e, s: outcome.append((e, s)))
+        except RuleEngineError:
+            raise
+        except Exception as exc:
+            raise RuleEngineError(f"durable_rules failed: {_exc_text(exc)}") from exc
+        finally:
+            self._run = None
+            try:
+                _dre.delete_state(self._handle, sid)  # frees ~0.8 MiB per state (§3.10)
+            except Exception as exc:
+                self._quarantined.add(sid)
+                raise RuleEngineError(
+                    f"delete_state({sid!r}) failed, state quarantined: {_exc_text(exc)}"
+                    + ("; " + "; ".join(run.errors) if run.errors else "")
+                ) from exc
+        if run.errors:
+            raise RuleEngineError("rule action failed: " + "; ".join(run.errors))
+        if not outcome:
+            # _flush_actions stops silently when an action ran longer than 10 s.
+            raise RuleEngineError("durable_rules stopped before the action chain completed")
+        error = outcome[-1][0]
+        if error:
+            raise RuleEngineError(f"durable_rules action loop failed: {error!r}")
+        return EngineResult(derived=run.derived, fired=run.fired)
+
+    # ---------------------------------------------------------------- lifecycle
+
+    def close(self) -> None:
+        """Delete the C ruleset (GC never frees it, §3.8). Safe to call twice."""
+        with _DURABLE_LOCK:
+            if self._handle is not None:
+                handle, self._handle = self._handle, None
+                try:
+                    _dre.delete_ruleset(handle)
+                except Exception as exc:
+                    raise RuleEngineError(f"delete_ruleset failed: {_exc_text(exc)}") from exc
+
+    def __enter__(self) -> RuleEngine:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
+def _noop_action(c: _durable.Closure) -> None:
+    """The sentinel rule's action: nothing, it only makes the state dispatch (§3.1)."""
+
+
+def _blame_rule(name: str, rules: list[_Rule]) -> str:
+    """Find the first rule durable rejects on its own, to name it in the error."""
+    for rule in rules:
+        try:
+            handle = _dre.create_ruleset(name, json.dumps({rule.info.name: rule.definition}))
+        except Exception as exc:
+            return f"; rule {rule.info.name!r} ({rule.info.rule_id}) is rejected: {exc}"
+        _dre.delete_ruleset(handle)
+    return ""
+
+
+def _prepare_facts(facts: Sequence[Mapping[str, Any]]) -> list[dict]:
+    """Validate input facts and give them positional ids (§3.2), sentinel first (§3.1)."""
+    if isinstance(facts, (str, bytes, Mapping)) or not isinstance(facts, Sequence):
+        raise RuleEngineError(f"facts must be a sequence of mappings, got {type(facts).__name__}")
+    if len(facts) > MAX_FACTS:
+        raise RuleEngineError(f"{len(facts)} facts; at most {MAX_FACTS} per evaluation")
+    out: list[dict] = [{"type": SENTINEL_TYPE, "id": _SENTINEL_ID}]
+    for index, fact in enumerate(facts):
+        where = f"fact {index}"
+        if not isinstance(fact, Mapping):
+            raise RuleEngineError(f"{where}: must be a mapping, got {type(fact).__name__}")
+        fact_type = fact.get("type")
+        if not isinstance(fact_type, str) or not fact_type:
+            raise RuleEngineError(f"{where}: needs a non-empty string 'type'")
+        where = f"fact {index} ({fact_type})"
+        if fact_type == SENTINEL_TYPE:
+            raise RuleEngineError(f"{where}: type {SENTINEL_TYPE!r} is reserved")
+        if len(fact) + 2 > MAX_PROPERTIES:
+            raise RuleEngineError(f"{where}: more than {MAX_PROPERTIES - 2} fields")
+        prepared: dict = {}
+        for key, value in fact.items():
+            if not isinstance(key, str) or key.startswith("$"):
+                # durable reads "$"-keys as its own (e.g. "$s" marks the state fact).
+                raise RuleEngineError(f"{where}: key {key!r} must be a string not starting with $")
+            if key in _RESERVED_FACT_KEYS and not (key == "fhir_id" and "id" not in fact):
+                raise RuleEngineError(f"{where}: key {key!r} is reserved for the engine")
+            _check_json_value(value, f"{where}.{key}")
+            prepared["fhir_id" if key == "id" else key] = value
+        prepared["id"] = _FACT_IDS[index]
+        out.append(prepared)
+    return out
