@@ -20,10 +20,10 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 
 
-class Histology(str, Enum):
+class Histology(StrEnum):
     """Histology class (DOMAIN.md §A3, thyroid-cancer row)."""
 
     PTC = "PTC"  # papillary
@@ -34,7 +34,7 @@ class Histology(str, Enum):
     MTC = "MTC"  # medullary
 
 
-class RaiIntent(str, Enum):
+class RaiIntent(StrEnum):
     """Why radioiodine was given. ``UNKNOWN`` only when neither coded nor activity is known."""
 
     THERAPEUTIC = "therapeutic"
@@ -42,7 +42,7 @@ class RaiIntent(str, Enum):
     UNKNOWN = "unknown"
 
 
-class ScanKind(str, Enum):
+class ScanKind(StrEnum):
     """Radioiodine whole-body scan kind (``rair#scan-kind``)."""
 
     DIAGNOSTIC = "diagnostic"
@@ -50,7 +50,7 @@ class ScanKind(str, Enum):
     UNKNOWN = "unknown"
 
 
-class Uptake(str, Enum):
+class Uptake(StrEnum):
     """Uptake pattern on a whole-body scan."""
 
     ALL_LESIONS = "all"
@@ -59,7 +59,7 @@ class Uptake(str, Enum):
     UNKNOWN = "unknown"
 
 
-class DiseaseStatus(str, Enum):
+class DiseaseStatus(StrEnum):
     """mCODE CancerDiseaseStatus values."""
 
     WORSENED = "worsened"  # SNOMED 271299001, counts as progression
@@ -68,7 +68,7 @@ class DiseaseStatus(str, Enum):
     UNDETERMINED = "undetermined"  # 709137006
 
 
-class RecistResponse(str, Enum):
+class RecistResponse(StrEnum):
     """RECIST response category (RadLex)."""
 
     PD = "PD"
@@ -77,7 +77,7 @@ class RecistResponse(str, Enum):
     CR = "CR"
 
 
-class VariantKind(str, Enum):
+class VariantKind(StrEnum):
     """Kind of a genomic alteration (DOMAIN.md §A1 ``drivers[].kind``)."""
 
     SNV = "snv"
@@ -87,7 +87,7 @@ class VariantKind(str, Enum):
     OTHER = "other"  # CNV, structural variant other than a fusion, or not stated
 
 
-class StopReason(str, Enum):
+class StopReason(StrEnum):
     """Why a systemic therapy was stopped (``rair#stopped-*``)."""
 
     PROGRESSION = "progression"
@@ -244,6 +244,7 @@ class Variant:
     * ``fusion_capable``: whether the assay that produced it detects fusions (RNA / fusion
       assay); ``None`` when the record does not say (treated as DNA-only for fusion status, E4).
     * ``description``: the text the finding was read from, for cards (``"CCDC6::RET"``).
+    * ``genomic_source``: ``"somatic"`` or ``"germline"`` when the report states it (48002-0).
     """
 
     source: str
@@ -257,6 +258,7 @@ class Variant:
     date: dt.date | None = None
     description: str | None = None
     allele_fraction: float | None = None
+    genomic_source: str | None = None  # "somatic" / "germline" (LOINC 48002-0), if stated
 
 
 @dataclass(frozen=True, slots=True)
