@@ -1,0 +1,34 @@
+"""The thyroid-cancer (RAI-refractory DTC) plugin.
+
+``create_services(config)`` gives the ``patient-view`` service (:mod:`plugin.thyroid.service`)
+and the two order services (:mod:`plugin.thyroid.orders`); ``register_cli(subparsers)`` adds the
+``rair-cds evaluate`` command (:mod:`plugin.thyroid.cli`). Both are found by ``cds_hooks`` through
+the ``PLUGINS`` setting, never imported by name there.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Mapping
+from typing import Any
+
+from cds_hooks.service import CdsService
+
+
+def create_services(config: Mapping[str, Any]) -> list[CdsService]:
+    """The thyroid services: patient-view first, then order-select and order-sign.
+
+    Imports happen here, at app start-up, so a broken module fails loudly there and not on the
+    first request.
+    """
+    from plugin.thyroid.orders import create_order_services
+    from plugin.thyroid.service import PatientViewService
+
+    return [PatientViewService(), *create_order_services(config)]
+
+
+def register_cli(subparsers: argparse._SubParsersAction) -> None:  # noqa: SLF001 - argparse's type
+    """Add ``evaluate`` to the ``rair-cds`` command."""
+    from plugin.thyroid.cli import register
+
+    register(subparsers)

@@ -1,0 +1,209 @@
+"""The ``patient-view`` service: RAI-refractory status, next step, therapy options, warnings.
+
+``evaluate(call)`` flattens the prefetch into FHIR resources, reads them into a
+:class:`~plugin.thyroid.clinical_model.PatientRecord` (``from_fhir.read_record``), assesses the
+record as of ``call.evaluation_date`` (``assess.assess``) and renders the cards
+(:mod:`plugin.thyroid.cards`). The full §A1 assessment travels in the response extension
+``{"rair-cds": {"assessment": ...}}``.
+
+Prefetch (:data:`PREFETCH`): one read and eight searches that standard FHIR R4 servers (HAPI,
+public sandboxes) answer, with the spec's ``{{context.patientId}}`` token only. Observations are
+fetched in one search (``_count=200``; the protocol layer follows ``next`` links) rather than split
+by category, because the concepts we read (scans, sums, variants, safety data) span categories and
+many servers leave ``category`` empty.
+
+Required data (:data:`NEEDS_DATA`): ``patient``, ``conditions`` and ``observations``. Without the
+Condition the histology gate (A1, A1b) cannot be applied, so an anaplastic or medullary
+carcinoma could be assessed as DTC; without Observations there are no scans, sums or variants,
+and every answer would be "data missing". The other keys are optional: when one cannot be had
+(``call.missing_prefetch``) it is listed in ``missingData`` and on a data-quality card, because a
+conclusion such as "no prior therapeutic RAI" may then be wrong. A key the EHR answers with
+``null`` means "no data" and is not missing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+from cds_hooks.service import HookCall, HookResult, ServiceDefinition
+from plugin.thyroid.assessment import Assessment
+from plugin.thyroid.cards import load_templates, render
+from plugin.thyroid.clinical_model import DataQualityNote, PatientRecord
+
+SERVICE_ID = "rair-patient-view"
+VERSION = "0.1.0"
+
+PREFETCH: dict[str, str] = {
+    "patient": "Patient/{{context.patientId}}",
+    "conditions": "Condition?patient={{context.patientId}}",
+    "observations": "Observation?patient={{context.patientId}}&_count=200",
+    "procedures": "Procedure?patient={{context.patientId}}",
+    "medicationStatements": "MedicationStatement?patient={{context.patientId}}",
+    "medicationRequests": "MedicationRequest?patient={{context.patientId}}",
+    "medicationAdministrations": "MedicationAdministration?patient={{context.patientId}}",
+    "diagnosticReports": "DiagnosticReport?patient={{context.patientId}}",
+    "molecularSequences": "MolecularSequence?patient={{context.patientId}}",
+}
+NEEDS_DATA: tuple[str, ...] = ("patient", "conditions", "observations")
+
+#: What each optional key carries, for the missing-data message.
+KEY_CONTENT = {
+    "procedures": "Procedure (surgery, radiopharmaceutical administrations, contrast)",
+    "medicationStatements": "MedicationStatement (RAI and systemic therapy history)",
+    "medicationRequests": "MedicationRequest (systemic therapy history)",
+    "medicationAdministrations": "MedicationAdministration (I-131 administrations)",
+    "diagnosticReports": "DiagnosticReport (scan reports)",
+    "molecularSequences": "MolecularSequence (genomic variants)",
+    "patient": "Patient (age)",
+    "conditions": "Condition (histology, hemoptysis)",
+    "observations": "Observation (scans, imaging, variants, labs)",
+}
+
+Assessor = Callable[[PatientRecord, dt.date], Assessment]
+Reader = Callable[[list[Mapping[str, Any]]], PatientRecord]
+
+DESCRIPTION = (
+    "Radioiodine-refractory differentiated thyroid cancer: whether the disease is RAI-refractory "
+    "(2019 joint-statement criteria) and on what evidence, the next step, molecular testing, "
+    "therapy options by US label and ATA 2025 guideline, and blocking safety warnings."
+)
+USAGE = (
+    "Needs the patient's thyroid-cancer Condition and Observations (FHIR R4; RAI scans, "
+    "target-lesion sums, variants, labs) plus, when available, radioiodine and systemic-therapy "
+    "medication records, procedures and diagnostic reports (DOMAIN.md §A3 profile). Decision "
+    "support for clinicians; not for patients."
+)
+
+
+def definition() -> ServiceDefinition:
+    """The discovery entry of the patient-view service."""
+    return ServiceDefinition(
+        id=SERVICE_ID,
+        hook="patient-view",
+        title="RAI-refractory thyroid cancer: status and next step",
+        description=DESCRIPTION,
+        prefetch=dict(PREFETCH),
+        usage_requirements=USAGE,
+        version=VERSION,
+        hook_version="1.0",
+        needs_data=NEEDS_DATA,
+    )
+
+
+def default_reader(resources: list[Mapping[str, Any]]) -> PatientRecord:
+    """``from_fhir.read_record`` (imported here so this module loads on its own)."""
+    from plugin.thyroid.from_fhir import read_record
+
+    return read_record(resources)
+
+
+def default_assessor(record: PatientRecord, as_of: dt.date) -> Assessment:
+    """``assess.assess`` as of ``as_of``."""
+    from plugin.thyroid.assess import assess
+
+    return assess(record, as_of)
+
+
+def flatten_prefetch(
+    prefetch: Mapping[str, Any],
+) -> tuple[list[Mapping[str, Any]], list[DataQualityNote]]:
+    """Every resource in the prefetch, Bundles unpacked and duplicates (same Type/id) dropped.
+
+    Searchset ``OperationOutcome`` entries (``search.mode`` ``outcome``) and an
+    ``OperationOutcome`` in place of a resource become data-quality notes, not resources.
+    """
+    resources: list[Mapping[str, Any]] = []
+    notes: list[DataQualityNote] = []
+    seen: set[str] = set()
+
+    def add(resource: Any, key: str) -> None:
+        if not isinstance(resource, Mapping):
+            if resource is not None:
+                notes.append(DataQualityNote(f"prefetch '{key}'", "entry is not a JSON object"))
+            return
+        rtype = resource.get("resourceType")
+        if rtype == "Bundle":
+            for entry in resource.get("entry") or []:
+                if isinstance(entry, Mapping):
+                    add(entry.get("resource"), key)
+            return
+        if rtype == "OperationOutcome":
+            texts = [
+                str(i.get("diagnostics") or (i.get("details") or {}).get("text") or i.get("code"))
+                for i in resource.get("issue") or [] if isinstance(i, Mapping)
+            ]
+            notes.append(DataQualityNote(
+                f"prefetch '{key}'",
+                "the FHIR server returned an OperationOutcome: " + ("; ".join(texts) or "no text"),
+            ))
+            return
+        ident = f"{rtype}/{resource.get('id')}" if resource.get("id") else None
+        if ident is not None:
+            if ident in seen:
+                return
+            seen.add(ident)
+        resources.append(resource)
+
+    for key, value in prefetch.items():
+        add(value, key)
+    return resources, notes
+
+
+def unavailable_message(keys: Iterable[str]) -> list[str]:
+    """The ``missingData`` lines for prefetch keys that could not be had."""
+    return [f"not retrieved from the EHR: {KEY_CONTENT.get(k, k)}" for k in keys]
+
+
+class PatientViewService:
+    """``rair-patient-view``: one patient's RAI-refractory assessment as cards."""
+
+    def __init__(
+        self,
+        *,
+        reader: Reader = default_reader,
+        assessor: Assessor = default_assessor,
+        templates: Mapping[str, Any] | None = None,
+    ) -> None:
+        self.definition = definition()
+        self._reader = reader
+        self._assessor = assessor
+        self._templates = templates or load_templates()
+
+    def assess_resources(
+        self,
+        resources: list[Mapping[str, Any]],
+        as_of: dt.date,
+        extra_notes: Iterable[DataQualityNote] = (),
+        unavailable: Iterable[str] = (),
+    ) -> tuple[PatientRecord, Assessment]:
+        """Read and assess a list of FHIR resources (also used by the CLI)."""
+        record = self._reader(resources)
+        record.data_quality.extend(extra_notes)
+        assessment = self._assessor(record, as_of)
+        for line in unavailable_message(unavailable):
+            if line not in assessment.missing_data:
+                assessment.missing_data.append(line)
+        return record, assessment
+
+    def evaluate(self, call: HookCall) -> HookResult:
+        """Decide the cards for one ``patient-view`` call."""
+        resources, notes = flatten_prefetch(call.prefetch)
+        unavailable = tuple(call.missing_prefetch)
+        record, assessment = self.assess_resources(
+            resources, call.evaluation_date, notes, unavailable
+        )
+        patient_id = call.context.get("patientId") if isinstance(call.context, Mapping) else None
+        rendered = render(
+            assessment,
+            record,
+            patient_id=str(patient_id) if patient_id else None,
+            unavailable=unavailable,
+            templates=self._templates,
+        )
+        return HookResult(
+            cards=[rc.card for rc in rendered],
+            extension={"rair-cds": {"assessment": assessment.to_json()}},
+            card_kinds={rc.card.uuid: rc.kind for rc in rendered},
+        )
