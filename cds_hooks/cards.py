@@ -15,7 +15,7 @@ in one place (https://cds-hooks.hl7.org/2.0/#cds-service-response):
 from __future__ import annotations
 
 import uuid as _uuid
-from enum import Enum
+from enum import StrEnum
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -23,7 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 SUMMARY_MAX = 139
 
 
-class Indicator(str, Enum):
+class Indicator(StrEnum):
     """Urgency of a card (spec: Card.indicator)."""
 
     INFO = "info"
@@ -60,11 +60,21 @@ def new_uuid() -> str:
 
 
 class Coding(_Model):
-    """A FHIR Coding, as used for override reasons and source topics."""
+    """A CDS Hooks Coding, as used for override reasons and source topics.
 
-    system: str | None = None
+    Spec 2.0 "Coding": ``system`` and ``code`` are required ("the system field is required").
+    """
+
+    system: str
     code: str
     display: str | None = None
+
+    @field_validator("system", "code")
+    @classmethod
+    def _not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("coding system and code must not be blank")
+        return value
 
 
 class OverrideReason(Coding):
@@ -180,8 +190,9 @@ class CdsResponse(_Model):
 
     def to_json(self) -> dict[str, Any]:
         body = _prune(self.model_dump(by_alias=True, exclude_none=True, exclude={"extension"}))
-        body["cards"] = [card.to_json() for card in self.cards]  # cards: [] is required, never pruned
+        # cards: [] is required, never pruned
+        body["cards"] = [card.to_json() for card in self.cards]
         if self.extension:
-            # the extension is the domain's own JSON (e.g. empty lists in the assessment): kept as is
+            # the extension is the domain's own JSON (e.g. empty lists in the assessment): as is
             body["extension"] = self.extension
         return body

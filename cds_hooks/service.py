@@ -83,11 +83,17 @@ class HookCall:
 
 @dataclass
 class HookResult:
-    """What a service returns: cards, optional system actions, optional response extension."""
+    """What a service returns: cards, optional system actions, optional response extension.
+
+    ``card_kinds`` optionally maps a card's ``uuid`` to the plugin's name for that kind of card
+    (e.g. ``"rai-refractory"``). It is never sent to the client: the protocol layer records it
+    with each issued card so feedback can be reported per kind (``rair-cds feedback-report``).
+    """
 
     cards: list[Card] = field(default_factory=list)
     system_actions: list[Action] = field(default_factory=list)
     extension: dict[str, Any] | None = None
+    card_kinds: dict[str, str] = field(default_factory=dict)
 
 
 @runtime_checkable

@@ -27,11 +27,6 @@ THERAPY_LISTS = ("onLabel", "guidelineSupportedOffLabel", "trialOnly", "notEligi
 # Scenarios where the rules' result differs from DOMAIN.md and the rules are wrong (reported to
 # the rules owner); last resort only, strict so a fix is noticed. {scenario: reason}
 KNOWN_RULE_DISAGREEMENTS: dict[str, str] = {
-    "unitless-activity": (
-        "DOMAIN.md A6 / §2.9 / §A3 ('a unitless activity is never guessed (A6)'): an itemized I-131"
-        " activity without a unit should fire A6 and raise W-DATA-CONFLICT; the rules fire A6 only"
-        " for a cumulative-activity summary and report the unitless dose as W-DATA-MISSING (A5)"
-    ),
 }
 
 

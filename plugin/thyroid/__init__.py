@@ -2,7 +2,8 @@
 
 ``create_services(config)`` gives the ``patient-view`` service (:mod:`plugin.thyroid.service`)
 and the two order services (:mod:`plugin.thyroid.orders`); ``register_cli(subparsers)`` adds the
-``rair-cds evaluate`` command (:mod:`plugin.thyroid.cli`). Both are found by ``cds_hooks`` through
+``rair-cds evaluate`` command (:mod:`plugin.thyroid.cli`); ``create_blueprint(config)`` serves the
+demo page. All are found by ``cds_hooks`` through
 the ``PLUGINS`` setting, never imported by name there.
 """
 
@@ -11,6 +12,8 @@ from __future__ import annotations
 import argparse
 from collections.abc import Mapping
 from typing import Any
+
+from flask import Blueprint
 
 from cds_hooks.service import CdsService
 
@@ -32,3 +35,10 @@ def register_cli(subparsers: argparse._SubParsersAction) -> None:  # noqa: SLF00
     from plugin.thyroid.cli import register
 
     register(subparsers)
+
+
+def create_blueprint(config: Mapping[str, Any]) -> Blueprint:
+    """The demo EHR page at ``/demo`` (:mod:`plugin.thyroid.demo`)."""
+    from plugin.thyroid.demo import create_blueprint as demo_blueprint
+
+    return demo_blueprint(config)

@@ -1,0 +1,87 @@
+"""The application factory: configuration, plugins, blueprints, error handlers, CORS.
+
+Configuration flows one way (STYLE G2): :data:`cds_hooks.settings.DEFAULTS`, then ``RAIR_CDS_*``
+environment variables, then ``test_config``. Nothing happens at import time (STYLE G1).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+
+from cds_hooks.auth import load_callable
+from cds_hooks.cors import init_cors
+from cds_hooks.endpoints import bp, health_bp
+from cds_hooks.errors import ConfigurationError
+from cds_hooks.feedback_store import SqliteFeedbackStore
+from cds_hooks.hook_call import CallSettings
+from cds_hooks.http_errors import register_error_handlers
+from cds_hooks.registry import ServiceRegistry, load_blueprints, load_services
+from cds_hooks.security import init_security
+from cds_hooks.settings import DEFAULTS, from_environment
+from cds_hooks.state import RairCdsState
+
+
+def load_config(test_config: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """Defaults, then the environment, then ``test_config`` (the only ``os.environ`` read)."""
+    config: dict[str, Any] = dict(DEFAULTS)
+    config.update(from_environment(os.environ))
+    if test_config:
+        config.update(test_config)
+    return config
+
+
+def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
+    """Build the Flask app: load config and plugins (failing loudly), register the endpoints.
+
+    ``test_config`` may also carry ``FEEDBACK_STORE`` (an object implementing
+    :class:`~cds_hooks.feedback_store.FeedbackStore`) to replace the SQLite store.
+
+    :raises ConfigurationError: for a bad setting, an unloadable plugin or a duplicate service id.
+    """
+    app = Flask(__name__)
+    app.config.update(load_config(test_config))
+    try:
+        settings = CallSettings.from_config(app.config)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ConfigurationError(f"bad setting: {exc}") from exc
+    if (
+        settings.deadline_seconds <= 0
+        or settings.fhir_timeout_seconds <= 0
+        or settings.max_pages < 1
+    ):
+        raise ConfigurationError(
+            "DEADLINE_SECONDS, FHIR_TIMEOUT_SECONDS and MAX_PAGES must be positive"
+        )
+    store = app.config.get("FEEDBACK_STORE") or SqliteFeedbackStore(
+        _db_path(app.config["FEEDBACK_DB"])
+    )
+    registry = ServiceRegistry(load_services(app.config["PLUGINS"], app.config))
+    app.extensions["rair_cds"] = RairCdsState(
+        registry=registry,
+        feedback_store=store,
+        call_settings=settings,
+        authenticator=load_callable("AUTHENTICATOR", app.config.get("AUTHENTICATOR")),
+        destination_guard=load_callable(
+            "FHIR_DESTINATION_GUARD", app.config.get("FHIR_DESTINATION_GUARD")
+        ),
+        audit_include_patient=bool(app.config.get("AUDIT_INCLUDE_PATIENT")),
+    )
+    init_security(app)  # security (issue 5): client JWTs, FHIR token guard, JSON bounds
+    app.register_blueprint(health_bp)
+    app.register_blueprint(bp)
+    for blueprint in load_blueprints(app.config["PLUGINS"], app.config):
+        app.register_blueprint(blueprint)
+    register_error_handlers(app)
+    init_cors(app, app.config["CORS_ORIGINS"])
+    return app
+
+
+def _db_path(value: str | os.PathLike[str]) -> Path:
+    """Relative database paths are under the working directory."""
+    path = Path(value)
+    return path if path.is_absolute() else Path.cwd() / path

@@ -1,0 +1,81 @@
+"""The ``rair-cds`` command: ``serve``, ``feedback-report``, and plugin subcommands.
+
+Each plugin module named in ``PLUGINS`` may define ``register_cli(subparsers)``, adding its own
+subcommands (e.g. ``evaluate``) with ``parser.set_defaults(func=handler)`` where
+``handler(args) -> int``. Configuration is the same as the app's (defaults, then ``RAIR_CDS_*``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from cds_hooks.app import create_app, load_config
+from cds_hooks.errors import ConfigurationError
+from cds_hooks.feedback_store import SqliteFeedbackStore, format_report
+from cds_hooks.registry import import_plugins
+from cds_hooks.settings import SettingsError
+
+
+def build_parser(config: dict[str, Any]) -> argparse.ArgumentParser:
+    """The argument parser, with the subcommands of every importable plugin."""
+    parser = argparse.ArgumentParser(prog="rair-cds", description="CDS Hooks 2.0 service")
+    subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    serve = subparsers.add_parser("serve", help="serve the CDS Hooks API with waitress")
+    serve.add_argument("--host", default=config["HOST"], help="address to bind (%(default)s)")
+    serve.add_argument("--port", type=int, default=config["PORT"], help="port (%(default)s)")
+    serve.add_argument("--threads", type=int, default=config["WAITRESS_THREADS"])
+    serve.set_defaults(func=_serve)
+
+    report = subparsers.add_parser(
+        "feedback-report", help="print accept/override rates per service and card kind"
+    )
+    report.add_argument("--db", default=config["FEEDBACK_DB"], help="SQLite file (%(default)s)")
+    report.set_defaults(func=_feedback_report)
+
+    for name in config["PLUGINS"]:
+        try:
+            (module,) = import_plugins([name])
+        except ConfigurationError as exc:
+            # serve still fails loudly; other commands stay usable
+            print(f"rair-cds: warning: {exc.message}", file=sys.stderr)
+            continue
+        register = getattr(module, "register_cli", None)
+        if callable(register):
+            register(subparsers)
+    return parser
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from cds_hooks.server import serve  # waitress only when serving
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    serve(create_app(), host=args.host, port=args.port, threads=args.threads)
+    return 0
+
+
+def _feedback_report(args: argparse.Namespace) -> int:
+    print(format_report(SqliteFeedbackStore(args.db).report()))
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``rair-cds`` console script."""
+    try:
+        config = load_config()
+        args = build_parser(config).parse_args(argv)
+        return int(args.func(args) or 0)
+    except ConfigurationError as exc:
+        print(f"rair-cds: {exc.message}", file=sys.stderr)
+        return 2
+    except SettingsError as exc:
+        print(f"rair-cds: bad environment setting: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

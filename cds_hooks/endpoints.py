@@ -1,0 +1,152 @@
+"""The CDS Hooks HTTP API: discovery, service calls, feedback, and a health check.
+
+``GET /cds-services``, ``POST /cds-services/{id}``, ``POST /cds-services/{id}/feedback``,
+``GET /`` and ``GET /healthz``. Each hook and feedback call writes one audit line.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
+from flask import Blueprint, Response, current_app, request
+from werkzeug.exceptions import HTTPException
+
+from cds_hooks import audit
+from cds_hooks.auth import authenticate
+from cds_hooks.errors import (
+    CdsHooksError,
+    InvalidFeedback,
+    InvalidHookRequest,
+    PrefetchUnavailable,
+)
+from cds_hooks.feedback import parse_feedback
+from cds_hooks.hook_call import execute
+from cds_hooks.hook_request import parse_hook_request
+from cds_hooks.http_errors import error_response, json_response
+from cds_hooks.limits import request_json
+from cds_hooks.state import RairCdsState
+
+log = logging.getLogger("rair_cds.endpoints")
+
+bp = Blueprint("cds_services", __name__, url_prefix="/cds-services")
+health_bp = Blueprint("health", __name__)
+
+
+def _state() -> RairCdsState:
+    return current_app.extensions["rair_cds"]
+
+
+def _json_body(error: type[CdsHooksError]) -> Any:
+    """The decoded body; 413 (via werkzeug) when too large, ``error`` (400) when not JSON."""
+    raw = request.get_data(cache=True)
+    try:
+        return request_json(raw, current_app)  # security (issue 5): depth/size bounds, 413
+    except ValueError:  # also int-digit limits, not only UnicodeDecodeError/JSONDecodeError
+        raise error("the request body is not valid JSON") from None
+
+
+@health_bp.get("/")
+@health_bp.get("/healthz")
+def health() -> Response:
+    """A small liveness answer: no patient data, no configuration secrets."""
+    return json_response({"status": "ok", "services": len(_state().registry)})
+
+
+@bp.get("")
+def discovery() -> Response:
+    """Spec: discovery; every service's definition."""
+    services = [definition.to_discovery_json() for definition in _state().registry.definitions()]
+    return json_response({"services": services})
+
+
+@bp.post("/<service_id>")
+def call_service(service_id: str) -> Response:
+    """Spec: calling a CDS service. Validate, resolve prefetch, evaluate, answer cards."""
+    started = time.monotonic()
+    state = _state()
+    record: dict[str, Any] = {"event": "hook_call", "service": service_id}
+    response: Response | None = None
+    try:
+        service = state.registry.get(service_id)
+        identity = authenticate(request, current_app.config, state.authenticator)
+        hook_request = parse_hook_request(_json_body(InvalidHookRequest), service.definition.hook)
+        record.update(hook=hook_request.hook, hookInstance=hook_request.hook_instance)
+        if state.audit_include_patient:
+            record["patient"] = hook_request.context.get("patientId")
+        outcome = execute(
+            service,
+            hook_request,
+            state.call_settings,
+            started=started,
+            destination_check=_destination_check(state, identity),
+        )
+        record.update(prefetch=outcome.prefetch_states, cards=len(outcome.body["cards"]))
+        if outcome.deadline_exceeded:
+            record["deadline_exceeded"] = True
+            log.warning("service %s passed its deadline; answered no cards", service_id)
+        else:
+            _record_issued(state, service_id, outcome.issued)
+        response = json_response(outcome.body)
+    except Exception as error:  # every path answers an OperationOutcome (see http_errors)
+        if isinstance(error, PrefetchUnavailable):
+            record["prefetch"] = error.states
+        record["error"] = _error_code(error)
+        response = error_response(error)
+    finally:
+        record["status"] = response.status_code if response is not None else 500
+        record["duration_ms"] = round((time.monotonic() - started) * 1000, 1)
+        audit.emit(record)
+    return response
+
+
+@bp.post("/<service_id>/feedback")
+def feedback(service_id: str) -> Response:
+    """Spec: feedback. Validate every item, then store them in one transaction."""
+    started = time.monotonic()
+    state = _state()
+    record: dict[str, Any] = {"event": "feedback", "service": service_id}
+    response: Response | None = None
+    try:
+        state.registry.get(service_id)
+        authenticate(request, current_app.config, state.authenticator)
+        items = parse_feedback(_json_body(InvalidFeedback))
+        record["feedback_items"] = len(items)
+        record["feedback_stored"] = state.feedback_store.add(service_id, items)
+        response = json_response({})
+    except Exception as error:  # every path answers an OperationOutcome (see http_errors)
+        record["error"] = _error_code(error)
+        response = error_response(error)
+    finally:
+        record["status"] = response.status_code if response is not None else 500
+        record["duration_ms"] = round((time.monotonic() - started) * 1000, 1)
+        audit.emit(record)
+    return response
+
+
+def _record_issued(
+    state: RairCdsState, service_id: str, issued: list[tuple[str, str | None]]
+) -> None:
+    """Remember issued cards for feedback reports; a storage failure never costs the cards."""
+    try:
+        state.feedback_store.record_issued(service_id, issued)
+    except Exception:  # the clinical answer matters more than the statistics
+        log.exception("could not record issued cards for service %s", service_id)
+
+
+def _destination_check(state: RairCdsState, identity: Any) -> Callable[[str], None] | None:
+    """The configured FHIR destination guard, bound to this call's client identity."""
+    guard = state.destination_guard
+    if guard is None:
+        return None
+    return lambda url: guard(url, identity)
+
+
+def _error_code(error: Exception) -> str:
+    if isinstance(error, CdsHooksError):
+        return error.issue_code
+    if isinstance(error, HTTPException):
+        return f"http-{error.code}"
+    return "exception"

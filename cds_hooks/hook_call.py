@@ -1,0 +1,191 @@
+"""Run one hook call: prefetch, plugin evaluation and response building, under a hard deadline.
+
+:func:`execute` runs the work in a worker thread and waits at most until the deadline
+(``DEADLINE_SECONDS`` after the request arrived). Past it the answer is ``{"cards": []}``; the
+worker cannot be killed, so it finishes in the background and its result is dropped. FHIR reads
+clip their timeouts to the same deadline. A plugin result that is not a valid
+:class:`~cds_hooks.cards.CdsResponse` raises :class:`~cds_hooks.errors.PluginError` (500).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import time
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
+from dataclasses import dataclass, field
+from typing import Any
+
+import requests
+from pydantic import ValidationError
+
+from cds_hooks.cards import CdsResponse
+from cds_hooks.errors import DeadlineExceeded, PluginError
+from cds_hooks.fhir_client import FhirClient
+from cds_hooks.hook_request import HookRequest
+from cds_hooks.limits import JsonLimits
+from cds_hooks.prefetch import PrefetchResult, resolve_prefetch
+from cds_hooks.service import CdsService, HookCall, HookResult
+
+log = logging.getLogger("rair_cds.hook_call")
+
+
+@dataclass(frozen=True)
+class CallSettings:
+    """The settings one hook call needs, read once from the app config."""
+
+    deadline_seconds: float = 10.0
+    fhir_timeout_seconds: float = 5.0
+    max_pages: int = 10
+    max_resources: int = 5000
+    concurrency: int = 4
+    evaluation_date: dt.date | None = None
+    json_limits: JsonLimits = field(default_factory=JsonLimits)  # security (issue 5)
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any]) -> CallSettings:
+        """Read the settings from a Flask config (see ``docs/CONFIGURATION.md``)."""
+        date = config.get("EVALUATION_DATE")
+        if isinstance(date, str):
+            date = dt.date.fromisoformat(date)
+        return cls(
+            deadline_seconds=float(config["DEADLINE_SECONDS"]),
+            fhir_timeout_seconds=float(config["FHIR_TIMEOUT_SECONDS"]),
+            max_pages=int(config["MAX_PAGES"]),
+            max_resources=int(config["MAX_PREFETCH_RESOURCES"]),
+            concurrency=int(config["PREFETCH_CONCURRENCY"]),
+            evaluation_date=date,
+            json_limits=JsonLimits.from_config(config),  # security (issue 5)
+        )
+
+
+@dataclass
+class CallOutcome:
+    """The response body and what the audit line and the feedback store need to know."""
+
+    body: dict[str, Any]
+    prefetch_states: dict[str, str] = field(default_factory=dict)
+    issued: list[tuple[str, str | None]] = field(default_factory=list)
+    deadline_exceeded: bool = False
+
+
+def execute(
+    service: CdsService,
+    request: HookRequest,
+    settings: CallSettings,
+    *,
+    started: float,
+    session: requests.Session | None = None,
+    destination_check: Callable[[str], None] | None = None,
+) -> CallOutcome:
+    """Resolve prefetch, evaluate and build the response before ``started + deadline``.
+
+    :param started: ``time.monotonic()`` when the HTTP request arrived.
+    :param destination_check: extra check of every FHIR URL (see FhirClient.check_destination).
+    :raises PrefetchUnavailable: (412) when needed data cannot be had.
+    :raises PluginError: (500) when the plugin's result is invalid.
+    """
+    deadline = started + settings.deadline_seconds
+    states: dict[str, str] = {}
+
+    def work() -> CallOutcome:
+        prefetch = _prefetch(service, request, settings, deadline, session, destination_check)
+        states.update(prefetch.states)
+        call = HookCall(
+            service_id=service.definition.id,
+            hook=request.hook,
+            hook_instance=request.hook_instance,
+            context=request.context,
+            prefetch=prefetch.values,
+            evaluation_date=settings.evaluation_date or dt.datetime.now(dt.UTC).date(),
+            fhir_server=request.fhir_server,
+            missing_prefetch=prefetch.missing,
+            extension=request.extension,
+        )
+        result = service.evaluate(call)
+        body, issued = build_response(result, service.definition.id)
+        return CallOutcome(body=body, prefetch_states=prefetch.states, issued=issued)
+
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="rair-cds-call")
+    try:
+        future = pool.submit(work)
+        try:
+            return future.result(timeout=max(0.0, deadline - time.monotonic()))
+        except (FutureTimeout, DeadlineExceeded):
+            future.cancel()
+            return CallOutcome(
+                body={"cards": []}, prefetch_states=dict(states), deadline_exceeded=True
+            )
+    finally:
+        pool.shutdown(wait=False)
+
+
+def _prefetch(
+    service: CdsService,
+    request: HookRequest,
+    settings: CallSettings,
+    deadline: float,
+    session: requests.Session | None,
+    destination_check: Callable[[str], None] | None,
+) -> PrefetchResult:
+    def client_factory(base_url: str, token: str | None) -> FhirClient:
+        return FhirClient(
+            base_url,
+            access_token=token,
+            timeout=settings.fhir_timeout_seconds,
+            deadline=deadline,
+            max_pages=settings.max_pages,
+            max_resources=settings.max_resources,
+            session=session,
+            destination_check=destination_check,
+            json_limits=settings.json_limits,  # security (issue 5)
+        )
+
+    return resolve_prefetch(
+        request, service.definition, client_factory=client_factory, concurrency=settings.concurrency
+    )
+
+
+def build_response(
+    result: Any, service_id: str
+) -> tuple[dict[str, Any], list[tuple[str, str | None]]]:
+    """The JSON body for a plugin's :class:`HookResult`, validated, and its ``(uuid, kind)`` list.
+
+    :raises PluginError: when the result is not a HookResult or breaks the card model.
+    """
+    if not isinstance(result, HookResult):
+        raise PluginError(
+            f"service '{service_id}' returned {type(result).__name__}, not a HookResult"
+        )
+    try:
+        response = CdsResponse(
+            cards=list(result.cards),
+            systemActions=list(result.system_actions) or None,
+            extension=result.extension or None,
+        )
+        body = response.to_json()
+        # validate the serialised form too: a plugin may have mutated a card after building it
+        CdsResponse.model_validate(body)
+        json.dumps(body, allow_nan=False)
+    except ValidationError as exc:
+        problems = [
+            (".".join(map(str, e["loc"])), e["type"]) for e in exc.errors(include_input=False)
+        ]
+        log.error("service %s returned an invalid response: %s", service_id, problems)
+        raise PluginError(f"service '{service_id}' returned an invalid response") from exc
+    except (TypeError, ValueError) as exc:
+        log.error(
+            "service %s returned a response that is not JSON: %s", service_id, type(exc).__name__
+        )
+        raise PluginError(f"service '{service_id}' returned an invalid response") from exc
+    uuids = [card["uuid"] for card in body["cards"]]
+    if len(set(uuids)) != len(uuids):
+        log.error("service %s returned cards with duplicate uuids", service_id)
+        raise PluginError(f"service '{service_id}' returned an invalid response")
+    kinds = result.card_kinds or {}
+    if not isinstance(kinds, dict):
+        raise PluginError(f"service '{service_id}' returned card_kinds that is not a dict")
+    return body, [(uuid, kinds.get(uuid)) for uuid in uuids]

@@ -1,0 +1,215 @@
+"""Bounds on every JSON document the service reads: request bodies and FHIR responses.
+
+``MAX_CONTENT_LENGTH`` (Flask) caps a request body's bytes. This module caps its *shape*, since a
+small body can still be costly: nesting deep enough to exhaust the recursion limit in a parser,
+validator, ``deepcopy`` or ``json.dumps`` further down (a 500), arrays or objects wide enough to
+make rule evaluation quadratic, and too many or too large prefetch keys. It also caps the bytes
+read from a FHIR server, which ``requests`` would otherwise read into memory whole.
+
+Every violation raises :class:`~cds_hooks.errors.PayloadTooLarge` (413, OperationOutcome
+``too-long``); a FHIR response that breaks a bound makes its prefetch key unavailable (412 when
+needed), like any other unusable FHIR answer.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import requests
+from flask.json.provider import DefaultJSONProvider
+
+from cds_hooks.errors import FhirServerError, PayloadTooLarge
+
+
+@dataclass(frozen=True, slots=True)
+class JsonLimits:
+    """Shape bounds for one JSON document (see docs/SECURITY.md for the settings)."""
+
+    max_depth: int = 64
+    max_array_length: int = 10_000
+    max_object_members: int = 1_000
+    max_string_length: int = 4 * 1024 * 1024
+    max_nodes: int = 2_000_000
+    max_prefetch_keys: int = 64
+    max_prefetch_key_bytes: int = 8 * 1024 * 1024
+    max_fhir_response_bytes: int = 16 * 1024 * 1024
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any]) -> JsonLimits:
+        """Read the ``MAX_JSON_*``, ``MAX_PREFETCH_KEY*``, ``MAX_FHIR_RESPONSE_BYTES`` settings.
+
+        :raises ValueError: for a bound that is not a positive integer.
+        """
+        names = {
+            "max_depth": "MAX_JSON_DEPTH",
+            "max_array_length": "MAX_JSON_ARRAY_LENGTH",
+            "max_object_members": "MAX_JSON_OBJECT_MEMBERS",
+            "max_string_length": "MAX_JSON_STRING_LENGTH",
+            "max_nodes": "MAX_JSON_NODES",
+            "max_prefetch_keys": "MAX_PREFETCH_KEYS",
+            "max_prefetch_key_bytes": "MAX_PREFETCH_KEY_BYTES",
+            "max_fhir_response_bytes": "MAX_FHIR_RESPONSE_BYTES",
+        }
+        values = {}
+        for attr, name in names.items():
+            if config.get(name) is not None:
+                value = int(config[name])
+                if value < 1:
+                    raise ValueError(f"{name} must be a positive integer")
+                values[attr] = value
+        return cls(**values)
+
+
+def check_json_bounds(value: Any, limits: JsonLimits, where: str = "body") -> None:
+    """Walk ``value`` (iteratively: no recursion to exhaust) and enforce the shape bounds.
+
+    :raises PayloadTooLarge: naming the bound that was exceeded.
+    """
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    nodes = 0
+    while stack:
+        item, depth = stack.pop()
+        nodes += 1
+        if nodes > limits.max_nodes:
+            raise PayloadTooLarge(f"{where}: more than {limits.max_nodes} JSON values")
+        if isinstance(item, dict):
+            if depth > limits.max_depth:
+                raise PayloadTooLarge(f"{where}: JSON nested deeper than {limits.max_depth}")
+            if len(item) > limits.max_object_members:
+                raise PayloadTooLarge(
+                    f"{where}: an object has more than {limits.max_object_members} members"
+                )
+            for key, member in item.items():
+                if len(key) > limits.max_string_length:
+                    raise PayloadTooLarge(f"{where}: a member name is too long")
+                stack.append((member, depth + 1))
+        elif isinstance(item, list):
+            if depth > limits.max_depth:
+                raise PayloadTooLarge(f"{where}: JSON nested deeper than {limits.max_depth}")
+            if len(item) > limits.max_array_length:
+                raise PayloadTooLarge(
+                    f"{where}: an array has more than {limits.max_array_length} items"
+                )
+            stack.extend((member, depth + 1) for member in item)
+        elif isinstance(item, str) and len(item) > limits.max_string_length:
+            raise PayloadTooLarge(f"{where}: a string is longer than {limits.max_string_length}")
+
+
+def check_hook_body(body: Any, limits: JsonLimits, max_resources: int | None = None) -> None:
+    """Bounds specific to a hook request, after :func:`check_json_bounds` on the whole body.
+
+    Caps the number of prefetch keys, each key's serialised size and, when ``max_resources`` is
+    given, the entries of a supplied Bundle (the same bound the FHIR client applies to pages).
+
+    :raises PayloadTooLarge: naming the prefetch key at fault.
+    """
+    if not isinstance(body, dict) or not isinstance(body.get("prefetch"), dict):
+        return
+    prefetch = body["prefetch"]
+    if len(prefetch) > limits.max_prefetch_keys:
+        raise PayloadTooLarge(
+            f"more than {limits.max_prefetch_keys} prefetch keys", expression=["prefetch"]
+        )
+    for key, value in prefetch.items():
+        where = [f"prefetch.{key}"[:200]]
+        if not isinstance(value, dict):
+            continue
+        entries = value.get("entry")
+        if max_resources is not None and isinstance(entries, list) and len(entries) > max_resources:
+            raise PayloadTooLarge(
+                f"prefetch key has more than {max_resources} entries", expression=where
+            )
+        try:
+            size = len(json.dumps(value, separators=(",", ":"), ensure_ascii=False))
+        except (TypeError, ValueError, RecursionError):
+            raise PayloadTooLarge("prefetch key cannot be serialised", expression=where) from None
+        if size > limits.max_prefetch_key_bytes:
+            raise PayloadTooLarge(
+                f"prefetch key is larger than {limits.max_prefetch_key_bytes} bytes",
+                expression=where,
+            )
+
+
+def loads_bounded(data: str | bytes, limits: JsonLimits, where: str = "body") -> Any:
+    """``json.loads`` with the shape bounds.
+
+    :raises ValueError: for text that is not JSON (Flask turns it into 400).
+    :raises PayloadTooLarge: when nesting exhausts the parser or a bound is exceeded.
+    """
+    try:
+        value = json.loads(data)
+    except RecursionError:
+        raise PayloadTooLarge(f"{where}: JSON nested too deeply") from None
+    check_json_bounds(value, limits, where)
+    return value
+
+
+class BoundedJSONProvider(DefaultJSONProvider):
+    """Flask's JSON provider, but ``loads`` (used by ``request.get_json``) enforces the bounds.
+
+    Install with ``app.json = BoundedJSONProvider(app, JsonLimits.from_config(app.config))``.
+    """
+
+    def __init__(self, app: Any, limits: JsonLimits | None = None) -> None:
+        super().__init__(app)
+        self.limits = limits or JsonLimits()
+
+    def loads(self, s: str | bytes, **kwargs: Any) -> Any:  # noqa: ANN401 - JSON is Any
+        """Parse a request body within the bounds.
+
+        :raises PayloadTooLarge: (413) when a bound is exceeded.
+        """
+        if kwargs:
+            return super().loads(s, **kwargs)
+        return loads_bounded(s, self.limits)
+
+
+def read_fhir_json(response: requests.Response, limits: JsonLimits, shown_url: str) -> Any:
+    """Read a (``stream=True``) FHIR response body within the byte and shape bounds.
+
+    :raises FhirServerError: when the body is too large, not JSON, or breaks a bound; the
+        prefetch key then counts as unavailable.
+    """
+    declared = response.headers.get("Content-Length")
+    if declared and declared.isdigit() and int(declared) > limits.max_fhir_response_bytes:
+        response.close()
+        raise FhirServerError(
+            f"FHIR response larger than {limits.max_fhir_response_bytes} bytes: {shown_url}"
+        )
+    chunks: list[bytes] = []
+    total = 0
+    try:
+        for chunk in response.iter_content(chunk_size=65536):
+            total += len(chunk)
+            if total > limits.max_fhir_response_bytes:
+                raise FhirServerError(
+                    f"FHIR response larger than {limits.max_fhir_response_bytes} bytes: {shown_url}"
+                )
+            chunks.append(chunk)
+    except requests.RequestException as exc:
+        raise FhirServerError(
+            f"could not read the FHIR response ({type(exc).__name__}): {shown_url}"
+        ) from exc
+    finally:
+        response.close()
+    try:
+        return loads_bounded(b"".join(chunks), limits, where=shown_url)
+    except PayloadTooLarge as exc:
+        raise FhirServerError(f"FHIR response out of bounds ({exc.message})") from None
+    except ValueError as exc:
+        raise FhirServerError(f"FHIR server sent no JSON for {shown_url}") from exc
+
+
+def request_json(raw: bytes, app: Any) -> Any:  # noqa: ANN401 - JSON is Any; app is a Flask app
+    """Parse a request body with ``app``'s bounds (``app.extensions["rair_cds.limits"]``).
+
+    :raises ValueError: for a body that is not JSON (the caller answers 400).
+    :raises PayloadTooLarge: (413) when the body breaks a shape or prefetch bound.
+    """
+    limits = app.extensions.get("rair_cds.limits") or JsonLimits()
+    body = loads_bounded(raw, limits)
+    check_hook_body(body, limits, max_resources=app.config.get("MAX_PREFETCH_RESOURCES"))
+    return body

@@ -1,0 +1,165 @@
+"""The prefetch engine: turn a request's ``prefetch`` into the data a service asked for.
+
+Per key of the service's ``ServiceDefinition.prefetch`` (STYLE G5):
+
+* supplied resource: used as is; a searchset with ``link[next]`` is completed from fhirServer;
+* supplied ``null``: "no data", not an error (value ``None``, state ``null``);
+* supplied ``OperationOutcome`` or absent: fetched from ``fhirServer`` with the bearer token.
+
+Keys are fetched concurrently. A key the service *needs* (``needs_data``) that cannot be had
+raises :class:`~cds_hooks.errors.PrefetchUnavailable` (412); any other such key becomes ``None``
+and is listed in ``missing``. Templates use only the spec's tokens (see :data:`TOKENS`).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import quote
+
+from cds_hooks.errors import (
+    CdsHooksError,
+    ConfigurationError,
+    DeadlineExceeded,
+    PrefetchUnavailable,
+)
+from cds_hooks.fhir_client import FhirClient, next_link
+from cds_hooks.hook_request import HookRequest
+from cds_hooks.service import ServiceDefinition
+
+_TOKEN = re.compile(r"\{\{\s*([^{}]*?)\s*\}\}")
+_CONTEXT_TOKEN = re.compile(r"^context\.[A-Za-z][A-Za-z0-9]*$")
+#: {{userXxxId}} tokens (spec 2.0 "Prefetch tokens"): the id part of context.userId by type
+USER_TOKENS = {
+    "userPractitionerId": "Practitioner",
+    "userPractitionerRoleId": "PractitionerRole",
+    "userPatientId": "Patient",
+    "userRelatedPersonId": "RelatedPerson",
+}
+TOKENS = ("context.<simple field>", *USER_TOKENS)
+
+SUPPLIED, COMPLETED, FETCHED, NULL, MISSING = "supplied", "completed", "fetched", "null", "missing"
+
+
+class _Unresolvable(Exception):
+    """A template token has no value in this call's context."""
+
+
+@dataclass(frozen=True)
+class PrefetchResult:
+    """Resolved prefetch: values per key, the state of each key, and the keys that are missing."""
+
+    values: dict[str, Any] = field(default_factory=dict)
+    states: dict[str, str] = field(default_factory=dict)
+    missing: tuple[str, ...] = ()
+
+
+def check_template(template: str) -> None:
+    """Refuse a template that uses a token outside the spec's set.
+
+    :raises ConfigurationError: naming the token.
+    """
+    for token in _TOKEN.findall(template):
+        if not (_CONTEXT_TOKEN.match(token) or token in USER_TOKENS):
+            raise ConfigurationError(
+                f"prefetch template token '{{{{{token}}}}}' is not a CDS Hooks token"
+            )
+
+
+def render_template(template: str, context: Mapping[str, Any]) -> str:
+    """Substitute the spec's tokens from ``context``; values are URL-escaped.
+
+    :raises _Unresolvable: when a token has no simple value in this context.
+    """
+
+    def substitute(match: re.Match[str]) -> str:
+        token = match.group(1)
+        if token in USER_TOKENS:
+            kind, _, ident = str(context.get("userId") or "").partition("/")
+            if kind != USER_TOKENS[token] or not ident:
+                raise _Unresolvable(token)
+            value: Any = ident
+        elif _CONTEXT_TOKEN.match(token):
+            value = context.get(token.split(".", 1)[1])
+            if not isinstance(value, str | int | float) or isinstance(value, bool) or value == "":
+                raise _Unresolvable(token)
+        else:
+            raise _Unresolvable(token)
+        return quote(str(value), safe="/-._~")
+
+    return _TOKEN.sub(substitute, template)
+
+
+def resolve_prefetch(
+    request: HookRequest,
+    definition: ServiceDefinition,
+    *,
+    client_factory: Callable[[str, str | None], FhirClient] | None = None,
+    concurrency: int = 4,
+) -> PrefetchResult:
+    """Resolve every prefetch key of ``definition`` for ``request``.
+
+    :param client_factory: ``(fhirServer, access_token) -> FhirClient``; the caller sets timeouts,
+        deadline and bounds there.
+    :raises PrefetchUnavailable: for the first needed key that cannot be had (412).
+    :raises DeadlineExceeded: when the call's deadline passes while fetching.
+    """
+    client = None
+    if request.fhir_server and client_factory is not None:
+        token = request.fhir_authorization.access_token if request.fhir_authorization else None
+        client = client_factory(request.fhir_server, token)
+
+    def one(key: str) -> tuple[Any, str, str | None]:
+        return _resolve_key(key, definition.prefetch[key], request, client)
+
+    keys = list(definition.prefetch)
+    if not keys:
+        return PrefetchResult()
+    with ThreadPoolExecutor(max_workers=max(1, min(concurrency, len(keys)))) as pool:
+        outcomes = dict(zip(keys, pool.map(one, keys), strict=True))
+
+    values: dict[str, Any] = {}
+    states: dict[str, str] = {}
+    missing: list[str] = []
+    for key in keys:
+        value, state, reason = outcomes[key]
+        values[key], states[key] = value, state
+        if state == MISSING:
+            if key in definition.needs_data:
+                error = PrefetchUnavailable(key, reason or "unavailable")
+                error.states = {k: outcomes[k][1] for k in keys}
+                raise error
+            missing.append(key)
+    return PrefetchResult(values=values, states=states, missing=tuple(missing))
+
+
+def _resolve_key(
+    key: str, template: str, request: HookRequest, client: FhirClient | None
+) -> tuple[Any, str, str | None]:
+    """(value, state, reason why missing) for one key; DeadlineExceeded propagates."""
+    supplied = request.prefetch.get(key, _ABSENT)
+    if supplied is None:
+        return None, NULL, None
+    usable = supplied is not _ABSENT and supplied.get("resourceType") != "OperationOutcome"
+    if usable and next_link(supplied) is None:
+        return supplied, SUPPLIED, None
+    if client is None:
+        return None, MISSING, "no fhirServer to fetch it from"
+    try:
+        if usable:
+            return client.complete(supplied), COMPLETED, None
+        try:
+            query = render_template(template, request.context)
+        except _Unresolvable as exc:
+            return None, MISSING, f"template token '{exc}' has no value in the context"
+        return client.read_all(query), FETCHED, None
+    except DeadlineExceeded:
+        raise
+    except CdsHooksError as exc:
+        return None, MISSING, exc.message
+
+
+_ABSENT: Any = object()

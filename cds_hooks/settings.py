@@ -1,0 +1,140 @@
+"""Default configuration and the environment layer (``RAIR_CDS_*``).
+
+Configuration flows one way (STYLE G2): :data:`DEFAULTS` here, then the environment read by
+:func:`from_environment`, then the ``test_config`` given to :func:`cds_hooks.create_app`.
+Only :func:`cds_hooks.create_app` reads ``os.environ``; deep code gets values as arguments.
+Every setting is documented in ``docs/CONFIGURATION.md``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+ENV_PREFIX = "RAIR_CDS_"
+
+DEFAULTS: dict[str, Any] = {
+    # plugin modules, each exposing create_services(config) (and optionally register_cli)
+    "PLUGINS": ["plugin.thyroid"],
+    # hard deadline for one hook call, in seconds; past it the answer is {"cards": []}
+    "DEADLINE_SECONDS": 10.0,
+    # per-request timeout for FHIR reads (also clipped to the time left before the deadline)
+    "FHIR_TIMEOUT_SECONDS": 5.0,
+    # bounds on one prefetch key: searchset pages followed and resources merged
+    "MAX_PAGES": 10,
+    "MAX_PREFETCH_RESOURCES": 5000,
+    # prefetch keys fetched at once
+    "PREFETCH_CONCURRENCY": 4,
+    # SQLite file for feedback and issued cards; relative paths are under the working directory
+    "FEEDBACK_DB": "var/feedback.sqlite3",
+    # "*" or a list of allowed origins
+    "CORS_ORIGINS": "*",
+    # put context.patientId in audit lines (off: no patient identifiers in logs)
+    "AUDIT_INCLUDE_PATIENT": False,
+    # largest request body accepted, in bytes (Flask's own setting; larger bodies get 413)
+    "MAX_CONTENT_LENGTH": 10 * 1024 * 1024,
+    # "YYYY-MM-DD" to pin HookCall.evaluation_date (tests); None means today in UTC
+    "EVALUATION_DATE": None,
+    # "module:function" called as f(request, config) before a hook or feedback call; None: no-op
+    "AUTHENTICATOR": None,
+    # -- security (issue 5; cds_hooks/security.py, docs/SECURITY.md) --
+    # "required": hook/feedback calls need a CDS Client JWT from JWT_ISSUERS (no issuers: the
+    # app refuses to start); "off": no client authentication (loud WARNING; local trials only)
+    "AUTH_MODE": "required",
+    # also require the JWT on GET /cds-services
+    "AUTH_DISCOVERY": False,
+    # {iss: {"jwks_url", "jku_allowlist", "keys", "tenants", "fhir_servers"}} (JSON in the env)
+    "JWT_ISSUERS": {},
+    # algorithms accepted besides ES384 and RS384 (ES256, ES512, RS256, RS512, PS256/384/512)
+    "JWT_ALGORITHMS": [],
+    "JWT_LEEWAY_SECONDS": 60,
+    "JWT_MAX_LIFETIME_SECONDS": 3600,
+    "JWT_REPLAY_CACHE_SIZE": 100000,
+    "JWKS_CACHE_TTL_SECONDS": 300,
+    "JWKS_MIN_REFETCH_SECONDS": 30,
+    "JWKS_TIMEOUT_SECONDS": 5.0,
+    "JWKS_MAX_BYTES": 65536,
+    "JWKS_ALLOW_HTTP": False,
+    # the URL the EHR calls (e.g. https://cds.example.org); the JWT aud is checked against it
+    "PUBLIC_BASE_URL": None,
+    # FHIR base URLs the EHR token (and any FHIR read) may go to, besides each issuer's own
+    "FHIR_SERVER_ALLOWLIST": [],
+    "ALLOW_HTTP_FHIR": False,
+    # JSON shape bounds for request bodies and FHIR responses (413 / key unavailable)
+    "MAX_JSON_DEPTH": 64,
+    "MAX_JSON_ARRAY_LENGTH": 10000,
+    "MAX_JSON_OBJECT_MEMBERS": 1000,
+    "MAX_JSON_STRING_LENGTH": 4 * 1024 * 1024,
+    "MAX_JSON_NODES": 2000000,
+    "MAX_PREFETCH_KEYS": 64,
+    "MAX_PREFETCH_KEY_BYTES": 8 * 1024 * 1024,
+    "MAX_FHIR_RESPONSE_BYTES": 16 * 1024 * 1024,
+    # defaults for `rair-cds serve`
+    "HOST": "127.0.0.1",
+    "PORT": 8080,
+    "WAITRESS_THREADS": 8,
+}
+
+# Settings that are lists but may be written as a comma list in the environment.
+_LIST_SETTINGS = frozenset({"PLUGINS"})
+
+
+class SettingsError(ValueError):
+    """An environment variable could not be read as its setting's type."""
+
+
+def from_environment(environ: Mapping[str, str], prefix: str = ENV_PREFIX) -> dict[str, Any]:
+    """Read every ``<prefix><SETTING>`` variable, converted to the type of the default.
+
+    Unknown ``<prefix>*`` variables are kept as strings (a plugin may read them).
+
+    :raises SettingsError: when a value cannot be converted.
+    """
+    out: dict[str, Any] = {}
+    for name, raw in environ.items():
+        if not name.startswith(prefix):
+            continue
+        key = name[len(prefix) :]
+        try:
+            out[key] = _convert(key, raw)
+        except (ValueError, json.JSONDecodeError) as exc:
+            raise SettingsError(f"{name}={raw!r}: {exc}") from exc
+    return out
+
+
+def _convert(key: str, raw: str) -> Any:
+    default = DEFAULTS.get(key)
+    text = raw.strip()
+    if key in _LIST_SETTINGS or isinstance(default, list):
+        return _list(text)
+    if isinstance(default, dict):
+        value = json.loads(text or "{}")
+        if not isinstance(value, dict):
+            raise ValueError("expected a JSON object")
+        return value
+    if key == "CORS_ORIGINS":
+        return "*" if text == "*" else _list(text)
+    if isinstance(default, bool):
+        if text.lower() in ("1", "true", "yes", "on"):
+            return True
+        if text.lower() in ("0", "false", "no", "off", ""):
+            return False
+        raise ValueError("expected a boolean (true/false)")
+    if isinstance(default, int):
+        return int(text)
+    if isinstance(default, float):
+        return float(text)
+    if default is None and text.lower() in ("", "none", "null"):
+        return None
+    return raw
+
+
+def _list(text: str) -> list[str]:
+    """A JSON list (``["a", "b"]``) or a comma list (``a, b``)."""
+    if text.startswith(("[", "{")):
+        value = json.loads(text)
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise ValueError("expected a JSON list of strings")
+        return value
+    return [part.strip() for part in text.split(",") if part.strip()]

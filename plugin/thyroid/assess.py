@@ -1,0 +1,219 @@
+"""Run the thyroid rules on one patient and build the §A1 assessment.
+
+The rules assert *candidate* facts; this module resolves them generically (no clinical
+``if``): the lowest ``rank``/``step`` wins (§A4.1 precedence is data in the rule YAML),
+``if_status`` drops a candidate unless the resolved status matches, ``blocking_if_status``
+makes a warning blocking only then, and warnings are grouped one entry per code per blocking
+state (§A4.2). Evidence lines (``ev*``) and FHIR references (``ref*``) of derived facts are
+collected per rule ID for the cards.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import hashlib
+import re
+import threading
+from collections.abc import Iterable
+from pathlib import Path
+
+from plugin.engine import RuleEngine
+from plugin.thyroid.assessment import (
+    CRITERIA,
+    Assessment,
+    Driver,
+    TherapyOption,
+    Warning,
+)
+from plugin.thyroid.clinical_model import PatientRecord
+from plugin.thyroid.to_facts import RULES_DIR, Thresholds, load_thresholds, to_facts
+
+__all__ = ["assess", "build_assessment", "default_engine", "knowledge_version", "rule_files"]
+
+_LISTS = ("onLabel", "guidelineSupportedOffLabel", "trialOnly", "notEligible")
+_PROPOSED = frozenset({"onLabel", "guidelineSupportedOffLabel"})
+_ID_RE = re.compile(r"^([A-H])(\d+)([a-z]*)")
+_engine_lock = threading.Lock()
+_engine: RuleEngine | None = None
+
+
+def rule_files(rules_dir: Path = RULES_DIR) -> list[Path]:
+    """The thyroid rule files, in a stable order."""
+    return sorted(rules_dir.glob("*.rules.yaml"))
+
+
+def default_engine() -> RuleEngine:
+    """The process-wide engine over ``rules/thyroid/*.rules.yaml`` (built once, after fork)."""
+    global _engine
+    with _engine_lock:
+        if _engine is None:
+            _engine = RuleEngine(rule_files(), name="thyroid")
+        return _engine
+
+
+@functools.lru_cache(maxsize=32)
+def knowledge_version(thresholds: Thresholds | None = None, rules_dir: Path = RULES_DIR) -> str:
+    """``<thresholds version>+<12 hex of the rules, therapies and thresholds files>``, plus
+    ``.cfg-<8 hex>`` when the thresholds differ from the file's defaults."""
+    digest = hashlib.sha256()
+    for path in [
+        *rule_files(rules_dir),
+        rules_dir / "therapies.yaml",
+        rules_dir / "thresholds.yaml",
+    ]:
+        digest.update(path.name.encode())
+        digest.update(path.read_bytes())
+    base = load_thresholds()
+    th = thresholds or base
+    version = f"{base.version}+{digest.hexdigest()[:12]}"
+    if th != base:
+        version += ".cfg-" + hashlib.sha256(repr(th).encode()).hexdigest()[:8]
+    return version
+
+
+def base_id(rule_id: str) -> str:
+    """``"F1:sorafenib"`` -> ``"F1"``: several YAML rules share one DOMAIN rule ID."""
+    return rule_id.split(":", 1)[0]
+
+
+def _id_key(rule_id: str) -> tuple:
+    m = _ID_RE.match(rule_id)
+    return (m.group(1), int(m.group(2)), m.group(3), rule_id) if m else ("Z", 0, "", rule_id)
+
+
+def _as_list(value: object) -> list[str]:
+    if isinstance(value, list):
+        return [str(v) for v in value if v]
+    return [str(value)] if value else []
+
+
+def _dedupe(items: Iterable[str]) -> list[str]:
+    return list(dict.fromkeys(i for i in items if i))
+
+
+def assess(
+    record: PatientRecord,
+    as_of: dt.date,
+    *,
+    engine: RuleEngine | None = None,
+    thresholds: Thresholds | None = None,
+    region: str = "US",
+) -> Assessment:
+    """Assess ``record`` as of ``as_of`` (§A2) with the thyroid rules.
+
+    :param engine: a prebuilt engine; defaults to :func:`default_engine`.
+    :param thresholds: DESIGN thresholds; defaults to ``rules/thyroid/thresholds.yaml``.
+    :param region: ``"US"`` (labels of §3), ``"EU"`` or ``"CA"`` (adds W-LABEL-REGION, H5).
+    :raises plugin.engine.RuleEngineError: if the rules fail.
+    """
+    th = thresholds or load_thresholds()
+    facts = to_facts(record, as_of, th, region=region)
+    result = (engine or default_engine()).evaluate(facts)
+    missing = [f["what"] for f in facts if f["type"] == "missing_input"]
+    missing += [n.missing for n in record.data_quality if n.missing]
+    return build_assessment(as_of, result.derived, result.fired, missing, knowledge_version(th))
+
+
+def build_assessment(
+    as_of: dt.date,
+    derived: list[dict],
+    fired: list[str],
+    missing_inputs: list[str],
+    version: str,
+) -> Assessment:
+    """Resolve the rules' candidate facts into one :class:`Assessment` (generic)."""
+    by_type: dict[str, list[dict]] = {}
+    for fact in derived:
+        by_type.setdefault(fact["type"], []).append(fact)
+
+    statuses = sorted(by_type.get("status", []), key=lambda f: f["rank"])
+    status = statuses[0]["value"] if statuses else "NOT_ESTABLISHED"
+
+    def applies(fact: dict) -> bool:
+        return fact.get("if_status", status) == status
+
+    out = Assessment(evaluation_date=as_of, rair_status=status, knowledge_version=version)
+    if status == "YES":  # §A1: rairCriteria is empty unless YES
+        names = {f["name"] for f in by_type.get("criterion", [])}
+        out.rair_criteria = [c for c in CRITERIA if c in names]
+    progression = by_type.get("progression_status", [])
+    out.progression = progression[0]["value"] if progression else "UNKNOWN"
+    actions = sorted((f for f in by_type.get("action", []) if applies(f)), key=lambda f: f["step"])
+    out.action = actions[0]["value"] if actions else "MONITOR"  # §A4.1 step 9
+    out.suggest_molecular_testing = any(applies(f) for f in by_type.get("suggest_testing", []))
+
+    seen_drivers = set()
+    for f in by_type.get("driver", []):
+        drv = Driver(f["gene"], f["alteration"], f["kind"], f.get("partner") or None)
+        if drv not in seen_drivers:
+            seen_drivers.add(drv)
+            out.drivers.append(drv)
+
+    # Therapies: per drug, the placement with the lowest rank wins.
+    placement: dict[str, dict] = {}
+    for f in by_type.get("therapy", []):
+        if applies(f) and (f["drug"] not in placement or f["rank"] < placement[f["drug"]]["rank"]):
+            placement[f["drug"]] = f
+    preferred = {f["drug"] for f in by_type.get("preferred", []) if applies(f)}
+    lists: dict[str, list[TherapyOption]] = {name: [] for name in _LISTS}
+    for drug, f in placement.items():
+        lists[f["list"]].append(
+            TherapyOption(
+                drug=drug,
+                preferred=drug in preferred and f["list"] in _PROPOSED,
+                reason=f.get("reason") if f["list"] == "notEligible" else None,
+                trial=f.get("trial"),
+                rule=base_id(f["rule"]),
+            )
+        )
+    for options in lists.values():
+        options.sort(key=lambda o: (not o.preferred, o.drug))
+    out.on_label = lists["onLabel"]
+    out.guideline_supported_off_label = lists["guidelineSupportedOffLabel"]
+    out.trial_only = lists["trialOnly"]
+    out.not_eligible = lists["notEligible"]
+    proposed = {d for d, f in placement.items() if f["list"] in _PROPOSED}
+
+    # Warnings: one entry per (code, blocking); a drug blocked by a code leaves its
+    # non-blocking entry (§A4.2).
+    groups: dict[tuple[str, bool], dict] = {}
+    for f in by_type.get("warning", []):
+        if not applies(f):
+            continue
+        drug = f.get("drug")
+        if f.get("when_proposed") and drug not in proposed:
+            continue
+        blocking = bool(f.get("blocking")) or f.get("blocking_if_status") == status
+        group = groups.setdefault(
+            (f["code"], blocking), {"drugs": [], "patient": False, "rule": f["rule"]}
+        )
+        if drug:
+            group["drugs"].append(drug)
+        else:
+            group["patient"] = True
+    for (code, blocking), group in groups.items():
+        if not blocking and (code, True) in groups:
+            blocked = set(groups[(code, True)]["drugs"])
+            group["drugs"] = [d for d in group["drugs"] if d not in blocked]
+            if not group["drugs"] and not group["patient"]:
+                continue
+        out.warnings.append(
+            Warning(code, blocking, tuple(sorted(set(group["drugs"]))), rule=base_id(group["rule"]))
+        )
+    out.warnings.sort(key=lambda w: (w.code, not w.blocking))
+
+    out.missing_data = _dedupe(
+        [f["what"] for f in by_type.get("missing", []) if applies(f)] + list(missing_inputs)
+    )
+    out.rules_fired = sorted(_dedupe(base_id(r) for r in fired), key=_id_key)
+
+    for f in derived:
+        rid = base_id(f.get("rule", ""))
+        lines = [v for k, v in sorted(f.items()) if k.startswith("ev") and isinstance(v, str)]
+        refs = [r for k, v in sorted(f.items()) if k.startswith("ref") for r in _as_list(v)]
+        if lines:
+            out.evidence[rid] = _dedupe([*out.evidence.get(rid, []), *lines])
+        if refs:
+            out.sources[rid] = _dedupe([*out.sources.get(rid, []), *refs])
+    return out

@@ -1,0 +1,304 @@
+"""A compact, display-ready summary of a :class:`PatientRecord`, for the demo page.
+
+The summary is JSON (camelCase keys, ISO dates) and holds what a clinician scans first:
+diagnosis and histology, radioiodine history with the running cumulative activity, scans,
+target-lesion sums with the RECIST progression points, molecular findings and therapies.
+
+It is a *view* of the record, not a decision: the assessment (rules) decides; this module only
+sorts, converts units for display and marks where a sum meets the RECIST 1.1 arithmetic
+(DOMAIN.md C1: up >= 20 % **and** >= 5 mm over the nadir). The nadir restarts at each
+therapeutic RAI, local therapy and systemic-therapy start (C1b, C1c, §A4.5), so a timeline can
+show every episode's PD point, not only the current one.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from typing import Any
+
+from plugin.thyroid.clinical_model import (
+    DiseaseStatus,
+    Histology,
+    PatientRecord,
+    RaiIntent,
+    RecistResponse,
+)
+
+MBQ_PER_MCI = 37  # DOMAIN.md B0.3, exact
+JS_V_THRESHOLD_MBQ = 22_200  # B5: strictly greater than 22,200 MBq (600 mCi)
+PD_RELATIVE_PERCENT = 20  # C1
+PD_ABSOLUTE_MM = 5.0  # C1
+
+HISTOLOGY_LABELS = {
+    Histology.PTC: "Papillary thyroid carcinoma",
+    Histology.FTC: "Follicular thyroid carcinoma",
+    Histology.OTC: "Oncocytic (Hürthle cell) carcinoma",
+    Histology.PDTC: "Poorly differentiated thyroid carcinoma",
+    Histology.ATC: "Anaplastic thyroid carcinoma",
+    Histology.MTC: "Medullary thyroid carcinoma",
+}
+
+
+def summarize(record: PatientRecord, as_of: dt.date | None = None) -> dict[str, Any]:
+    """The display summary of ``record``; ``as_of`` gives the age and the timeline's end.
+
+    :param record: the record read by ``from_fhir.read_record``.
+    :param as_of: the evaluation date (today when ``None``).
+    """
+    as_of = as_of or dt.datetime.now(dt.UTC).date()
+    return {
+        "asOf": as_of.isoformat(),
+        "patient": {
+            "source": record.patient_source,
+            "birthDate": _iso(record.birth_date),
+            "sex": record.sex,
+            "age": record.age_on(as_of),
+        },
+        "diagnoses": [
+            {
+                "source": d.source,
+                "histology": d.histology.value if d.histology else None,
+                "label": HISTOLOGY_LABELS.get(d.histology, "Thyroid cancer, histology unknown")
+                if d.histology
+                else "Thyroid cancer, histology unknown",
+                "onset": _iso(d.onset),
+                "evidence": d.histology_evidence,
+            }
+            for d in _by_date(record.diagnoses, "onset")
+        ],
+        "rai": rai_history(record),
+        "scans": [
+            {
+                "source": s.source,
+                "date": _iso(s.date),
+                "kind": s.kind.value,
+                "kindInferred": s.kind_inferred,
+                "uptake": s.uptake.value,
+                "tsh": s.tsh_miu_per_l,
+            }
+            for s in _by_date(record.scans)
+        ],
+        "lesionSums": [
+            {"source": s.source, "date": _iso(s.date), "sumMm": s.sum_mm}
+            for s in _by_date(record.lesion_sums)
+        ],
+        "progression": progression(record),
+        "molecular": molecular(record),
+        "therapies": [
+            {
+                "source": t.source,
+                "drug": t.drug,
+                "start": _iso(t.start),
+                "end": _iso(t.end),
+                "stopReason": t.stop_reason.value if t.stop_reason else None,
+                "status": t.status,
+            }
+            for t in _by_date(record.therapies, "start")
+        ],
+        "localTherapies": [
+            {"source": t.source, "date": _iso(t.date), "description": t.description}
+            for t in _by_date(record.local_therapies)
+        ],
+        "thyroglobulin": [
+            {"source": x.source, "date": _iso(x.date), "value": x.value, "unit": x.unit}
+            for x in _by_date(record.thyroglobulin)
+        ],
+        "dataQuality": [
+            {"source": n.source, "message": n.message, "missing": n.missing}
+            for n in record.data_quality
+        ],
+    }
+
+
+def rai_history(record: PatientRecord) -> dict[str, Any]:
+    """Administrations in date order with the running cumulative *therapeutic* activity (B5).
+
+    Diagnostic activities are listed but not added to the cumulative line; an administration
+    with an unknown activity is listed and counted in ``unknownActivity`` (never guessed, A6).
+    """
+    running = 0
+    total_all = 0
+    unknown = 0
+    rows = []
+    for a in _by_date(record.rai_administrations):
+        therapeutic = a.intent is RaiIntent.THERAPEUTIC
+        if a.activity_mbq is None:
+            unknown += 1
+        else:
+            total_all += a.activity_mbq
+            if therapeutic:
+                running += a.activity_mbq
+        rows.append(
+            {
+                "source": a.source,
+                "date": _iso(a.date),
+                "activityMBq": a.activity_mbq,
+                "activityMCi": _mci(a.activity_mbq),
+                "intent": a.intent.value,
+                "intentCoded": a.intent_coded,
+                "cumulativeTherapeuticMBq": running,
+            }
+        )
+    return {
+        "administrations": rows,
+        "cumulativeTherapeuticMBq": running,
+        "cumulativeTherapeuticMCi": _mci(running),
+        "totalAdministeredMBq": total_all,
+        "unknownActivity": unknown,
+        "thresholdMBq": JS_V_THRESHOLD_MBQ,
+        "aboveThreshold": running > JS_V_THRESHOLD_MBQ,
+        "recordedSummaries": [
+            {
+                "source": c.source,
+                "date": _iso(c.date),
+                "activityMBq": c.activity_mbq,
+                "rawValue": c.raw_value,
+                "rawUnit": c.raw_unit,
+            }
+            for c in _by_date(record.cumulative_summaries)
+        ],
+    }
+
+
+def progression(record: PatientRecord) -> dict[str, Any]:
+    """PD evidence in date order: computed RECIST points, new lesions and coded findings.
+
+    A computed point is the first sum of an episode that is up >= 20 % and >= 5 mm over the
+    smallest earlier sum of the same episode (C1; C1a: +20 % with +4 mm is not PD).
+    """
+    events: list[dict[str, Any]] = []
+    resets = _episode_starts(record)
+    nadir = None
+    episode_start = None
+    pd_in_episode = False
+    for s in _by_date(record.lesion_sums):
+        if s.date is None:
+            continue
+        start = max((d for d in resets if d <= s.date), default=None)
+        if start != episode_start:
+            episode_start, nadir, pd_in_episode = start, None, False
+        if nadir is not None and not pd_in_episode and meets_recist_pd(nadir.sum_mm, s.sum_mm):
+            pd_in_episode = True
+            events.append(
+                {
+                    "kind": "recist-computed",
+                    "date": _iso(s.date),
+                    "source": s.source,
+                    "sumMm": s.sum_mm,
+                    "nadirMm": nadir.sum_mm,
+                    "nadirDate": _iso(nadir.date),
+                    "nadirSource": nadir.source,
+                    "increasePercent": round((s.sum_mm - nadir.sum_mm) * 100 / nadir.sum_mm, 1),
+                    "text": f"Sum {_fmt_mm(s.sum_mm)} mm vs nadir {_fmt_mm(nadir.sum_mm)} mm "
+                    f"({_iso(nadir.date)}): RECIST 1.1 PD",
+                }
+            )
+        if nadir is None or s.sum_mm < nadir.sum_mm:
+            nadir = s
+    for n in record.new_lesions:
+        events.append(
+            {"kind": "new-lesion", "date": _iso(n.date), "source": n.source, "text": "New lesion"}
+        )
+    for r in record.recist_responses:
+        events.append(
+            {
+                "kind": "recist-coded" if r.response is RecistResponse.PD else "recist-response",
+                "date": _iso(r.date),
+                "source": r.source,
+                "response": r.response.value,
+                "text": f"RECIST response recorded: {r.response.value}",
+            }
+        )
+    for st in record.disease_statuses:
+        events.append(
+            {
+                "kind": "status-worsened"
+                if st.status is DiseaseStatus.WORSENED
+                else "status",
+                "date": _iso(st.date),
+                "source": st.source,
+                "status": st.status.value,
+                "text": f"Disease status: {st.status.value}",
+            }
+        )
+    events.sort(key=lambda e: e["date"] or "")
+    pd_kinds = {"recist-computed", "new-lesion", "recist-coded", "status-worsened"}
+    pd_dates = [e["date"] for e in events if e["kind"] in pd_kinds and e["date"]]
+    return {"events": events, "latestPdDate": max(pd_dates, default=None)}
+
+
+def meets_recist_pd(nadir_mm: float, sum_mm: float) -> bool:
+    """RECIST 1.1 PD by the sum: up >= 20 % **and** >= 5 mm absolute over the nadir (C1, C1a)."""
+    increase = round(sum_mm - nadir_mm, 6)
+    # compare the percentage multiplied out, so 20 -> 24 mm is exactly +20 % (not 19.999...)
+    return increase >= PD_ABSOLUTE_MM and round(sum_mm * 100, 6) >= round(
+        nadir_mm * (100 + PD_RELATIVE_PERCENT), 6
+    )
+
+
+def molecular(record: PatientRecord) -> dict[str, Any]:
+    """Findings (present first, then pertinent negatives) and the genes tested."""
+    findings = [
+        {
+            "source": v.source,
+            "gene": v.gene,
+            "present": v.present,
+            "kind": v.kind.value,
+            "alteration": v.alteration,
+            "partner": v.partner,
+            "fusionOnly": v.fusion_only,
+            "fusionCapable": v.fusion_capable,
+            "date": _iso(v.date),
+            "description": v.description,
+            "alleleFraction": v.allele_fraction,
+            "label": variant_label(v.gene, v.alteration, v.partner, v.present, v.fusion_only),
+        }
+        for v in sorted(record.variants, key=lambda v: (not v.present, v.gene))
+    ]
+    tested: dict[str, dict[str, Any]] = {}
+    for g in record.genes_tested:
+        row = tested.setdefault(g.gene, {"gene": g.gene, "fusionCapable": False, "sources": []})
+        row["fusionCapable"] = row["fusionCapable"] or bool(g.fusion_capable)
+        if g.source not in row["sources"]:
+            row["sources"].append(g.source)
+    return {"findings": findings, "genesTested": sorted(tested.values(), key=lambda r: r["gene"])}
+
+
+def variant_label(
+    gene: str, alteration: str | None, partner: str | None, present: bool, fusion_only: bool
+) -> str:
+    """``"BRAF V600E"``, ``"CCDC6::RET fusion"``, ``"NRAS: not detected"``."""
+    if not present:
+        return f"{gene} fusion: not detected" if fusion_only else f"{gene}: not detected"
+    if alteration == "fusion":
+        return f"{partner}::{gene} fusion" if partner else f"{gene} fusion"
+    return f"{gene} {alteration}" if alteration else gene
+
+
+def _episode_starts(record: PatientRecord) -> list[dt.date]:
+    starts = [
+        a.date
+        for a in record.rai_administrations
+        if a.date and a.intent is RaiIntent.THERAPEUTIC
+    ]
+    starts += [t.date for t in record.local_therapies if t.date]
+    starts += [t.start for t in record.therapies if t.start]
+    return sorted(set(starts))
+
+
+def _by_date(items: Iterable[Any], attr: str = "date") -> list[Any]:
+    # undated items last, in their original order
+    return sorted(items, key=lambda x: (getattr(x, attr) is None, getattr(x, attr) or dt.date.min))
+
+
+def _iso(day: dt.date | None) -> str | None:
+    return day.isoformat() if day else None
+
+
+def _mci(mbq: int | None) -> float | None:
+    return None if mbq is None else round(mbq / MBQ_PER_MCI, 1)
+
+
+def _fmt_mm(value: float) -> str:
+    return f"{value:g}"

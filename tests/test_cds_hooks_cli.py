@@ -1,0 +1,81 @@
+"""The ``rair-cds`` command: subcommands, plugin subcommands, serve wiring, feedback-report."""
+
+from __future__ import annotations
+
+import pytest
+
+from cds_hooks import cli
+from cds_hooks.feedback import parse_feedback
+from cds_hooks.feedback_store import SqliteFeedbackStore
+
+
+@pytest.fixture
+def toy_env(monkeypatch, tmp_path):
+    monkeypatch.setenv("RAIR_CDS_PLUGINS", "toy_plugin")
+    monkeypatch.setenv("RAIR_CDS_AUTH_MODE", "off")
+    monkeypatch.setenv("RAIR_CDS_FEEDBACK_DB", str(tmp_path / "fb.sqlite3"))
+    return tmp_path
+
+
+def test_plugin_subcommands_are_discovered(toy_env, capsys):
+    assert cli.main(["toy-hello", "--name", "thyroid"]) == 0
+    assert capsys.readouterr().out.strip() == "hello thyroid"
+
+
+def test_help_lists_builtin_and_plugin_commands(toy_env, capsys):
+    with pytest.raises(SystemExit):
+        cli.main(["--help"])
+    out = capsys.readouterr().out
+    assert "serve" in out and "feedback-report" in out and "toy-hello" in out
+
+
+def test_feedback_report_reads_the_configured_database(toy_env, capsys):
+    SqliteFeedbackStore(toy_env / "fb.sqlite3").add(
+        "svc",
+        parse_feedback(
+            {
+                "feedback": [
+                    {
+                        "card": "c",
+                        "outcome": "overridden",
+                        "outcomeTimestamp": "2024-01-01T00:00:00Z",
+                    }
+                ]
+            }
+        ),
+    )
+    assert cli.main(["feedback-report"]) == 0
+    out = capsys.readouterr().out
+    assert "svc" in out and "unknown" in out and "100.0" in out
+
+
+def test_empty_report(toy_env, capsys):
+    assert cli.main(["feedback-report", "--db", str(toy_env / "new.sqlite3")]) == 0
+    assert "no feedback recorded" in capsys.readouterr().out
+
+
+def test_serve_uses_waitress_with_host_and_port(toy_env, monkeypatch):
+    calls = {}
+
+    def fake_serve(app, host, port, threads):
+        calls.update(
+            host=host, port=port, threads=threads, services=len(app.extensions["rair_cds"].registry)
+        )
+
+    import cds_hooks.server
+
+    monkeypatch.setattr(cds_hooks.server, "serve", fake_serve)
+    assert cli.main(["serve", "--host", "0.0.0.0", "--port", "9999"]) == 0
+    assert calls == {"host": "0.0.0.0", "port": 9999, "threads": 8, "services": 6}
+
+
+def test_bad_configuration_is_a_clean_error(toy_env, monkeypatch, capsys):
+    monkeypatch.setenv("RAIR_CDS_MAX_PAGES", "lots")
+    assert cli.main(["feedback-report"]) == 2
+    assert "RAIR_CDS_MAX_PAGES" in capsys.readouterr().err
+
+
+def test_serve_refuses_to_start_with_a_broken_plugin(toy_env, monkeypatch, capsys):
+    monkeypatch.setenv("RAIR_CDS_PLUGINS", "no_such_plugin_module")
+    assert cli.main(["serve", "--port", "0"]) == 2
+    assert "no_such_plugin_module" in capsys.readouterr().err
