@@ -48,7 +48,12 @@ class FhirClient:
         self.deadline = deadline
         self.max_pages = max_pages
         self.max_resources = max_resources
-        self.session = session or requests.Session()
+        if session is None:
+            session = requests.Session()
+            # token-bearing requests must not pick up proxies or .netrc credentials from the
+            # environment: the token goes only where the destination guard allowed
+            session.trust_env = False
+        self.session = session
         self._destination_check = destination_check
         self.json_limits = json_limits or JsonLimits()  # security (issue 5)
 
@@ -98,6 +103,10 @@ class FhirClient:
             raise FhirServerError(f"timed out after {timeout:.1f}s reading {_safe(url)}") from exc
         except requests.RequestException as exc:
             raise FhirServerError(f"could not read {_safe(url)}: {type(exc).__name__}") from exc
+        with response:  # stream=True: release the connection on every path
+            return self._resource_from(response, url)
+
+    def _resource_from(self, response: requests.Response, url: str) -> dict[str, Any]:
         status = response.status_code
         if HTTPStatus.MULTIPLE_CHOICES <= status < HTTPStatus.BAD_REQUEST:
             raise FhirServerError(
