@@ -9,18 +9,45 @@ in one place (https://cds-hooks.hl7.org/2.0/#cds-service-response):
 * a card with suggestions needs ``selectionBehavior``;
 * override reasons are Codings with a ``display``;
 * links are ``absolute`` or ``smart`` (``appContext`` only on ``smart``);
+* ``source.url``, ``source.icon`` and ``link.url`` are absolute URLs;
+* labels, descriptions and codes are not blank; a delete action's ``resourceId`` is a relative
+  reference (``Type/id``);
+* several suggestions may be recommended only when ``selectionBehavior`` is ``any``;
+* ``extension`` (on the response and on every object that allows it) is a JSON object;
 * no member is ``null`` or an empty string/array ("Null and empty JSON elements").
 """
 
 from __future__ import annotations
 
+import re
 import uuid as _uuid
 from enum import StrEnum
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 SUMMARY_MAX = 139
+_RELATIVE_REFERENCE = re.compile(r"^[A-Z][A-Za-z]+/[A-Za-z0-9\-.]{1,64}$")
+
+
+def _not_blank(value: str, what: str) -> str:
+    if not value.strip():
+        raise ValueError(f"{what} must not be blank")
+    return value
+
+
+def _absolute_url(value: str | None, what: str) -> str | None:
+    """Spec: URL fields (source.url, source.icon, link.url) are absolute URLs."""
+    if value is None:
+        return None
+    try:
+        parts = urlsplit(value)
+    except ValueError:
+        parts = None
+    if parts is None or not parts.scheme or not parts.netloc or value != value.strip():
+        raise ValueError(f"{what} must be an absolute URL, got {value!r}")
+    return value
 
 
 class Indicator(StrEnum):
@@ -33,6 +60,9 @@ class Indicator(StrEnum):
 
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=False, use_enum_values=True)
+
+    #: Spec "Extensions": a JSON object, names SHOULD be reverse-domain (``org.example.x``).
+    extension: dict[str, Any] | None = None
 
     def to_json(self) -> dict[str, Any]:
         """Serialise with spec names, dropping every ``None`` and empty member."""
@@ -72,9 +102,7 @@ class Coding(_Model):
     @field_validator("system", "code")
     @classmethod
     def _not_blank(cls, value: str) -> str:
-        if not value.strip():
-            raise ValueError("coding system and code must not be blank")
-        return value
+        return _not_blank(value, "coding system and code")
 
 
 class OverrideReason(Coding):
@@ -85,9 +113,7 @@ class OverrideReason(Coding):
     @field_validator("display")
     @classmethod
     def _display_not_blank(cls, value: str) -> str:
-        if not value.strip():
-            raise ValueError("override reason display must not be blank")
-        return value
+        return _not_blank(value, "override reason display")
 
 
 class Source(_Model):
@@ -101,9 +127,12 @@ class Source(_Model):
     @field_validator("label")
     @classmethod
     def _label_not_blank(cls, value: str) -> str:
-        if not value.strip():
-            raise ValueError("source.label must not be blank")
-        return value
+        return _not_blank(value, "source.label")
+
+    @field_validator("url", "icon")
+    @classmethod
+    def _absolute(cls, value: str | None) -> str | None:
+        return _absolute_url(value, "source.url and source.icon")
 
 
 class Action(_Model):
@@ -112,7 +141,12 @@ class Action(_Model):
     type: Literal["create", "update", "delete"]
     description: str
     resource: dict[str, Any] | None = None
-    resourceId: str | list[str] | None = None
+    resourceId: str | None = None
+
+    @field_validator("description")
+    @classmethod
+    def _description_not_blank(cls, value: str) -> str:
+        return _not_blank(value, "action description")
 
     @model_validator(mode="after")
     def _shape(self) -> Action:
@@ -120,6 +154,8 @@ class Action(_Model):
             raise ValueError(f"{self.type} action needs a resource")
         if self.type == "delete" and not self.resourceId:
             raise ValueError("delete action needs resourceId")
+        if self.resourceId is not None and not _RELATIVE_REFERENCE.match(self.resourceId):
+            raise ValueError("resourceId must be a relative reference like 'Type/id'")
         if self.resource is not None and "resourceType" not in self.resource:
             raise ValueError("action resource must have a resourceType")
         return self
@@ -133,6 +169,11 @@ class Suggestion(_Model):
     isRecommended: bool | None = None
     actions: list[Action] | None = None
 
+    @field_validator("label", "uuid")
+    @classmethod
+    def _not_blank(cls, value: str) -> str:
+        return _not_blank(value, "suggestion label and uuid")
+
 
 class Link(_Model):
     """Spec: Link; ``type`` is ``absolute`` or ``smart``."""
@@ -141,6 +182,16 @@ class Link(_Model):
     url: str
     type: Literal["absolute", "smart"] = "absolute"
     appContext: str | None = None
+
+    @field_validator("label")
+    @classmethod
+    def _label_not_blank(cls, value: str) -> str:
+        return _not_blank(value, "link label")
+
+    @field_validator("url")
+    @classmethod
+    def _absolute(cls, value: str) -> str:
+        return _absolute_url(value, "link.url")
 
     @model_validator(mode="after")
     def _app_context_only_for_smart(self) -> Link:
@@ -178,7 +229,16 @@ class Card(_Model):
         if not self.suggestions and self.selectionBehavior:
             # the spec only defines selectionBehavior for cards that have suggestions
             self.selectionBehavior = None
+        recommended = sum(1 for s in self.suggestions or () if s.isRecommended)
+        if recommended > 1 and self.selectionBehavior != "any":
+            # spec: "multiple suggestions MAY be recommended, if card.selectionBehavior is any"
+            raise ValueError("several recommended suggestions need selectionBehavior 'any'")
         return self
+
+    @field_validator("uuid")
+    @classmethod
+    def _uuid_not_blank(cls, value: str) -> str:
+        return _not_blank(value, "card uuid")
 
 
 class CdsResponse(_Model):
@@ -186,7 +246,6 @@ class CdsResponse(_Model):
 
     cards: list[Card] = Field(default_factory=list)
     systemActions: list[Action] | None = None
-    extension: dict[str, Any] | None = None
 
     def to_json(self) -> dict[str, Any]:
         body = _prune(self.model_dump(by_alias=True, exclude_none=True, exclude={"extension"}))

@@ -8,6 +8,7 @@ subcommands (e.g. ``evaluate``) with ``parser.set_defaults(func=handler)`` where
 from __future__ import annotations
 
 import argparse
+import ipaddress
 import logging
 import sys
 from collections.abc import Sequence
@@ -29,6 +30,13 @@ def build_parser(config: dict[str, Any]) -> argparse.ArgumentParser:
     serve.add_argument("--host", default=config["HOST"], help="address to bind (%(default)s)")
     serve.add_argument("--port", type=int, default=config["PORT"], help="port (%(default)s)")
     serve.add_argument("--threads", type=int, default=config["WAITRESS_THREADS"])
+    serve.add_argument(
+        "--allow-unauthenticated-remote",
+        action="store_true",
+        default=bool(config.get("ALLOW_UNAUTHENTICATED_REMOTE")),
+        help="serve a non-loopback address even though CDS client authentication is off "
+        "(AUTH_MODE=off); never with real patient data",
+    )
     serve.set_defaults(func=_serve)
 
     report = subparsers.add_parser(
@@ -50,11 +58,40 @@ def build_parser(config: dict[str, Any]) -> argparse.ArgumentParser:
     return parser
 
 
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` is a loopback address (``127.0.0.0/8``, ``::1``) or ``localhost``.
+
+    Anything else, including ``0.0.0.0``, ``::`` and other host names, counts as remote.
+    """
+    name = host.strip().strip("[]").lower()
+    if name == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False
+
+
 def _serve(args: argparse.Namespace) -> int:
     from cds_hooks.server import serve  # waitress only when serving
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    serve(create_app(), host=args.host, port=args.port, threads=args.threads)
+    app = create_app()
+    unauthenticated = app.extensions["rair_cds"].authenticator is None
+    if unauthenticated and not is_loopback(args.host):
+        if not args.allow_unauthenticated_remote:
+            raise ConfigurationError(
+                f"refusing to serve {args.host} without CDS client authentication "
+                "(AUTH_MODE=off): anyone who can reach that address could call the service. "
+                "Configure RAIR_CDS_JWT_ISSUERS, serve on 127.0.0.1, or pass "
+                "--allow-unauthenticated-remote (RAIR_CDS_ALLOW_UNAUTHENTICATED_REMOTE=true) "
+                "for a trial with sample data only."
+            )
+        logging.getLogger("rair_cds.security").warning(
+            "serving %s WITHOUT CDS client authentication (--allow-unauthenticated-remote)",
+            args.host,
+        )
+    serve(app, host=args.host, port=args.port, threads=args.threads)
     return 0
 
 

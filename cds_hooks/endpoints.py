@@ -21,6 +21,7 @@ from cds_hooks.errors import (
     InvalidFeedback,
     InvalidHookRequest,
     PrefetchUnavailable,
+    UnsupportedMediaType,
 )
 from cds_hooks.feedback import parse_feedback
 from cds_hooks.hook_call import execute
@@ -40,7 +41,15 @@ def _state() -> RairCdsState:
 
 
 def _json_body(error: type[CdsHooksError]) -> Any:
-    """The decoded body; 413 (via werkzeug) when too large, ``error`` (400) when not JSON."""
+    """The decoded body; 413 (via werkzeug) when too large, ``error`` (400) when not JSON.
+
+    Spec "Use of JSON": a body declared as something else (a form, text/plain, XML) is refused
+    with 415; a body without ``Content-Type`` is parsed as JSON (be liberal in what you accept).
+    """
+    if request.mimetype and not is_json_media_type(request.mimetype):
+        raise UnsupportedMediaType(
+            f"Content-Type must be application/json, not {request.mimetype[:80]}"
+        )
     raw = request.get_data(cache=True)
     try:
         return request_json(raw, current_app)  # security (issue 5): depth/size bounds, 413
@@ -67,9 +76,8 @@ def call_service(service_id: str) -> Response:
     """Spec: calling a CDS service. Validate, resolve prefetch, evaluate, answer cards."""
     started = time.monotonic()
     state = _state()
-    record: dict[str, Any] = {"event": "hook_call", "service": service_id}
-    response: Response | None = None
-    try:
+
+    def handle(record: dict[str, Any]) -> Response:
         service = state.registry.get(service_id)
         identity = authenticate(request, current_app.config, state.authenticator)
         hook_request = parse_hook_request(_json_body(InvalidHookRequest), service.definition.hook)
@@ -89,7 +97,39 @@ def call_service(service_id: str) -> Response:
             log.warning("service %s passed its deadline; answered no cards", service_id)
         else:
             _record_issued(state, service_id, outcome.issued)
-        response = json_response(outcome.body)
+        return json_response(outcome.body)
+
+    return _audited({"event": "hook_call", "service": service_id}, started, handle)
+
+
+@bp.post("/<service_id>/feedback")
+def feedback(service_id: str) -> Response:
+    """Spec: feedback. Validate every item, then store them in one transaction."""
+    started = time.monotonic()
+    state = _state()
+
+    def handle(record: dict[str, Any]) -> Response:
+        state.registry.get(service_id)
+        authenticate(request, current_app.config, state.authenticator)
+        items = parse_feedback(_json_body(InvalidFeedback))
+        record["feedback_items"] = len(items)
+        record["feedback_stored"] = state.feedback_store.add(service_id, items)
+        return json_response({})
+
+    return _audited({"event": "feedback", "service": service_id}, started, handle)
+
+
+def _audited(
+    record: dict[str, Any], started: float, handle: Callable[[dict[str, Any]], Response]
+) -> Response:
+    """Run ``handle(record)``; answer any exception with an ``OperationOutcome``; audit once.
+
+    ``handle`` adds what it learns to ``record``; the status and duration are added here, and
+    the line is written on every path (see :mod:`cds_hooks.audit`).
+    """
+    response: Response | None = None
+    try:
+        response = handle(record)
     except Exception as error:  # every path answers an OperationOutcome (see http_errors)
         if isinstance(error, PrefetchUnavailable):
             record["prefetch"] = error.states
@@ -102,28 +142,10 @@ def call_service(service_id: str) -> Response:
     return response
 
 
-@bp.post("/<service_id>/feedback")
-def feedback(service_id: str) -> Response:
-    """Spec: feedback. Validate every item, then store them in one transaction."""
-    started = time.monotonic()
-    state = _state()
-    record: dict[str, Any] = {"event": "feedback", "service": service_id}
-    response: Response | None = None
-    try:
-        state.registry.get(service_id)
-        authenticate(request, current_app.config, state.authenticator)
-        items = parse_feedback(_json_body(InvalidFeedback))
-        record["feedback_items"] = len(items)
-        record["feedback_stored"] = state.feedback_store.add(service_id, items)
-        response = json_response({})
-    except Exception as error:  # every path answers an OperationOutcome (see http_errors)
-        record["error"] = _error_code(error)
-        response = error_response(error)
-    finally:
-        record["status"] = response.status_code if response is not None else 500
-        record["duration_ms"] = round((time.monotonic() - started) * 1000, 1)
-        audit.emit(record)
-    return response
+def is_json_media_type(mimetype: str) -> bool:
+    """``application/json``, ``application/fhir+json`` or any other ``*/*+json`` type."""
+    kind = mimetype.strip().lower()
+    return kind in ("application/json", "text/json") or kind.endswith("+json")
 
 
 def _record_issued(

@@ -26,10 +26,24 @@ def operation_outcome(
 
 
 class CdsHooksError(Exception):
-    """Root of every error the protocol layer raises on purpose."""
+    """Root of every error the protocol layer raises on purpose.
+
+    A leaf names its HTTP status and FHIR IssueType code in its class header, e.g.
+    ``class Unauthorized(CdsHooksError, status=HTTPStatus.UNAUTHORIZED, issue="login")``;
+    a leaf without them inherits its parent's.
+    """
 
     status_code: int = HTTPStatus.INTERNAL_SERVER_ERROR
     issue_code: str = "exception"
+
+    def __init_subclass__(
+        cls, *, status: int | None = None, issue: str | None = None, **kwargs: Any
+    ) -> None:
+        super().__init_subclass__(**kwargs)
+        if status is not None:
+            cls.status_code = status
+        if issue is not None:
+            cls.issue_code = issue
 
     def __init__(self, message: str, *, expression: list[str] | None = None) -> None:
         super().__init__(message)
@@ -45,11 +59,8 @@ class ConfigurationError(CdsHooksError):
     """The application cannot start: bad setting, plugin or service definition."""
 
 
-class InvalidRequest(CdsHooksError):
+class InvalidRequest(CdsHooksError, status=HTTPStatus.BAD_REQUEST, issue="invalid"):
     """The request body is not what the spec asks for (400)."""
-
-    status_code = HTTPStatus.BAD_REQUEST
-    issue_code = "invalid"
 
 
 class InvalidHookRequest(InvalidRequest):
@@ -60,43 +71,34 @@ class InvalidFeedback(InvalidRequest):
     """A feedback call (``POST /cds-services/{id}/feedback``) is malformed (400)."""
 
 
-class Unauthorized(CdsHooksError):
+class UnsupportedMediaType(
+    InvalidRequest, status=HTTPStatus.UNSUPPORTED_MEDIA_TYPE, issue="not-supported"
+):
+    """The request declares a ``Content-Type`` that is not JSON (415; spec "Use of JSON")."""
+
+
+class Unauthorized(CdsHooksError, status=HTTPStatus.UNAUTHORIZED, issue="login"):
     """The CDS client could not be authenticated (401)."""
 
-    status_code = HTTPStatus.UNAUTHORIZED
-    issue_code = "login"
 
-
-class UnknownService(CdsHooksError):
+class UnknownService(CdsHooksError, status=HTTPStatus.NOT_FOUND, issue="not-found"):
     """No service has this id (404)."""
 
-    status_code = HTTPStatus.NOT_FOUND
-    issue_code = "not-found"
 
-
-class PayloadTooLarge(CdsHooksError):
+class PayloadTooLarge(CdsHooksError, status=HTTPStatus.REQUEST_ENTITY_TOO_LARGE, issue="too-long"):
     """The request body, or the data it makes us fetch, exceeds a configured bound (413)."""
 
-    status_code = HTTPStatus.REQUEST_ENTITY_TOO_LARGE
-    issue_code = "too-long"
 
-
-class FhirServerError(CdsHooksError):
+class FhirServerError(CdsHooksError, status=HTTPStatus.PRECONDITION_FAILED, issue="processing"):
     """A read from the EHR's FHIR server failed (status, timeout, redirect, not FHIR JSON)."""
-
-    status_code = HTTPStatus.PRECONDITION_FAILED
-    issue_code = "processing"
 
     def __init__(self, message: str, *, http_status: int | None = None) -> None:
         super().__init__(message)
         self.http_status = http_status
 
 
-class PrefetchUnavailable(CdsHooksError):
+class PrefetchUnavailable(CdsHooksError, status=HTTPStatus.PRECONDITION_FAILED, issue="processing"):
     """Data the service needs was neither supplied nor fetchable (412)."""
-
-    status_code = HTTPStatus.PRECONDITION_FAILED
-    issue_code = "processing"
 
     def __init__(self, key: str, reason: str) -> None:
         super().__init__(
@@ -109,15 +111,9 @@ class PrefetchUnavailable(CdsHooksError):
         self.states: dict[str, str] = {}
 
 
-class DeadlineExceeded(CdsHooksError):
+class DeadlineExceeded(CdsHooksError, status=HTTPStatus.GATEWAY_TIMEOUT, issue="timeout"):
     """The call ran past DEADLINE_SECONDS; the endpoint answers ``{"cards": []}``."""
 
-    status_code = HTTPStatus.GATEWAY_TIMEOUT
-    issue_code = "timeout"
 
-
-class PluginError(CdsHooksError):
+class PluginError(CdsHooksError, status=HTTPStatus.INTERNAL_SERVER_ERROR, issue="exception"):
     """A plugin returned something that is not a valid response: a server bug (500)."""
-
-    status_code = HTTPStatus.INTERNAL_SERVER_ERROR
-    issue_code = "exception"

@@ -23,6 +23,7 @@ import requests
 from pydantic import ValidationError
 
 from cds_hooks.cards import CdsResponse
+from cds_hooks.client_auth import flag
 from cds_hooks.errors import DeadlineExceeded, PluginError
 from cds_hooks.fhir_client import FhirClient
 from cds_hooks.hook_request import HookRequest
@@ -42,6 +43,7 @@ class CallSettings:
     max_pages: int = 10
     max_resources: int = 5000
     concurrency: int = 4
+    require_fhir_authorization: bool = True
     evaluation_date: dt.date | None = None
     json_limits: JsonLimits = field(default_factory=JsonLimits)  # security (issue 5)
 
@@ -57,6 +59,7 @@ class CallSettings:
             max_pages=int(config["MAX_PAGES"]),
             max_resources=int(config["MAX_PREFETCH_RESOURCES"]),
             concurrency=int(config["PREFETCH_CONCURRENCY"]),
+            require_fhir_authorization=flag(config.get("FHIR_REQUIRE_AUTHORIZATION", True)),
             evaluation_date=date,
             json_limits=JsonLimits.from_config(config),  # security (issue 5)
         )
@@ -145,7 +148,11 @@ def _prefetch(
         )
 
     return resolve_prefetch(
-        request, service.definition, client_factory=client_factory, concurrency=settings.concurrency
+        request,
+        service.definition,
+        client_factory=client_factory,
+        concurrency=settings.concurrency,
+        require_authorization=settings.require_fhir_authorization,
     )
 
 
@@ -182,9 +189,12 @@ def build_response(
         )
         raise PluginError(f"service '{service_id}' returned an invalid response") from exc
     uuids = [card["uuid"] for card in body["cards"]]
-    if len(set(uuids)) != len(uuids):
-        log.error("service %s returned cards with duplicate uuids", service_id)
-        raise PluginError(f"service '{service_id}' returned an invalid response")
+    # spec: a card's uuid identifies it (feedback names it); suggestion uuids likewise
+    suggestion_uuids = [s["uuid"] for card in body["cards"] for s in card.get("suggestions", [])]
+    for kind, ids in (("cards", uuids), ("suggestions", suggestion_uuids)):
+        if len(set(ids)) != len(ids):
+            log.error("service %s returned %s with duplicate uuids", service_id, kind)
+            raise PluginError(f"service '{service_id}' returned an invalid response")
     kinds = result.card_kinds or {}
     if not isinstance(kinds, dict):
         raise PluginError(f"service '{service_id}' returned card_kinds that is not a dict")

@@ -75,25 +75,20 @@ def check_json_bounds(value: Any, limits: JsonLimits, where: str = "body") -> No
         nodes += 1
         if nodes > limits.max_nodes:
             raise PayloadTooLarge(f"{where}: more than {limits.max_nodes} JSON values")
-        if isinstance(item, dict):
+        if isinstance(item, dict | list):
             if depth > limits.max_depth:
                 raise PayloadTooLarge(f"{where}: JSON nested deeper than {limits.max_depth}")
-            if len(item) > limits.max_object_members:
-                raise PayloadTooLarge(
-                    f"{where}: an object has more than {limits.max_object_members} members"
+            is_object = isinstance(item, dict)
+            bound = limits.max_object_members if is_object else limits.max_array_length
+            if len(item) > bound:
+                what = "an object has more than {} members" if is_object else (
+                    "an array has more than {} items"
                 )
-            for key, member in item.items():
-                if len(key) > limits.max_string_length:
-                    raise PayloadTooLarge(f"{where}: a member name is too long")
-                stack.append((member, depth + 1))
-        elif isinstance(item, list):
-            if depth > limits.max_depth:
-                raise PayloadTooLarge(f"{where}: JSON nested deeper than {limits.max_depth}")
-            if len(item) > limits.max_array_length:
-                raise PayloadTooLarge(
-                    f"{where}: an array has more than {limits.max_array_length} items"
-                )
-            stack.extend((member, depth + 1) for member in item)
+                raise PayloadTooLarge(f"{where}: {what.format(bound)}")
+            if is_object and any(len(key) > limits.max_string_length for key in item):
+                raise PayloadTooLarge(f"{where}: a member name is too long")
+            members = item.values() if is_object else item
+            stack.extend((member, depth + 1) for member in members)
         elif isinstance(item, str) and len(item) > limits.max_string_length:
             raise PayloadTooLarge(f"{where}: a string is longer than {limits.max_string_length}")
 

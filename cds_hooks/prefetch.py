@@ -9,6 +9,10 @@ Per key of the service's ``ServiceDefinition.prefetch`` (STYLE G5):
 Keys are fetched concurrently. A key the service *needs* (``needs_data``) that cannot be had
 raises :class:`~cds_hooks.errors.PrefetchUnavailable` (412); any other such key becomes ``None``
 and is listed in ``missing``. Templates use only the spec's tokens (see :data:`TOKENS`).
+
+Spec "FHIR Resource Access": a service presents a valid access token with every FHIR call, so
+with ``require_authorization`` (setting ``FHIR_REQUIRE_AUTHORIZATION``, on by default) nothing is
+fetched for a request without ``fhirAuthorization``: its absent keys are missing.
 """
 
 from __future__ import annotations
@@ -40,6 +44,12 @@ USER_TOKENS = {
     "userRelatedPersonId": "RelatedPerson",
 }
 TOKENS = ("context.<simple field>", *USER_TOKENS)
+#: context fields that are not primitive (objects, arrays) in the CDS Hooks Library hooks; spec:
+#: "Only root-level fields with a primitive value within the context object are eligible"
+NON_PRIMITIVE_CONTEXT = {
+    "order-select": frozenset({"draftOrders", "selections"}),
+    "order-sign": frozenset({"draftOrders"}),
+}
 
 SUPPLIED, COMPLETED, FETCHED, NULL, MISSING = "supplied", "completed", "fetched", "null", "missing"
 
@@ -57,16 +67,64 @@ class PrefetchResult:
     missing: tuple[str, ...] = ()
 
 
-def check_template(template: str) -> None:
-    """Refuse a template that uses a token outside the spec's set.
+def check_template(template: str, hook: str | None = None) -> None:
+    """Refuse a template that uses a token outside the spec's set (spec "Prefetch tokens").
+
+    Tokens are delimited by ``{{`` and ``}}`` (a stray brace pair is refused), name a root-level
+    context field as ``context.<field>`` or a ``userXxxId``; for a known ``hook``, a field that is
+    not primitive (e.g. ``draftOrders``) is refused too.
 
     :raises ConfigurationError: naming the token.
     """
+    if not isinstance(template, str) or not template.strip():
+        raise ConfigurationError("a prefetch template must be a non-empty string")
     for token in _TOKEN.findall(template):
         if not (_CONTEXT_TOKEN.match(token) or token in USER_TOKENS):
             raise ConfigurationError(
                 f"prefetch template token '{{{{{token}}}}}' is not a CDS Hooks token"
             )
+        field_name = token.partition(".")[2]
+        if field_name in NON_PRIMITIVE_CONTEXT.get(hook or "", ()):
+            raise ConfigurationError(
+                f"prefetch template token '{{{{{token}}}}}': context.{field_name} of {hook} is "
+                "not a primitive value"
+            )
+    rest = _TOKEN.sub("", template)
+    if "{{" in rest or "}}" in rest:
+        raise ConfigurationError(
+            "prefetch template has an unbalanced '{{' or '}}' (tokens are {{...}})"
+        )
+
+
+#: search parameters beyond plain ones that the spec's recommended subset allows
+_ALLOWED_SPECIAL_PARAMS = frozenset({"_count", "_sort"})
+_DATE_PREFIX = re.compile(r"^(ne|sa|eb|ap)\d")
+
+
+def query_advice(template: str) -> list[str]:
+    """Where ``template`` leaves the query subset the spec RECOMMENDS for prefetch (2.0
+    "Prefetch query restrictions"): instance reads and type searches, ``:in`` as the only
+    modifier, date prefixes ``eq``/``lt``/``gt``/``ge``/``le``, ``_count`` and ``_sort``.
+
+    An empty list means the template keeps to the subset. Advice, not an error: the registry
+    logs it at start-up.
+    """
+    advice = []
+    path, _, query = _TOKEN.sub("x", template).partition("?")
+    if path.count("/") > 1 or not path[:1].isupper():
+        advice.append(f"'{path}' is not a type search or an instance read")
+    for pair in filter(None, query.split("&")):
+        name, _, value = pair.partition("=")
+        base, _, modifier = name.partition(":")
+        if modifier and modifier != "in":
+            advice.append(f"modifier ':{modifier}' (only ':in' is recommended)")
+        if "." in base:
+            advice.append(f"chained parameter '{base}'")
+        if base.startswith("_") and base not in _ALLOWED_SPECIAL_PARAMS:
+            advice.append(f"parameter '{base}' (only _count and _sort are recommended)")
+        if _DATE_PREFIX.match(value):
+            advice.append(f"date prefix '{value[:2]}' (eq, lt, gt, ge, le are recommended)")
+    return advice
 
 
 def render_template(template: str, context: Mapping[str, Any]) -> str:
@@ -99,21 +157,26 @@ def resolve_prefetch(
     *,
     client_factory: Callable[[str, str | None], FhirClient] | None = None,
     concurrency: int = 4,
+    require_authorization: bool = True,
 ) -> PrefetchResult:
     """Resolve every prefetch key of ``definition`` for ``request``.
 
     :param client_factory: ``(fhirServer, access_token) -> FhirClient``; the caller sets timeouts,
         deadline and bounds there.
+    :param require_authorization: fetch only with an access token (``fhirAuthorization``).
     :raises PrefetchUnavailable: for the first needed key that cannot be had (412).
     :raises DeadlineExceeded: when the call's deadline passes while fetching.
     """
     client = None
-    if request.fhir_server and client_factory is not None:
-        token = request.fhir_authorization.access_token if request.fhir_authorization else None
+    no_client = "no fhirServer to fetch it from"
+    token = request.fhir_authorization.access_token if request.fhir_authorization else None
+    if request.fhir_server and token is None and require_authorization:
+        no_client = "no fhirAuthorization (access token) to fetch it with"
+    elif request.fhir_server and client_factory is not None:
         client = client_factory(request.fhir_server, token)
 
     def one(key: str) -> tuple[Any, str, str | None]:
-        return _resolve_key(key, definition.prefetch[key], request, client)
+        return _resolve_key(key, definition.prefetch[key], request, client, no_client)
 
     keys = list(definition.prefetch)
     if not keys:
@@ -137,7 +200,7 @@ def resolve_prefetch(
 
 
 def _resolve_key(
-    key: str, template: str, request: HookRequest, client: FhirClient | None
+    key: str, template: str, request: HookRequest, client: FhirClient | None, no_client: str
 ) -> tuple[Any, str, str | None]:
     """(value, state, reason why missing) for one key; DeadlineExceeded propagates."""
     supplied = request.prefetch.get(key, _ABSENT)
@@ -147,7 +210,7 @@ def _resolve_key(
     if usable and next_link(supplied) is None:
         return supplied, SUPPLIED, None
     if client is None:
-        return None, MISSING, "no fhirServer to fetch it from"
+        return None, MISSING, no_client
     try:
         if usable:
             return client.complete(supplied), COMPLETED, None

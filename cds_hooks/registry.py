@@ -9,6 +9,7 @@ and ``create_blueprint(config) -> flask.Blueprint`` (web pages such as a demo).
 from __future__ import annotations
 
 import importlib
+import logging
 import re
 from collections.abc import Iterable, Mapping
 from types import ModuleType
@@ -17,8 +18,10 @@ from typing import Any
 from flask import Blueprint
 
 from cds_hooks.errors import ConfigurationError, UnknownService
-from cds_hooks.prefetch import check_template
+from cds_hooks.prefetch import check_template, query_advice
 from cds_hooks.service import CdsService, ServiceDefinition
+
+log = logging.getLogger("rair_cds.registry")
 
 _SERVICE_ID = re.compile(r"^[^/\s?#]+$")
 
@@ -104,6 +107,14 @@ def check_service(service: Any, plugin: str) -> None:
             raise ConfigurationError(
                 f"plugin '{plugin}': service '{definition.id}' has no {member}"
             )
+    if not (definition.title or "").strip():  # RECOMMENDED: discovery then leaves it out
+        log.warning("service '%s' has no title (RECOMMENDED in discovery)", definition.id)
+    if definition.extension is not None and (
+        not isinstance(definition.extension, Mapping) or not definition.extension
+    ):
+        raise ConfigurationError(
+            f"service '{definition.id}': extension must be a non-empty JSON object"
+        )
     unknown = set(definition.needs_data) - set(definition.prefetch)
     if unknown:
         raise ConfigurationError(
@@ -111,12 +122,23 @@ def check_service(service: Any, plugin: str) -> None:
             f"{sorted(unknown)}"
         )
     for key, template in definition.prefetch.items():
+        if not isinstance(key, str) or not key.strip():
+            raise ConfigurationError(
+                f"service '{definition.id}': prefetch keys must be non-empty strings"
+            )
         try:
-            check_template(template)
+            check_template(template, definition.hook)
         except ConfigurationError as exc:
             raise ConfigurationError(
                 f"service '{definition.id}', prefetch '{key}': {exc.message}"
             ) from exc
+        for advice in query_advice(template):
+            log.warning(
+                "service '%s', prefetch '%s': %s (spec: prefetch query restrictions)",
+                definition.id,
+                key,
+                advice,
+            )
 
 
 class ServiceRegistry:

@@ -1,11 +1,24 @@
-"""Serving the app with waitress (never Flask's development server)."""
+"""Serving the app with waitress (never Flask's development server).
+
+:func:`create_server` binds a waitress server; :func:`serve` runs it in the foreground;
+:class:`BackgroundServer` runs it on a thread and stops it cleanly (tests, benchmarks).
+
+Stopping waitress cleanly needs more than ``server.close()``: that closes only the listening
+socket and the trigger, while the event loop may still be in ``select()`` over them and over
+keep-alive client connections, which then fail with ``OSError: [Errno 9] Bad file descriptor``
+or are left open (``ResourceWarning``). So :func:`shutdown` stops the worker threads and closes
+*every* socket in the server's map, and :class:`BackgroundServer` does that on the loop's own
+thread after the loop has returned, so that no ``select()`` ever sees a closed descriptor.
+"""
 
 from __future__ import annotations
 
 import logging
+import threading
 from typing import Any
 
 from flask import Flask
+from waitress import wasyncore
 from waitress.server import create_server as _waitress_server
 
 log = logging.getLogger("rair_cds.server")
@@ -16,8 +29,8 @@ def create_server(
 ) -> Any:
     """A bound (not yet running) waitress server; port 0 picks a free port.
 
-    Run it with ``server.run()``; stop it with ``server.close()``. The bound port is
-    ``server.effective_port``. ``adjustments`` are further waitress settings.
+    Run it with :func:`serve` or :class:`BackgroundServer`; stop it with :func:`shutdown`. The
+    bound port is ``server.effective_port``. ``adjustments`` are further waitress settings.
     """
     store = app.extensions["rair_cds"].feedback_store
     ensure = getattr(store, "ensure_schema", None)
@@ -28,6 +41,21 @@ def create_server(
     )
 
 
+def socket_map(server: Any) -> dict[int, Any]:  # noqa: ANN401 - a waitress server
+    """The wasyncore map of ``server``: listening socket(s), trigger and client channels."""
+    mapping = getattr(server, "_map", None)  # one listening socket: a BaseWSGIServer
+    return mapping if mapping is not None else server.map  # several: a MultiSocketServer
+
+
+def shutdown(server: Any, *, timeout: float = 5.0) -> None:  # noqa: ANN401 - waitress server
+    """Stop the worker threads, then close every socket of ``server`` (clients included).
+
+    Call it only when no thread is running the server's loop, or from that thread.
+    """
+    server.task_dispatcher.shutdown(timeout=timeout)
+    wasyncore.close_all(socket_map(server))
+
+
 def serve(app: Flask, host: str, port: int, threads: int = 8) -> None:
     """Serve ``app`` until interrupted."""
     server = create_server(app, host=host, port=port, threads=threads)
@@ -35,4 +63,80 @@ def serve(app: Flask, host: str, port: int, threads: int = 8) -> None:
     try:
         server.run()
     finally:
-        server.close()
+        shutdown(server)
+
+
+class BackgroundServer:
+    """Run a waitress server on a daemon thread; :meth:`stop` shuts it down cleanly.
+
+    ``with BackgroundServer(create_server(app, port=0)) as running: ...`` serves at
+    ``running.base_url``. :meth:`stop` lets in-flight requests finish (the loop still runs
+    while the workers drain), then ends the loop and closes every socket on the loop's thread,
+    and joins it. It is idempotent, and safe with clients still holding keep-alive connections.
+    """
+
+    def __init__(self, server: Any, *, poll_seconds: float = 0.05) -> None:  # noqa: ANN401
+        self.server = server
+        self.poll_seconds = poll_seconds
+        self._stopping = threading.Event()
+        self._lock = threading.Lock()  # guards the trigger against being pulled once closed
+        self._closed = False
+        self.error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="rair-cds-waitress", daemon=True)
+
+    @property
+    def base_url(self) -> str:
+        """``http://host:port`` of the listening socket."""
+        host = self.server.effective_host
+        host = f"[{host}]" if ":" in host else host
+        return f"http://{host}:{self.server.effective_port}"
+
+    def start(self) -> BackgroundServer:
+        """Start serving on the background thread."""
+        self._thread.start()
+        return self
+
+    def _run(self) -> None:
+        mapping = socket_map(self.server)
+        adj = self.server.adj
+        try:
+            while not self._stopping.is_set() and mapping:
+                wasyncore.loop(
+                    timeout=self.poll_seconds, map=mapping, use_poll=adj.asyncore_use_poll, count=1
+                )
+        except BaseException as exc:  # reported by stop(); the sockets are closed below
+            self.error = exc
+            log.exception("waitress loop failed")
+        finally:
+            with self._lock:
+                self._closed = True
+                shutdown(self.server)
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Drain the workers, end the loop, close every socket and join the thread.
+
+        :raises RuntimeError: when the loop thread does not end within ``timeout``.
+        """
+        if not self._thread.is_alive():
+            if self._thread.ident is None:  # never started: just release the sockets
+                with self._lock:
+                    if not self._closed:
+                        self._closed = True
+                        shutdown(self.server)
+            return
+        # workers first, while the loop still flushes their responses to the clients
+        self.server.task_dispatcher.shutdown(timeout=timeout / 2)
+        self._stopping.set()
+        with self._lock:
+            pull = getattr(self.server, "pull_trigger", None)  # not on a MultiSocketServer
+            if not self._closed and pull is not None:
+                pull()  # wake select() now rather than at the next poll
+        self._thread.join(timeout)
+        if self._thread.is_alive():
+            raise RuntimeError("the waitress loop thread did not stop")
+
+    def __enter__(self) -> BackgroundServer:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()

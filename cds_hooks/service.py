@@ -28,7 +28,8 @@ class ServiceDefinition:
     ``prefetch`` maps a key to a FHIR query template using only the spec's tokens
     (``{{context.patientId}}``, ``{{context.userId}}``, ``{{context.encounterId}}``, ...).
     ``needs_data`` names the prefetch keys without which the service cannot decide: when such a
-    key is missing and cannot be fetched, the call fails with 412.
+    key is missing and cannot be fetched, the call fails with 412. ``extension`` (a JSON object,
+    reverse-domain names) is sent in the discovery entry.
     """
 
     id: str
@@ -40,15 +41,14 @@ class ServiceDefinition:
     version: str | None = None
     hook_version: str | None = None
     needs_data: tuple[str, ...] = ()
+    extension: Mapping[str, Any] | None = None
 
     def to_discovery_json(self) -> dict[str, Any]:
         """The discovery entry, with spec member names and no empty members."""
-        entry: dict[str, Any] = {
-            "hook": self.hook,
-            "id": self.id,
-            "title": self.title,
-            "description": self.description,
-        }
+        entry: dict[str, Any] = {"hook": self.hook, "id": self.id}
+        if self.title and self.title.strip():  # RECOMMENDED; never sent empty
+            entry["title"] = self.title
+        entry["description"] = self.description
         if self.prefetch:
             entry["prefetch"] = dict(self.prefetch)
         if self.usage_requirements:
@@ -57,6 +57,8 @@ class ServiceDefinition:
             entry["version"] = self.version
         if self.hook_version:
             entry["hookVersion"] = self.hook_version
+        if self.extension:
+            entry["extension"] = dict(self.extension)
         return entry
 
 

@@ -61,6 +61,8 @@ DEFAULTS: dict[str, Any] = {
     # FHIR base URLs the EHR token (and any FHIR read) may go to, besides each issuer's own
     "FHIR_SERVER_ALLOWLIST": [],
     "ALLOW_HTTP_FHIR": False,
+    # spec "FHIR Resource Access": fetch from fhirServer only with a fhirAuthorization token
+    "FHIR_REQUIRE_AUTHORIZATION": True,
     # JSON shape bounds for request bodies and FHIR responses (413 / key unavailable)
     "MAX_JSON_DEPTH": 64,
     "MAX_JSON_ARRAY_LENGTH": 10000,
@@ -74,6 +76,9 @@ DEFAULTS: dict[str, Any] = {
     "HOST": "127.0.0.1",
     "PORT": 8080,
     "WAITRESS_THREADS": 8,
+    # `rair-cds serve` refuses a non-loopback --host while AUTH_MODE is off, unless this is set
+    # (or --allow-unauthenticated-remote is given)
+    "ALLOW_UNAUTHENTICATED_REMOTE": False,
 }
 
 # Settings that are lists but may be written as a comma list in the environment.

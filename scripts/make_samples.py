@@ -521,11 +521,16 @@ def _(p: Patient) -> None:
            "drivers": [{"gene": "BRAF", "alteration": "V600E", "kind": "snv"}],
            "therapies": {"onLabel": [{"drug": "lenvatinib", "preferred": True},
                                      {"drug": "sorafenib"}],
-                         "notEligible": [{"drug": "cabozantinib"}]},
-           "therapiesAbsent": {"onLabel": ["dabrafenib+trametinib"]},
-           "rulesFired": ["F5"]},
-          "F5 / Rec 70A: lenvatinib stays preferred; D+T is not on label yet (§A4.7: no PD on an "
-          "MKI, not a poor lenvatinib candidate); the §A1 example lists it as trial-only.")
+                         "notEligible": [{"drug": "cabozantinib"},
+                                         {"drug": "dabrafenib+trametinib"}],
+                         "trialOnly": [{"drug": "dabrafenib+trametinib"}]},
+           "therapiesAbsent": {"onLabel": ["dabrafenib+trametinib"],
+                               "guidelineSupportedOffLabel": ["dabrafenib+trametinib"]},
+           "rulesFired": ["F5", "F9"]},
+          "F5 / Rec 70A: lenvatinib stays preferred; D+T is not on label first line (§A4.7: no PD "
+          "on an MKI, lenvatinib/sorafenib label-eligible, poor lenvatinib candidacy not "
+          "recorded), so it is notEligible with that reason; the redifferentiation trial pointer "
+          "(F9, NCT03244956, the §A1 example) stays in trialOnly beside it.")
 def _(p: Patient) -> None:
     js_ii_base(p)
     recent_pd(p)

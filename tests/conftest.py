@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import sys
-import threading
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -53,6 +52,10 @@ def make_app(tmp_path):
             # cover the secure configuration.
             "AUTH_MODE": "off",
             "FHIR_SERVER_ALLOWLIST": list(TEST_FHIR_SERVERS),
+            # the official assembled examples carry fhirServer without fhirAuthorization; tests
+            # fetch for them from the mocked EHR. The default (True: no token, no fetch) is
+            # covered in test_cds_hooks_conformance.py.
+            "FHIR_REQUIRE_AUTHORIZATION": False,
         }
         config.update(overrides)
         return create_app(config)
@@ -76,34 +79,26 @@ def client(app):
 def live_server():
     """Start ``app`` on waitress on a free loopback port; returns its base URL.
 
-    Call it as ``base = live_server(app)``; every server started is closed after the test.
+    Call it as ``base = live_server(app)``; every server started is stopped after the test with
+    :meth:`cds_hooks.server.BackgroundServer.stop`, which closes client keep-alive connections
+    too and joins the loop thread (no "Bad file descriptor" from a racing ``select()``).
     """
-    from cds_hooks.server import create_server
+    from cds_hooks.server import BackgroundServer, create_server
 
     started = []
 
     def start(app):
-        # a short poll timeout so that close() takes effect quickly
+        # a short poll timeout so that stop() takes effect quickly
         server = create_server(app, host="127.0.0.1", port=0, threads=4, asyncore_loop_timeout=0.05)
-        stopping = threading.Event()
-
-        def run():
-            try:
-                server.run()
-            except OSError:  # close() from the test thread can race the select() loop
-                if not stopping.is_set():
-                    raise
-
-        thread = threading.Thread(target=run, name="waitress-test", daemon=True)
-        thread.start()
-        started.append((server, thread, stopping))
-        return f"http://127.0.0.1:{server.effective_port}"
+        running = BackgroundServer(server).start()
+        started.append(running)
+        return running.base_url
 
     yield start
-    for server, thread, stopping in started:
-        stopping.set()
-        server.close()
-        thread.join(timeout=5)
+    for running in started:
+        running.stop()
+    for running in started:
+        assert running.error is None, f"waitress loop failed: {running.error!r}"
 
 
 def http(method, url, body=None, headers=None, raw=None):

@@ -7,6 +7,9 @@ import pytest
 from cds_hooks import cli
 from cds_hooks.feedback import parse_feedback
 from cds_hooks.feedback_store import SqliteFeedbackStore
+from cds_hooks.settings import DEFAULTS
+
+DEFAULT_HOST = DEFAULTS["HOST"]
 
 
 @pytest.fixture
@@ -65,8 +68,66 @@ def test_serve_uses_waitress_with_host_and_port(toy_env, monkeypatch):
     import cds_hooks.server
 
     monkeypatch.setattr(cds_hooks.server, "serve", fake_serve)
-    assert cli.main(["serve", "--host", "0.0.0.0", "--port", "9999"]) == 0
+    # AUTH_MODE is off in toy_env: a non-loopback host needs the explicit flag (issue 6 task 4)
+    argv = ["serve", "--host", "0.0.0.0", "--port", "9999", "--allow-unauthenticated-remote"]
+    assert cli.main(argv) == 0
     assert calls == {"host": "0.0.0.0", "port": 9999, "threads": 8, "services": 6}
+
+
+@pytest.fixture
+def fake_serve(monkeypatch):
+    """Record the hosts ``rair-cds serve`` would have served (nothing is bound)."""
+    import cds_hooks.server
+
+    served = []
+    monkeypatch.setattr(
+        cds_hooks.server, "serve", lambda app, host, port, threads: served.append(host)
+    )
+    return served
+
+
+@pytest.mark.parametrize(
+    "host", ["0.0.0.0", "::", "10.1.2.3", "cds.example.org", "[::ffff:1.2.3.4]"]
+)
+def test_serve_refuses_a_remote_host_without_authentication(toy_env, fake_serve, capsys, host):
+    assert cli.main(["serve", "--host", host, "--port", "0"]) == 2
+    err = capsys.readouterr().err
+    assert "refusing to serve" in err and "--allow-unauthenticated-remote" in err
+    assert fake_serve == []
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "127.0.0.2", "::1", "[::1]", "localhost"])
+def test_serve_allows_loopback_without_authentication(toy_env, fake_serve, host):
+    assert cli.main(["serve", "--host", host, "--port", "0"]) == 0
+    assert fake_serve == [host]
+
+
+def test_remote_without_authentication_allowed_by_flag_or_setting(
+    toy_env, fake_serve, monkeypatch, caplog
+):
+    assert cli.main(["serve", "--host", "0.0.0.0", "--allow-unauthenticated-remote"]) == 0
+    assert "WITHOUT CDS client authentication" in caplog.text
+    monkeypatch.setenv("RAIR_CDS_ALLOW_UNAUTHENTICATED_REMOTE", "true")
+    assert cli.main(["serve", "--host", "0.0.0.0"]) == 0
+    assert fake_serve == ["0.0.0.0", "0.0.0.0"]
+
+
+def test_remote_host_is_allowed_when_clients_are_authenticated(
+    toy_env, fake_serve, monkeypatch
+):
+    # a custom authenticator (as with JWT_ISSUERS) means every call is authenticated
+    monkeypatch.setenv("RAIR_CDS_AUTHENTICATOR", "toy_plugin:create_services")
+    assert cli.main(["serve", "--host", "0.0.0.0", "--port", "0"]) == 0
+    assert fake_serve == ["0.0.0.0"]
+
+
+def test_start_script_serves_loopback_with_authentication_off():
+    from pathlib import Path
+
+    script = (Path(__file__).resolve().parents[1] / "scripts" / "start.sh").read_text()
+    assert 'RAIR_CDS_AUTH_MODE="${RAIR_CDS_AUTH_MODE:-off}"' in script
+    assert "rair-cds serve" in script
+    assert cli.is_loopback(DEFAULT_HOST)
 
 
 def test_bad_configuration_is_a_clean_error(toy_env, monkeypatch, capsys):

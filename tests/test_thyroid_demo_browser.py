@@ -174,8 +174,10 @@ def test_patient_view_cards_render_like_an_ehr(demo_server, browser):
     assert sorted((c["summary"], c["indicator"]) for c in shown) == sorted(
         (c["summary"], c["indicator"]) for c in expected["cards"]
     )
-    # the refractory card itself: RAIR by JS-ii, as a warning
-    assert any("JS-ii" in c["summary"] and c["indicator"] == "warning" for c in shown), shown
+    # the status card names RAIR by JS-ii (with its next step); the molecular-testing card
+    # carries the action, as a warning
+    assert any(c["summary"].startswith("RAIR (JS-ii)") for c in shown), shown
+    assert any(c["indicator"] == "warning" for c in shown), shown
     assessment = expected["extension"]["rair-cds"]["assessment"]
     assert assessment["rairStatus"] == "YES"
     strip = browser.find_element(By.ID, "assessment").text

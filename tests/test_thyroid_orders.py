@@ -90,7 +90,8 @@ def therapeutic(mbq, source="MedicationAdministration/a"):
 
 
 def order_for(drug):
-    return DraftOrder(f"MedicationRequest/{drug}", "MedicationRequest", {}, drug, drugs=(drug,))
+    rid = drug.replace("+", "-")  # a FHIR id: [A-Za-z0-9-.]
+    return DraftOrder(f"MedicationRequest/{rid}", "MedicationRequest", {}, drug, drugs=(drug,))
 
 
 def kinds(cards):
@@ -383,7 +384,12 @@ def test_a_diagnostic_i131_order_for_a_refractory_patient_gets_no_card():
 def test_i131_in_pregnancy_is_critical():
     a = assessment(warnings=[Warning("W-PREG", True)])
     cards = cards_for_order(i131_order(), a, PatientRecord(), "p1")
-    assert kinds(cards) == [(oc.I131_BLOCKING, "critical"), (oc.I131_RAIR, "warning")]
+    # one card for the order: the block also says Rec 59B and offers the referral
+    assert kinds(cards) == [(oc.I131_BLOCKING, "critical")]
+    (card,) = cards
+    assert "Rec 59B" in card.card.detail and "JS-ii" in card.card.detail
+    assert [x.type for x in actions(card.card)] == ["delete", "create"]
+    assert card.card.source.label.startswith("US label: RETEVMO")
 
 
 # -- rule 2: targeted drug without its driver ----------------------------------------------------
@@ -562,3 +568,43 @@ def test_summaries_stay_under_140_characters_with_long_inputs():
 def test_card_signatures_differ_by_kind_and_summary():
     assert card_signature("a", "warning", "s") != card_signature("b", "warning", "s")
     assert card_signature("a", "warning", "s") != card_signature("a", "warning", "t")
+
+
+# -- review fixes ----------------------------------------------------------------------------------
+
+
+def test_a_drug_both_not_eligible_and_in_a_trial_gets_one_card_naming_both():
+    a = assessment(drivers=[Driver("BRAF", "V600E", "snv")],
+                   not_eligible=[TherapyOption("dabrafenib+trametinib", rule="F5",
+                                               reason="lenvatinib is a satisfactory alternative")],
+                   trial_only=[TherapyOption("dabrafenib+trametinib", trial="NCT03244956",
+                                             rule="F9")])
+    (card,) = cards_for_order(order_for("dabrafenib+trametinib"), a, PatientRecord(), "p1")
+    assert (card.kind, card.card.indicator) == (oc.NOT_ELIGIBLE, "warning")
+    assert "outside a clinical trial" in card.card.summary
+    assert "NCT03244956" in card.card.detail and "satisfactory alternative" in card.card.detail
+    assert "clinical-trial" in {r.code for r in card.card.overrideReasons}
+
+
+def test_a_drug_offered_only_in_a_trial_warns():
+    a = assessment(drivers=[Driver("BRAF", "V600E", "snv")],
+                   trial_only=[TherapyOption("vemurafenib", trial="NCT01947023", rule="F9")])
+    (card,) = cards_for_order(order_for("vemurafenib"), a, PatientRecord(), "p1")
+    assert (card.kind, card.card.indicator) == (oc.TRIAL_ONLY, "warning")
+    assert "NCT01947023" in card.card.summary
+
+
+def test_order_cards_name_the_guideline_or_label_behind_them():
+    record = PatientRecord(rai_administrations=[therapeutic(5550)])
+    (i131,) = cards_for_order(i131_order(), assessment(), record, "p1")
+    assert i131.card.source.label.startswith("2025 ATA DTC guideline")
+    assert "Rule **B8**" in i131.card.detail
+    blocked = cards_for_order(order_for("cabozantinib"),
+                              assessment(warnings=[Warning("W-BLEED", True, ("cabozantinib",))]),
+                              PatientRecord(), "p1")
+    assert blocked[0].card.source.label == "US label: CABOMETYX (cabozantinib)"
+    (driver,) = cards_for_order(order_for("larotrectinib"), assessment(), PatientRecord(), "p1")
+    assert driver.card.source.label.startswith("US label: VITRAKVI")
+    # a coded order without text is named by its drug, not "MedicationRequest"
+    assert all("MedicationRequest" != s.label.split(": ", 1)[-1]
+               for s in driver.card.suggestions)

@@ -140,8 +140,21 @@ def check_invariants(j: dict) -> None:
         assert w["code"] in W_CODES and isinstance(w["blocking"], bool)
     keys = [(w["code"], w["blocking"]) for w in j["warnings"]]
     assert len(keys) == len(set(keys)), "one entry per code per blocking state"
-    drugs = [t["drug"] for lst in j["therapies"].values() for t in lst]
-    assert len(drugs) == len(set(drugs)), "a drug is in one list only"
+    placed = [
+        t["drug"]
+        for name, lst in j["therapies"].items()
+        if name != "trialOnly"
+        for t in lst
+    ]
+    assert len(placed) == len(set(placed)), "a drug has one placement only"
+    trial_drugs = [t["drug"] for t in j["therapies"]["trialOnly"]]
+    assert len(trial_drugs) == len(set(trial_drugs))
+    # The only drug string allowed in two lists is a trial pointer (F9, rules/README.md 2a): it
+    # sits in trialOnly beside a notEligible entry, never beside a proposed one.
+    proposed = {
+        t["drug"] for n in ("onLabel", "guidelineSupportedOffLabel") for t in j["therapies"][n]
+    }
+    assert not proposed & set(trial_drugs), "a proposed drug is not also trial-only"
     for name in ("trialOnly", "notEligible"):
         assert not any(t.get("preferred") for t in j["therapies"][name])
     assert all(t.get("trial", "").startswith("NCT") for t in j["therapies"]["trialOnly"])

@@ -178,12 +178,14 @@ ROWS = [
     ),
     _r(
         "A5",
-        "a later therapeutic RAI without its post-therapy scan: JS-ii from the earlier scan",
+        "a later therapeutic RAI without its post-therapy scan supersedes the earlier negative"
+        " scan: not established (B1-B3 need a scan after the last RAI; README readings)",
         lambda: rair_pd().rai("2024-09-01", 5550),
-        status="YES",
-        criteria=["JS-ii"],
+        status="NOT_ESTABLISHED",
+        criteria=[],
+        action="COMPLETE_DATA",
         missing=["post-therapy whole-body scan after the last therapeutic RAI"],
-        warnings=[("W-DATA-MISSING", False)],
+        warnings=[("W-DATA-MISSING", True)],
     ),
     _r(
         "A5",

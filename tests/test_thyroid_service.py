@@ -61,7 +61,7 @@ def test_flatten_prefetch_unpacks_dedupes_and_notes_operation_outcomes():
             {"resource": obs},
             {"resource": {"resourceType": "OperationOutcome",
                           "issue": [{"severity": "warning", "code": "too-costly",
-                                     "diagnostics": "results truncated"}]},
+                                     "diagnostics": "Jane Doe MRN 12345678: results truncated"}]},
              "search": {"mode": "outcome"}},
         ]},
         "conditions": None,
@@ -70,8 +70,11 @@ def test_flatten_prefetch_unpacks_dedupes_and_notes_operation_outcomes():
     resources, notes = pv.flatten_prefetch(prefetch)
     assert resources == [patient, obs]
     assert len(notes) == 2
-    assert "results truncated" in notes[0].message and notes[0].source == "prefetch 'observations'"
+    assert "warning/too-costly" in notes[0].message
+    assert notes[0].source == "prefetch 'observations'"
     assert "forbidden" in notes[1].message
+    # the server's free text may echo patient data: never copied into a note (it reaches a card)
+    assert not any("Jane" in n.message or "12345678" in n.message for n in notes)
 
 
 def test_evaluate_returns_cards_extension_and_card_kinds():

@@ -24,9 +24,12 @@ def create_services(config: Mapping[str, Any]) -> list[CdsService]:
     Imports happen here, at app start-up, so a broken module fails loudly there and not on the
     first request.
     """
+    from plugin.thyroid import knowledge_check
     from plugin.thyroid.orders import create_order_services
     from plugin.thyroid.service import PatientViewService
 
+    # every conclusion the rules can reach must have card text and a citation (issue 3)
+    knowledge_check.check_knowledge(knowledge_check.RULES_DIR)
     return [PatientViewService(), *create_order_services(config)]
 
 

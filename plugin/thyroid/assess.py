@@ -33,6 +33,8 @@ __all__ = ["assess", "build_assessment", "default_engine", "knowledge_version", 
 
 _LISTS = ("onLabel", "guidelineSupportedOffLabel", "trialOnly", "notEligible")
 _PROPOSED = frozenset({"onLabel", "guidelineSupportedOffLabel"})
+# Chaining facts (rules/README.md "internal"): the conclusions downstream rest on them.
+_INTERNAL = frozenset({"framework", "gate", "rair_yes", "systemic_indicated", "note"})
 _ID_RE = re.compile(r"^([A-H])(\d+)([a-z]*)")
 _engine_lock = threading.Lock()
 _engine: RuleEngine | None = None
@@ -129,6 +131,13 @@ def build_assessment(
 
     statuses = sorted(by_type.get("status", []), key=lambda f: f["rank"])
     status = statuses[0]["value"] if statuses else "NOT_ESTABLISHED"
+    # rulesFired lists the rules whose conclusions reached the assessment: a derived fact that
+    # survives resolution marks its rule as contributing (a candidate that lost on precedence
+    # does not); a rule that fired without asserting anything (``record: true``) is itself the
+    # conclusion; internal chaining facts always contribute.
+    kept: list[dict] = []
+    if statuses:
+        kept += [f for f in statuses if (f["rank"], f["value"]) == (statuses[0]["rank"], status)]
 
     def applies(fact: dict) -> bool:
         return fact.get("if_status", status) == status
@@ -137,11 +146,17 @@ def build_assessment(
     if status == "YES":  # §A1: rairCriteria is empty unless YES
         names = {f["name"] for f in by_type.get("criterion", [])}
         out.rair_criteria = [c for c in CRITERIA if c in names]
+        kept += by_type.get("criterion", [])
     progression = by_type.get("progression_status", [])
     out.progression = progression[0]["value"] if progression else "UNKNOWN"
+    kept += progression[:1]
     actions = sorted((f for f in by_type.get("action", []) if applies(f)), key=lambda f: f["step"])
     out.action = actions[0]["value"] if actions else "MONITOR"  # §A4.1 step 9
-    out.suggest_molecular_testing = any(applies(f) for f in by_type.get("suggest_testing", []))
+    if actions:
+        kept += [f for f in actions if (f["step"], f["value"]) == (actions[0]["step"], out.action)]
+    testing = [f for f in by_type.get("suggest_testing", []) if applies(f)]
+    out.suggest_molecular_testing = bool(testing)
+    kept += testing
 
     seen_drivers = set()
     for f in by_type.get("driver", []):
@@ -149,14 +164,36 @@ def build_assessment(
         if drv not in seen_drivers:
             seen_drivers.add(drv)
             out.drivers.append(drv)
+        kept.append(f)
 
-    # Therapies: per drug, the placement with the lowest rank wins.
+    # Therapies: per drug, the placement with the lowest rank wins. A ``pointer`` (a trial
+    # pointer, F9) does not compete: it is listed in its own list beside a notEligible
+    # "indication not met" placement (rank >= 5), or alone, and dropped when the drug is
+    # proposed or hard-excluded (rank 1).
     placement: dict[str, dict] = {}
+    pointers: list[dict] = []
     for f in by_type.get("therapy", []):
-        if applies(f) and (f["drug"] not in placement or f["rank"] < placement[f["drug"]]["rank"]):
+        if not applies(f):
+            continue
+        if f.get("pointer"):
+            pointers.append(f)
+        elif f["drug"] not in placement or f["rank"] < placement[f["drug"]]["rank"]:
             placement[f["drug"]] = f
+    for f in by_type.get("therapy", []):
+        won = placement.get(f["drug"])
+        if won is not None and not f.get("pointer") and applies(f):
+            if (f["list"], f["rank"]) == (won["list"], won["rank"]):
+                kept.append(f)
     preferred = {f["drug"] for f in by_type.get("preferred", []) if applies(f)}
     lists: dict[str, list[TherapyOption]] = {name: [] for name in _LISTS}
+    for f in pointers:
+        won = placement.get(f["drug"])
+        if won is None or (won["list"] == "notEligible" and won["rank"] >= 5):
+            if all(o.drug != f["drug"] for o in lists[f["list"]]):
+                lists[f["list"]].append(
+                    TherapyOption(drug=f["drug"], trial=f.get("trial"), rule=base_id(f["rule"]))
+                )
+            kept.append(f)
     for drug, f in placement.items():
         lists[f["list"]].append(
             TherapyOption(
@@ -174,6 +211,7 @@ def build_assessment(
     out.trial_only = lists["trialOnly"]
     out.not_eligible = lists["notEligible"]
     proposed = {d for d, f in placement.items() if f["list"] in _PROPOSED}
+    kept += [f for f in by_type.get("preferred", []) if applies(f) and f["drug"] in proposed]
 
     # Warnings: one entry per (code, blocking); a drug blocked by a code leaves its
     # non-blocking entry (§A4.2).
@@ -188,6 +226,7 @@ def build_assessment(
         group = groups.setdefault(
             (f["code"], blocking), {"drugs": [], "patient": False, "rule": f["rule"]}
         )
+        group.setdefault("facts", []).append(f)
         if drug:
             group["drugs"].append(drug)
         else:
@@ -196,19 +235,27 @@ def build_assessment(
         if not blocking and (code, True) in groups:
             blocked = set(groups[(code, True)]["drugs"])
             group["drugs"] = [d for d in group["drugs"] if d not in blocked]
+            group["facts"] = [f for f in group["facts"] if f.get("drug") not in blocked]
             if not group["drugs"] and not group["patient"]:
                 continue
+        kept += group["facts"]
+        rule = group["facts"][0]["rule"] if group["facts"] else group["rule"]
         out.warnings.append(
-            Warning(code, blocking, tuple(sorted(set(group["drugs"]))), rule=base_id(group["rule"]))
+            Warning(code, blocking, tuple(sorted(set(group["drugs"]))), rule=base_id(rule))
         )
     out.warnings.sort(key=lambda w: (w.code, not w.blocking))
 
-    out.missing_data = _dedupe(
-        [f["what"] for f in by_type.get("missing", []) if applies(f)] + list(missing_inputs)
-    )
-    out.rules_fired = sorted(_dedupe(base_id(r) for r in fired), key=_id_key)
+    missing = [f for f in by_type.get("missing", []) if applies(f)]
+    kept += missing
+    out.missing_data = _dedupe([f["what"] for f in missing] + list(missing_inputs))
+    asserted = {f.get("rule") for f in derived}
+    kept += [f for f in derived if f["type"] in _INTERNAL]
+    contributing = {f.get("rule") for f in kept} | {r for r in fired if r not in asserted}
+    out.rules_fired = sorted(_dedupe(base_id(r) for r in fired if r in contributing), key=_id_key)
 
     for f in derived:
+        if f.get("rule") not in contributing:
+            continue  # evidence of a candidate that lost is not shown
         rid = base_id(f.get("rule", ""))
         lines = [v for k, v in sorted(f.items()) if k.startswith("ev") and isinstance(v, str)]
         refs = [r for k, v in sorted(f.items()) if k.startswith("ref") for r in _as_list(v)]

@@ -130,13 +130,19 @@ def flatten_prefetch(
                     add(entry.get("resource"), key)
             return
         if rtype == "OperationOutcome":
+            # severity and code only: diagnostics and details text are free text that may
+            # echo the patient's data (names, identifiers), and end up on a card
             texts = [
-                str(i.get("diagnostics") or (i.get("details") or {}).get("text") or i.get("code"))
+                "/".join(str(i.get(k)) for k in ("severity", "code")
+                         if isinstance(i.get(k), str) and i.get(k).isascii()
+                         and i.get(k).replace("-", "").isalpha())
                 for i in resource.get("issue") or [] if isinstance(i, Mapping)
             ]
+            texts = [t for t in texts if t]
             notes.append(DataQualityNote(
                 f"prefetch '{key}'",
-                "the FHIR server returned an OperationOutcome: " + ("; ".join(texts) or "no text"),
+                "the FHIR server returned an OperationOutcome ("
+                + ("; ".join(dict.fromkeys(texts)) or "no issue code") + ")",
             ))
             return
         ident = f"{rtype}/{resource.get('id')}" if resource.get("id") else None

@@ -1,0 +1,272 @@
+"""The status card (RAI-refractory status, evidence and the one next step) and the data-quality
+card.
+
+The next step (§A4.1 ``action``) is said on the status card, in its summary after the status
+(``RAIR (JS-ii), recent PD: first-line systemic therapy, lenvatinib preferred``) and as the first
+block of its detail: a separate next-step card repeated the status card and the therapy card.
+The status card is a warning when the clinician has to act on it, info when the next step is
+monitoring or another card carries the action (the testing card, a critical block).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from plugin.thyroid.assessment import Warning
+from plugin.thyroid.cards_common import (
+    CardContext,
+    RenderedCard,
+    format_activity,
+    iso,
+    join,
+    safe_reason,
+    safe_reference,
+)
+from plugin.thyroid.cards_warnings import folded_into_status, note_lines
+from plugin.thyroid.clinical_model import Histology, RaiIntent
+
+_UPTAKE_TEXT = {
+    "all": "uptake in all lesions",
+    "some": "uptake in some lesions, not in others",
+    "none": "no uptake in any lesion",
+    "unknown": "uptake not reported",
+}
+_NEXT_STEP_RULES = ("D1", "D2", "D3", "D4", "E1", "C3", "A2", "B6")
+
+
+# -- the next step ---------------------------------------------------------------------------------
+
+
+def action_drugs(ctx: CardContext) -> str:
+    """``lenvatinib preferred`` / ``options: sorafenib; cabozantinib blocked`` or ``""``."""
+    a = ctx.a
+    excluded = {o.drug for o in a.not_eligible}
+    options = [o for o in a.on_label + a.guideline_supported_off_label if o.drug not in excluded]
+    preferred = [o.drug for o in options if o.preferred and o.drug not in ctx.blocked]
+    names = preferred or [o.drug for o in options if o.drug not in ctx.blocked]
+    off_label = {o.drug for o in a.guideline_supported_off_label} - {o.drug for o in a.on_label}
+    text = join(dict.fromkeys(n + (" (off-label)" if n in off_label else "") for n in names))
+    if text:
+        text = f"{text} preferred" if preferred else f"options: {text}"
+    held = [o.drug for o in options if o.preferred and o.drug in ctx.blocked]
+    if held:
+        text += ("; " if text else "") + f"{join(held)} blocked"
+    return text if len(text) <= 70 else ""
+
+
+def mdt_reason(ctx: CardContext) -> str:
+    reasons = ctx.t.get("mdt_reasons", {})
+    found = [reasons[w.code] for w in ctx.a.warnings if w.blocking and w.code in reasons]
+    hist = ctx.histology()
+    if hist in (Histology.ATC, Histology.MTC):
+        found.insert(0, reasons.get(hist.value, hist.value))
+    if any(f.value for f in ctx.record.airway_invasion):
+        found.append(reasons.get("airway", "airway invasion"))
+    return join(dict.fromkeys(found))
+
+
+def next_step(ctx: CardContext) -> tuple[str, str, list[str]]:
+    """(short phrase for the summary, detail block, rules) of the assessment's action."""
+    a = ctx.a
+    entry = ctx.t["actions"].get(a.action)
+    if entry is None:
+        return a.action.replace("_", " ").lower(), "", []
+    phrase = entry["next"]
+    if a.action == "MONITOR" and a.rair_status != "YES":
+        phrase = entry.get("next_no", phrase)
+    if "{drugs}" in phrase:
+        drugs = action_drugs(ctx)
+        phrase = phrase.format(drugs=drugs) if drugs else entry["next_none"]
+    if "{reason}" in phrase:
+        reason = mdt_reason(ctx)
+        phrase = phrase.format(reason=reason) if reason else entry["next_none"]
+    rules = [r for r in entry["rules"] if r in ctx.fired] or [
+        r for r in ctx.fired if r in _NEXT_STEP_RULES] or entry["rules"][:1]
+    block = f"**Next step: {phrase}.** {' '.join(entry['detail'].split())}"
+    if a.action in ("SYSTEMIC_FIRST_LINE", "SYSTEMIC_LATER_LINE") and ctx.blocked:
+        block += "\n\n**Blocked for this patient:** " + join(
+            f"{d} ({', '.join(c)})" for d, c in ctx.blocked.items())
+    return phrase, block, rules
+
+
+def status_indicator(ctx: CardContext, has_critical: bool) -> str:
+    """Warning when the next step is an action only this card names; info otherwise."""
+    action = ctx.a.action
+    if action == "MONITOR":
+        return "info"
+    if action == "ORDER_MOLECULAR_TESTING" and ctx.a.suggest_molecular_testing:
+        return "info"  # the testing card (warning, with the order) carries it
+    if action == "MDT_REVIEW_REQUIRED" and has_critical:
+        return "info"  # the critical card says why and what
+    return "warning"
+
+
+# -- the status card -------------------------------------------------------------------------------
+
+
+def status_card(ctx: CardContext, notes: list[Warning], has_critical: bool) -> RenderedCard:
+    """The status card; ``notes`` are the non-blocking warnings folded into it."""
+    a, st = ctx.a, ctx.t["status"]
+    status_rules = [r for r in ctx.fired if r[:1] in ("A", "B", "C")]
+    history = rai_history(ctx)
+    phrase, step_block, step_rules = next_step(ctx)
+    if a.rair_status == "YES":
+        criteria = join(a.rair_criteria) or "a joint-statement criterion"
+        prog = ctx.t["progression_text"].get(a.progression, a.progression)
+        summary = st["YES"]["summary"].format(criteria=criteria, progression=prog, next=phrase)
+        long = "; ".join(ctx.t["criteria_long"].get(c, c) for c in a.rair_criteria)
+        intro = st["YES"]["detail_intro"].format(criteria_long=long or criteria)
+        indicator, key = status_indicator(ctx, has_critical), "S2"
+        rules = [r for r in ctx.fired if r in ("B1", "B2", "B3", "B4", "B5", "B8")] or ["B8"]
+        rules += [r for r in status_rules if r not in rules]
+    elif a.rair_status == "NO":
+        summary = st["NO"]["summary"].format(next=phrase)
+        intro = st["NO"]["detail_intro"]
+        indicator, key = status_indicator(ctx, has_critical), "S2"
+        rules = status_rules or ["B6"]
+    elif a.rair_status == "NOT_APPLICABLE":
+        hist = ctx.histology()
+        entry = st["MTC"] if hist == Histology.MTC else st["ATC"]
+        summary, intro = entry["summary"], entry["detail_intro"]
+        indicator = "warning" if hist == Histology.MTC else "critical"
+        key = "S18" if hist != Histology.MTC else "S9"
+        rules = ["A1b"] + [r for r in ctx.fired if r in ("H2", "H3", "E5")]
+        history, step_block, step_rules = "", "", []
+    elif "A2" in ctx.fired:
+        summary, intro = st["A2"]["summary"], st["A2"]["detail_intro"]
+        indicator, key = "warning", "S1"
+        rules = ["A2"] + [r for r in status_rules if r != "A2"]
+        if a.action == "RAI_EVALUATION":
+            step_block, step_rules = "", []
+    else:
+        return data_needed_card(ctx, history, notes, step_block, step_rules)
+    blocks = [
+        step_block,
+        intro,
+        # progression evidence (C rules) is shown once, in the progression block
+        ctx.evidence_block(r for r in rules if not r.startswith("C")),
+        history,
+        progression_block(ctx),
+        ("**Also note:**\n" + note_lines(ctx, notes)) if notes else "",
+        ctx.cite(step_rules + rules + [r for w in notes for r in ctx.warning_rules(w)
+                                       if r in ctx.t["rules"]]),
+    ]
+    return ctx.card("rai-status", summary, indicator, key, ctx.detail(*blocks))
+
+
+def data_needed_card(ctx: CardContext, history: str, notes: list[Warning], step_block: str,
+                     step_rules: list[str]) -> RenderedCard:
+    """``NOT_ESTABLISHED``: why, what is missing, what would establish it."""
+    a, t = ctx.a, ctx.t
+    gates = [g for g in ("A3", "A4", "A5", "A6", "A1") if g in ctx.fired] or ["A5"]
+    reasons = t["not_established_reasons"]
+    folded = [w for w in a.warnings if folded_into_status(ctx, w)]
+    # the most specific reason: the blocking scan warning (W-IODINE / W-TSH) when there is one
+    specific = [reasons[w.code] for w in a.warnings if w.blocking and w.code in reasons]
+    reason = specific[0] if specific else reasons.get(gates[0], reasons["default"])
+    summary = t["status"]["NOT_ESTABLISHED"]["summary"].format(reason=reason)
+    missing = [f"- {m}" for m in a.missing_data] or ["- (the assessment lists no item)"]
+    establish = [f"- {t['establish'].get(g, t['establish']['default'])} ({g})" for g in gates]
+    scan_warnings = [w for w in folded if w.code != "W-DATA-MISSING"]
+    if a.action == "COMPLETE_DATA":
+        step_block, step_rules = "", []
+    blocks = [
+        t["status"]["NOT_ESTABLISHED"]["detail_intro"],
+        ("**Why the scan cannot be used:**\n" + note_lines(ctx, scan_warnings))
+        if scan_warnings else "",
+        "**Missing (assessment missingData):**\n" + "\n".join(missing),
+        "**What would establish it:**\n" + "\n".join(establish),
+        step_block,
+        ctx.evidence_block(gates),
+        history,
+        progression_block(ctx),
+        ("**Also note:**\n" + note_lines(ctx, notes)) if notes else "",
+        ctx.cite(gates + step_rules + [r for w in notes for r in ctx.warning_rules(w)
+                                       if r in ctx.t["rules"]]),
+    ]
+    key = ctx.rule_source_key(gates[0]) or "DESIGN"
+    return ctx.card("rai-status", summary, "warning", key, ctx.detail(*blocks))
+
+
+def rai_history(ctx: CardContext) -> str:
+    rec = ctx.record
+    lines = []
+    therapeutic_total = 0
+    unknown = False
+    for adm in sorted(rec.rai_administrations, key=lambda x: x.date or dt.date.min):
+        intent = adm.intent.value if isinstance(adm.intent, RaiIntent) else str(adm.intent)
+        lines.append(f"- {iso(adm.date)}: I-131 {format_activity(adm.activity_mbq)}, "
+                     f"{intent} ({adm.source})")
+        if adm.intent == RaiIntent.THERAPEUTIC:
+            if adm.activity_mbq is None:
+                unknown = True
+            else:
+                therapeutic_total += adm.activity_mbq
+    for scan in sorted(rec.scans, key=lambda x: x.date or dt.date.min):
+        tsh = f", TSH {scan.tsh_miu_per_l:g} mIU/L" if scan.tsh_miu_per_l is not None else ""
+        inferred = " (kind inferred from timing)" if scan.kind_inferred else ""
+        uptake = _UPTAKE_TEXT.get(scan.uptake.value, scan.uptake.value)
+        lines.append(f"- {iso(scan.date)}: {scan.kind.value} whole-body scan{inferred}, "
+                     f"{uptake}{tsh} ({scan.source})")
+    for exp in rec.iodine_exposures:
+        lines.append(f"- {iso(exp.date)}: iodinated contrast / stable iodine ({exp.source})")
+    if not lines:
+        return "**Radioiodine history:** none recorded."
+    if unknown:
+        total = (f"at least {format_activity(therapeutic_total)} (one or more administrations "
+                 "have no readable activity)")
+    else:
+        total = format_activity(therapeutic_total)
+    return ("**Radioiodine history and scans:**\n" + "\n".join(lines)
+            + f"\n\nCumulative therapeutic activity: {total} (JS-v needs "
+            "> 22,200 MBq / 600 mCi).")
+
+
+def progression_block(ctx: CardContext) -> str:
+    a = ctx.a
+    prog = ctx.t["progression_text"].get(a.progression, a.progression)
+    lines = ctx.evidence([r for r in ctx.fired if r.startswith("C")])
+    sums = sorted(ctx.record.lesion_sums, key=lambda x: x.date or dt.date.min)
+    if sums and not lines:
+        lines = [f"- {iso(s.date)}: target-lesion sum {s.sum_mm:g} mm ({s.source})"
+                 for s in sums[-4:]]
+    head = f"**Progression:** {prog} ({a.progression})"
+    return head + ("\n" + "\n".join(lines) if lines else "")
+
+
+# -- data quality ---------------------------------------------------------------------------
+
+
+def data_quality_card(ctx: CardContext, folded: list[Warning]) -> RenderedCard | None:
+    """Resources read with a caveat, prefetch keys not retrieved, and record warnings
+    (W-DATA-CONFLICT). Only resource references and reasons are shown, never record values."""
+    notes = ctx.record.data_quality
+    if not notes and not ctx.unavailable and not folded:
+        return None
+    dq = ctx.t["data_quality"]
+    lines = []
+    for n in notes:
+        line = f"- {safe_reference(n.source)}: {safe_reason(n.message)}"
+        if n.missing:
+            line += " (leaves unknown: " + safe_reason(n.missing.replace(n.source, "").replace(
+                "()", "").strip()) + ")"
+        lines.append(line)
+    blocks = [dq["detail_intro"]]
+    if ctx.unavailable:
+        blocks.append("**Not retrieved from the EHR (prefetch/FHIR):** " + join(ctx.unavailable)
+                      + ". Radioiodine, therapy or scan records held there were not seen; "
+                      "a conclusion such as 'no prior therapeutic RAI' may be wrong.")
+        summary = dq["summary_missing"].format(keys=join(ctx.unavailable))
+    elif folded:
+        summary = dq["summary_conflict"]
+    else:
+        summary = dq["summary"].format(count=len(notes))
+    if folded:
+        blocks.append("**Record warnings:**\n" + note_lines(ctx, folded))
+    if lines:
+        blocks.append("**Items:**\n" + "\n".join(lines))
+    rules = [r for r in ("A5", "A6") if r in ctx.fired] or ["A5"]
+    blocks.append(ctx.cite(rules))
+    needs_action = ctx.unavailable or folded or any(n.missing for n in notes)
+    return ctx.card("data-quality", summary, "warning" if needs_action else "info", "DESIGN",
+                    ctx.detail(*blocks), overrideReasons=ctx.overrides())

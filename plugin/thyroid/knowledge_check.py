@@ -1,0 +1,103 @@
+"""Start-up cross-check of the knowledge files: every conclusion the rules can reach has words.
+
+The engine already refuses a rule whose action (``do``) is malformed. This module checks the other
+direction, between the rule files and the card text (``rules/thyroid/cards.yaml``), so that a
+conclusion never reaches a clinician without a card template and a citation:
+
+* every rule ID has an entry under ``rules`` (the card cites it);
+* every status, action, criterion and W-code a rule can assert has its text;
+* every drug a rule can place in a therapy list has an entry under ``drugs``;
+* every drug in ``therapies.yaml`` (which rules copy with ``$t.drug``) has one too.
+
+Run by :func:`plugin.thyroid.create_services`, so a broken knowledge edit stops start-up.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+RULES_DIR = Path(__file__).resolve().parents[2] / "rules" / "thyroid"
+
+# conclusion fact type -> (the field that names it, the cards.yaml section that words it)
+_WORDED = {
+    "action": ("value", "actions"),
+    "warning": ("code", "warnings"),
+    "criterion": ("name", "criteria_long"),
+    "therapy": ("drug", "drugs"),
+}
+# NOT_APPLICABLE is worded per histology (ATC/MTC) in cards.yaml's ``status`` section
+_STATUS_KEYS = {"NOT_APPLICABLE": ("ATC", "MTC")}
+
+
+class KnowledgeError(Exception):
+    """The rule files and the card text disagree."""
+
+
+def check_knowledge(rules_dir: Path = RULES_DIR) -> None:
+    """Raise :class:`KnowledgeError` listing every conclusion that has no card text."""
+    cards = _load(rules_dir / "cards.yaml")
+    therapies = _load(rules_dir / "therapies.yaml")
+    problems = list(_problems(_rules(rules_dir), cards, therapies))
+    if problems:
+        raise KnowledgeError("knowledge files disagree: " + "; ".join(sorted(set(problems))))
+
+
+def _problems(
+    rules: Mapping[str, Mapping[str, Any]], cards: Mapping[str, Any], therapies: Mapping[str, Any]
+) -> Iterable[str]:
+    cited = cards.get("rules") or {}
+    for name, rule in rules.items():
+        rule_id = str(rule.get("id", "")).split(":")[0]
+        if rule_id not in cited:
+            yield f"rule {name!r} ({rule_id}) has no entry under cards.yaml 'rules'"
+        for fact in _asserted(rule):
+            yield from _fact_problems(name, fact, cards)
+    worded_drugs = cards.get("drugs") or {}
+    for drug in therapies.get("drugs") or {}:
+        if drug not in worded_drugs:
+            yield f"therapies.yaml drug {drug!r} has no entry under cards.yaml 'drugs'"
+
+
+def _fact_problems(name: str, fact: Mapping[str, Any], cards: Mapping[str, Any]) -> Iterable[str]:
+    kind = fact.get("type")
+    if kind == "status":
+        value = str(fact.get("value"))
+        keys = _STATUS_KEYS.get(value, (value,))
+        missing = [k for k in keys if k not in (cards.get("status") or {})]
+        if missing:
+            yield f"rule {name!r}: status {value} has no text under cards.yaml 'status'"
+        return
+    if kind not in _WORDED:
+        return
+    field, section = _WORDED[kind]
+    value = fact.get(field)
+    if not isinstance(value, str) or value.startswith("$"):
+        return  # copied from a fact at run time: checked through therapies.yaml
+    if value not in (cards.get(section) or {}):
+        yield f"rule {name!r}: {kind} {value!r} has no text under cards.yaml {section!r}"
+
+
+def _asserted(rule: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    conclusion = (rule.get("do") or {}).get("assert")
+    if conclusion is None:
+        return []
+    return list(conclusion) if isinstance(conclusion, list) else [conclusion]
+
+
+def _rules(rules_dir: Path) -> dict[str, Mapping[str, Any]]:
+    rules: dict[str, Mapping[str, Any]] = {}
+    for path in sorted(rules_dir.glob("*.rules.yaml")):
+        rules.update(_load(path))
+    return rules
+
+
+def _load(path: Path) -> Mapping[str, Any]:
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        raise KnowledgeError(f"cannot read {path.name}: {exc}") from exc
+    return data or {}

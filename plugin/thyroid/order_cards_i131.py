@@ -1,0 +1,193 @@
+"""I-131 order cards (rule 1; DOMAIN.md §A4.10, §5, B0.3): refractory status, cumulative activity.
+
+* ``order-i131-rair``: I-131 therapy for RAIR disease (ATA 2025 Rec 59B), with a *delete* and a
+  referral suggestion; warning (critical with ``ORDER_I131_CRITICAL``).
+* ``order-i131-not-established``: the data that would establish the status (info; warning past
+  22.2 GBq); not when no therapeutic RAI was ever given (A2: RAI is then expected).
+* ``order-i131-cumulative``: status NO / not applicable, cumulative activity past 22.2 GBq (info).
+* ``order-i131-blocking``: I-131 in pregnancy (H4); for RAIR disease it also says Rec 59B, so the
+  clinician reads one card for the order, not two.
+
+A diagnostic-activity I-131 order gets no card.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal
+
+from plugin.thyroid.clinical_model import PatientRecord, RaiIntent
+from plugin.thyroid.order_cards_common import (
+    I131_BLOCKING,
+    I131_CUMULATIVE,
+    I131_NOT_ESTABLISHED,
+    I131_RAIR,
+    DraftOrder,
+    OrderCard,
+    OrderCardBuilder,
+)
+
+_CRITERION_RULE = {"JS-i": "B1", "JS-ii": "B2", "JS-iii": "B3", "JS-iv": "B4", "JS-v": "B5"}
+
+@dataclass(frozen=True)
+class Cumulative:
+    """Itemized therapeutic activity so far plus the ordered activity, in integer MBq."""
+
+    prior_mbq: int
+    prior_count: int
+    prior_unknown: int  # therapeutic (or unknown-intent) administrations without an activity
+    order_mbq: int | None
+    threshold_mbq: int
+
+    @property
+    def total_mbq(self) -> int | None:
+        return None if self.order_mbq is None else self.prior_mbq + self.order_mbq
+
+    @property
+    def exceeds(self) -> bool | None:
+        """True when past the threshold (strictly greater); None when it cannot be known.
+
+        Unknown activities only add, so a known lower bound past the threshold is enough.
+        """
+        lower = self.prior_mbq + (self.order_mbq or 0)
+        if lower > self.threshold_mbq:
+            return True
+        if self.order_mbq is None or self.prior_unknown:
+            return None
+        return False
+
+
+def cumulative_activity(record: PatientRecord, order: DraftOrder, threshold_mbq: int) -> Cumulative:
+    """The cumulative therapeutic activity if ``order`` is given (§5; diagnostic doses excluded)."""
+    prior = [a for a in record.rai_administrations if a.intent != RaiIntent.DIAGNOSTIC]
+    known = [a.activity_mbq for a in prior if a.activity_mbq is not None and a.intent ==
+             RaiIntent.THERAPEUTIC]
+    unknown = sum(1 for a in prior if a.activity_mbq is None)
+    return Cumulative(sum(known), len(known), unknown, order.activity_mbq, threshold_mbq)
+
+
+def _gbq(mbq: int) -> str:
+    text = f"{Decimal(mbq) / 1000:.3f}".rstrip("0").rstrip(".")
+    return text
+
+
+def _mci(mbq: int) -> str:
+    value = (Decimal(mbq) / 37).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)
+    return f"{value}".removesuffix(".0")
+
+
+def _activity_text(mbq: int | None) -> str:
+    if mbq is None:
+        return (
+            "ordered activity not readable (dosageInstruction.doseAndRate with UCUM mCi, MBq or"
+            " GBq); a unitless number is never guessed"
+        )
+    return f"ordered activity {mbq:,} MBq ({_gbq(mbq)} GBq, {_mci(mbq)} mCi)"
+
+
+def _cumulative_text(cum: Cumulative) -> str:
+    cap = cum.threshold_mbq
+    limit = f"{cap:,} MBq ({_gbq(cap)} GBq, {_mci(cap)} mCi)"
+    prior = (
+        f"{cum.prior_mbq:,} MBq from {cum.prior_count} itemized therapeutic administration(s)"
+    )
+    gaps = (
+        f" {cum.prior_unknown} earlier administration(s) have no readable activity, so the true"
+        " total is higher."
+        if cum.prior_unknown
+        else ""
+    )
+    total = cum.total_mbq
+    if cum.exceeds:
+        if total is None:
+            return (
+                f"**Cumulative therapeutic activity is already above {limit}** ({prior}); the"
+                f" ordered activity is not readable.{gaps}"
+            )
+        return (
+            f"**Cumulative therapeutic activity with this order: {total:,} MBq ({_gbq(total)} GBq,"
+            f" {_mci(total)} mCi), above {limit}** (JS-v threshold, strictly greater; §5):"
+            f" {prior} + {cum.order_mbq:,} MBq ordered.{gaps}"
+        )
+    if total is None:
+        return (
+            f"Cumulative therapeutic activity with this order cannot be computed: {prior} so far;"
+            f" the ordered activity is not readable.{gaps}"
+        )
+    if cum.exceeds is None:
+        return f"Cumulative therapeutic activity with this order: at least {total:,} MBq.{gaps}"
+    if total == cum.threshold_mbq:
+        return (
+            f"Cumulative therapeutic activity with this order: exactly {limit}, which is **not**"
+            " above the threshold (600 mCi is not >600 mCi; W-THRESHOLD-EQUAL)."
+        )
+    return (
+        f"Cumulative therapeutic activity with this order: {total:,} MBq ({_gbq(total)} GBq), not"
+        f" above {limit} ({prior} + {cum.order_mbq:,} MBq ordered)."
+    )
+
+
+
+def i131_cards(b: OrderCardBuilder) -> list[OrderCard]:
+    order, a = b.order, b.assessment
+    if not order.is_i131_therapy(b.text.diagnostic_below_mbq):
+        return []
+    cards = []
+    blocks = [w for w in a.warnings
+              if w.blocking and w.code in b.text.data["i131_block_codes"]]
+    if blocks:
+        # one card for the order: the block, and for RAIR disease Rec 59B with the referral
+        extra, more = [], []
+        if a.rair_status == "YES":
+            extra.append(b.text.data["i131_rair_in_block"].format(
+                criteria=b.criteria() or "criteria not recorded"))
+            more.append(b.referral_suggestion())
+        return [b.blocking_card(I131_BLOCKING, "I-131", blocks, extra=extra, testing=None,
+                                more=more, reasons=("i131",))]
+    cum = cumulative_activity(b.record, order, b.text.threshold_mbq)
+    common = {
+        "order_label": b.order_label(),
+        "order_ref": order.ref,
+        "order_activity_text": _activity_text(order.activity_mbq),
+        "cumulative_text": _cumulative_text(cum),
+        "total_gbq": _gbq(cum.total_mbq) if cum.total_mbq is not None else "?",
+        "criteria": b.criteria() or "criteria not recorded",
+        "action": a.action,
+    }
+    over = "summary_over" if cum.exceeds and cum.total_mbq is not None else "summary"
+    if a.rair_status == "YES":
+        evidence = [line for c in a.rair_criteria for line in
+                    a.evidence.get(_CRITERION_RULE.get(c, ""), [])]
+        kind = "i131-rair"
+        cards.append(b.make(
+            I131_RAIR,
+            "critical" if b.settings.i131_critical else "warning",
+            b.summary(kind, over, **common),
+            b.detail(
+                kind,
+                criteria_text=b.criteria() or "(not listed)",
+                evidence_text=("Evidence: " + "; ".join(evidence) + ".") if evidence else "",
+                **common,
+            ),
+            suggestions=[b.delete_suggestion(), b.referral_suggestion()],
+            reasons=b.override_reasons("i131"),
+        ))
+    elif a.rair_status == "NOT_ESTABLISHED" and a.action != "RAI_EVALUATION":
+        # A2 (no prior therapeutic RAI -> RAI_EVALUATION) is exactly when I-131 is expected.
+        kind = "i131-not-established"
+        missing = a.missing_data or ["(the assessment lists no specific item)"]
+        cards.append(b.make(
+            I131_NOT_ESTABLISHED,
+            "warning" if cum.exceeds else "info",
+            b.summary(kind, over, n_missing=len(a.missing_data), **common),
+            b.detail(kind, missing_text="\n".join(f"- {m}" for m in missing), **common),
+            reasons=b.override_reasons("i131"),
+        ))
+    elif cum.exceeds and cum.total_mbq is not None:
+        kind = "i131-cumulative"
+        cards.append(b.make(
+            I131_CUMULATIVE, "info", b.summary(kind, **common), b.detail(kind, **common)
+        ))
+    return cards
+
+# ---- rules 2-5 for one drug

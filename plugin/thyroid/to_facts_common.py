@@ -1,0 +1,132 @@
+"""Shared pieces of the thyroid fact mapper (``plugin.thyroid.to_facts``): the DESIGN
+thresholds, the drug table, date and activity helpers, and the per-call context.
+
+Split out of ``to_facts.py`` along concept boundaries; see that module for the conventions.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass
+from decimal import Decimal
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+RULES_DIR = Path(__file__).resolve().parents[2] / "rules" / "thyroid"
+MCI_MBQ = 37  # B0.3: 1 mCi = 37 MBq exactly
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """The DESIGN numbers of ``rules/thyroid/thresholds.yaml`` (see that file for each)."""
+
+    version: str
+    recent_pd_months: int
+    iodine_window_days: int
+    tsh_min_miu_per_l: float
+    diagnostic_cut_mbq: int
+    cumulative_threshold_mbq: int
+    post_therapy_scan_min_days: int
+    post_therapy_scan_max_days: int
+    late_pd_months: int
+    recist_pd_percent: float
+    recist_pd_mm: float
+    bp_systolic_uncontrolled: float
+    bp_diastolic_uncontrolled: float
+    qtc_ms_max: float
+    potassium_min_mmol_per_l: float
+    safety_window_days: int
+    hemorrhage_window_months: int
+    adult_age_years: int
+    childbearing_age_min_years: int
+    childbearing_age_max_years: int
+
+    def overridden(self, overrides: Mapping[str, Any]) -> Thresholds:
+        """Return a copy with ``overrides`` applied; unknown keys raise ``KeyError``."""
+        names = {f.name for f in dataclasses.fields(self)}
+        unknown = set(overrides) - names
+        if unknown:
+            raise KeyError(f"unknown threshold(s): {sorted(unknown)}")
+        return dataclasses.replace(self, **dict(overrides))
+
+
+def load_thresholds(
+    path: Path | None = None, overrides: Mapping[str, Any] | None = None
+) -> Thresholds:
+    """Load the thresholds YAML (default ``rules/thyroid/thresholds.yaml``), then overrides.
+
+    :raises KeyError: if the file lacks a threshold or an override names an unknown one.
+    """
+    data = yaml.safe_load((path or RULES_DIR / "thresholds.yaml").read_text(encoding="utf-8"))
+    values = dict(data["thresholds"])
+    values["version"] = str(data["version"])
+    base = Thresholds(**values)
+    return base.overridden(overrides) if overrides else base
+
+
+@cache
+def load_therapies(path: Path | None = None) -> dict[str, Any]:
+    """The drug table (``rules/thyroid/therapies.yaml``)."""
+    return yaml.safe_load((path or RULES_DIR / "therapies.yaml").read_text(encoding="utf-8"))
+
+
+def add_months(day: dt.date, months: int) -> dt.date:
+    """``day`` plus ``months`` calendar months, clamped to the month's last day."""
+    index = day.year * 12 + day.month - 1 + months
+    year, month = divmod(index, 12)
+    month += 1
+    for d in (day.day, 30, 29, 28):
+        try:
+            return dt.date(year, month, min(day.day, d))
+        except ValueError:
+            continue
+    raise ValueError(day)  # pragma: no cover
+
+
+def mbq_text(mbq: int) -> str:
+    """``5550 MBq (150 mCi)``; mCi shown to one decimal when not whole."""
+    mci = Decimal(mbq) / MCI_MBQ
+    shown = f"{mci:.0f}" if mci == mci.to_integral_value() else f"{mci:.1f}"
+    return f"{mbq} MBq ({shown} mCi)"
+
+
+def _iso(day: dt.date | None) -> str:
+    return day.isoformat() if day else "undated"
+
+
+def _num(x: float) -> Decimal:
+    return Decimal(str(x))
+
+
+class _Ctx:
+    """What every fact builder needs: the day, the thresholds and the missing-data notes."""
+
+    def __init__(self, as_of: dt.date, th: Thresholds) -> None:
+        self.as_of = as_of
+        self.th = th
+        self.missing: list[str] = []
+
+    def days_ago(self, day: dt.date) -> int:
+        return (self.as_of - day).days
+
+    def known(self, day: dt.date | None) -> bool:
+        """Dated on or before the evaluation date."""
+        return day is not None and day <= self.as_of
+
+    def note(self, what: str) -> None:
+        if what not in self.missing:
+            self.missing.append(what)
+
+
+def _latest(items: list, ctx: _Ctx) -> Any:
+    dated = [i for i in items if ctx.known(i.date)]
+    return max(dated, key=lambda i: i.date) if dated else None
+
+
+def _within(day: dt.date, ctx: _Ctx, days: int) -> bool:
+    return 0 <= ctx.days_ago(day) <= days
