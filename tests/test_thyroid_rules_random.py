@@ -140,12 +140,7 @@ def check_invariants(j: dict) -> None:
         assert w["code"] in W_CODES and isinstance(w["blocking"], bool)
     keys = [(w["code"], w["blocking"]) for w in j["warnings"]]
     assert len(keys) == len(set(keys)), "one entry per code per blocking state"
-    placed = [
-        t["drug"]
-        for name, lst in j["therapies"].items()
-        if name != "trialOnly"
-        for t in lst
-    ]
+    placed = [t["drug"] for name, lst in j["therapies"].items() if name != "trialOnly" for t in lst]
     assert len(placed) == len(set(placed)), "a drug has one placement only"
     trial_drugs = [t["drug"] for t in j["therapies"]["trialOnly"]]
     assert len(trial_drugs) == len(set(trial_drugs))
