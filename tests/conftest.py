@@ -108,7 +108,7 @@ def http(method, url, body=None, headers=None, raw=None):
     """
     data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
     request = urllib.request.Request(url, data=data, method=method, headers=dict(headers or {}))
-    if data is not None and "Content-Type" not in request.headers:
+    if data is not None and not request.has_header("Content-type"):  # urllib capitalizes keys
         request.add_header("Content-Type", "application/json")
     try:
         with urllib.request.urlopen(request, timeout=30) as response:
