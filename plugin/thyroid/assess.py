@@ -27,7 +27,13 @@ from plugin.thyroid.assessment import (
     Warning,
 )
 from plugin.thyroid.clinical_model import PatientRecord
-from plugin.thyroid.to_facts import RULES_DIR, Thresholds, load_thresholds, to_facts
+from plugin.thyroid.to_facts import (
+    RULES_DIR,
+    Thresholds,
+    load_therapies,
+    load_thresholds,
+    to_facts,
+)
 
 __all__ = ["assess", "build_assessment", "default_engine", "knowledge_version", "rule_files"]
 
@@ -204,8 +210,11 @@ def build_assessment(
                 rule=base_id(f["rule"]),
             )
         )
+    # preferred first; then the order of therapies.yaml (DOMAIN.md §2.6/§3: e.g. selpercatinib
+    # before pralsetinib, lenvatinib before sorafenib); unknown drugs last, by name
+    rank = {drug: i for i, drug in enumerate(load_therapies()["drugs"])}
     for options in lists.values():
-        options.sort(key=lambda o: (not o.preferred, o.drug))
+        options.sort(key=lambda o: (not o.preferred, rank.get(o.drug, len(rank)), o.drug))
     out.on_label = lists["onLabel"]
     out.guideline_supported_off_label = lists["guidelineSupportedOffLabel"]
     out.trial_only = lists["trialOnly"]

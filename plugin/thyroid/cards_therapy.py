@@ -99,10 +99,13 @@ def therapy_card(ctx: CardContext, folded: list[Warning]) -> RenderedCard | None
                 cautions[drug].append(w.code)
     names = usable(ctx, facts)
     if names:
-        tags = [t for t, on in (("preferred", is_preferred(facts[names[0]])),
-                                ("off-label", "on_label" not in facts[names[0]])) if on]
-        first = names[0] + (f" ({', '.join(tags)})" if tags else "")
-        rest = names[1:]
+        # every preferred option leads the summary (e.g. two RET inhibitors), not just one
+        lead = [n for n in names if is_preferred(facts[n])] or names[:1]
+        tags = [t for t, on in (("preferred", is_preferred(facts[lead[0]])),
+                                ("off-label", any("on_label" not in facts[n] for n in lead)))
+                if on]
+        first = join(lead) + (f" ({', '.join(tags)})" if tags else "")
+        rest = [n for n in names if n not in lead]
         more = f"; also {join(rest)}" if rest else ""
         if len(first + more) > 100:
             more = f"; +{len(rest)} more"
