@@ -22,7 +22,7 @@ from __future__ import annotations
 import re
 import uuid as _uuid
 from enum import StrEnum
-from typing import Any, Literal
+from typing import Any, Literal, overload
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -37,6 +37,10 @@ def _not_blank(value: str, what: str) -> str:
     return value
 
 
+@overload
+def _absolute_url(value: str, what: str) -> str: ...
+@overload
+def _absolute_url(value: str | None, what: str) -> str | None: ...
 def _absolute_url(value: str | None, what: str) -> str | None:
     """Spec: URL fields (source.url, source.icon, link.url) are absolute URLs."""
     if value is None:

@@ -22,7 +22,7 @@ log = logging.getLogger("rair_cds.http")
 FHIR_JSON = "application/fhir+json"
 
 # werkzeug HTTP errors -> FHIR IssueType codes
-_ISSUE_CODES = {
+_ISSUE_CODES: dict[int, str] = {
     HTTPStatus.BAD_REQUEST: "invalid",
     HTTPStatus.UNAUTHORIZED: "login",
     HTTPStatus.FORBIDDEN: "forbidden",
@@ -52,8 +52,9 @@ def error_response(error: Exception) -> Response:
         response = json_response(
             operation_outcome(code, f"{status} {error.name}"), status, FHIR_JSON
         )
-        if status == HTTPStatus.METHOD_NOT_ALLOWED and getattr(error, "valid_methods", None):
-            response.headers["Allow"] = ", ".join(error.valid_methods)
+        valid_methods = getattr(error, "valid_methods", None)
+        if status == HTTPStatus.METHOD_NOT_ALLOWED and valid_methods:
+            response.headers["Allow"] = ", ".join(valid_methods)
         return response
     # the frames help debugging; the message is left out because it may hold patient data
     frames = "".join(traceback.format_tb(error.__traceback__))

@@ -87,7 +87,7 @@ def check_json_bounds(value: Any, limits: JsonLimits, where: str = "body") -> No
                 raise PayloadTooLarge(f"{where}: {what.format(bound)}")
             if is_object and any(len(key) > limits.max_string_length for key in item):
                 raise PayloadTooLarge(f"{where}: a member name is too long")
-            members = item.values() if is_object else item
+            members = item.values() if isinstance(item, dict) else item
             stack.extend((member, depth + 1) for member in members)
         elif isinstance(item, str) and len(item) > limits.max_string_length:
             raise PayloadTooLarge(f"{where}: a string is longer than {limits.max_string_length}")

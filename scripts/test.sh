@@ -5,4 +5,5 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/_venv.sh" "[test]"
 bash scripts/install-browser.sh || echo "note: no Chromium could be installed; browser tests will be skipped"
 .venv/bin/ruff check .
+.venv/bin/mypy cds_hooks plugin
 exec .venv/bin/python -m pytest "$@"

@@ -228,16 +228,16 @@ def build_assessment(
     for f in by_type.get("warning", []):
         if not applies(f):
             continue
-        drug = f.get("drug")
-        if f.get("when_proposed") and drug not in proposed:
+        fact_drug = f.get("drug")
+        if f.get("when_proposed") and fact_drug not in proposed:
             continue
         blocking = bool(f.get("blocking")) or f.get("blocking_if_status") == status
         group = groups.setdefault(
             (f["code"], blocking), {"drugs": [], "patient": False, "rule": f["rule"]}
         )
         group.setdefault("facts", []).append(f)
-        if drug:
-            group["drugs"].append(drug)
+        if fact_drug:
+            group["drugs"].append(fact_drug)
         else:
             group["patient"] = True
     for (code, blocking), group in groups.items():

@@ -13,6 +13,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from plugin.thyroid.assessment import Warning
 from plugin.thyroid.cards_common import CardContext, RenderedCard, capitalise, join
 
@@ -44,7 +46,7 @@ def absorbed_by_critical(ctx: CardContext, w: Warning) -> bool:
 
 
 def warning_card(ctx: CardContext, entries: list[Warning],
-                 also: list[Warning] = ()) -> RenderedCard:
+                 also: Sequence[Warning] = ()) -> RenderedCard:
     """The card of one warning code: critical when ``entries`` block, else the template's
     indicator. ``also`` are the same code's non-blocking entries, said in the detail."""
     w = entries[0]

@@ -266,7 +266,9 @@ def read_variant(entry: Entry, ctx: ReadContext, record: PatientRecord, codes: C
                  or (present and len(finding.genes) >= 2))
     capable = assay_fusion_capable(res, codes)
     date = ctx.date(res, src)
-    common = {"date": date, "allele_fraction": finding.vaf, "genomic_source": finding.source_class}
+    common: dict[str, Any] = {
+        "date": date, "allele_fraction": finding.vaf, "genomic_source": finding.source_class
+    }
     if is_fusion:
         gene, partner = _fusion_genes(finding, fusion_text, codes)
         if gene is None:

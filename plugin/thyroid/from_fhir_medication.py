@@ -123,7 +123,7 @@ def _dose(entry: Entry, codes: CodeLists) -> tuple[Mapping[str, Any] | None, boo
     """(dose Quantity, whether a dose element exists) of an administration or statement."""
     res = entry.resource
     if res.get("resourceType") == "MedicationAdministration":
-        dosage = res.get("dosage") if isinstance(res.get("dosage"), Mapping) else {}
+        dosage = d if isinstance(d := res.get("dosage"), Mapping) else {}
         return dosage.get("dose"), "dose" in dosage
     if res.get("resourceType") == "Procedure":
         for ext in res.get("extension") or []:
@@ -181,7 +181,7 @@ def _stop_reason(res: Mapping[str, Any], codes: CodeLists) -> StopReason | None:
 def _therapy(entry: Entry, ctx: ReadContext, record: PatientRecord, drugs: list[str],
              codes: CodeLists) -> None:
     res, src = entry.resource, entry.source
-    period = res.get("effectivePeriod") if isinstance(res.get("effectivePeriod"), Mapping) else {}
+    period = p if isinstance(p := res.get("effectivePeriod"), Mapping) else {}
     start = ctx.date(res, src)
     end = parse_date(period.get("end"))
     for drug in drugs:

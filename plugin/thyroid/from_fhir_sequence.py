@@ -37,8 +37,7 @@ def sequence_alleles(resource: Mapping[str, Any], codes: CodeLists) -> list[Geno
     system = resource.get("coordinateSystem")
     if system not in (0, 1):
         return []
-    ref_seq = resource.get("referenceSeq") if isinstance(resource.get("referenceSeq"),
-                                                         Mapping) else {}
+    ref_seq = rs if isinstance(rs := resource.get("referenceSeq"), Mapping) else {}
     seq, build = _reference(ref_seq, codes)
     alleles = []
     for var in resource.get("variant") or []:

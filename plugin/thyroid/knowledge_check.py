@@ -74,11 +74,11 @@ def _fact_problems(name: str, fact: Mapping[str, Any], cards: Mapping[str, Any])
     if kind not in _WORDED:
         return
     field, section = _WORDED[kind]
-    value = fact.get(field)
-    if not isinstance(value, str) or value.startswith("$"):
+    worded = fact.get(field)
+    if not isinstance(worded, str) or worded.startswith("$"):
         return  # copied from a fact at run time: checked through therapies.yaml
-    if value not in (cards.get(section) or {}):
-        yield f"rule {name!r}: {kind} {value!r} has no text under cards.yaml {section!r}"
+    if worded not in (cards.get(section) or {}):
+        yield f"rule {name!r}: {kind} {worded!r} has no text under cards.yaml {section!r}"
 
 
 def _asserted(rule: Mapping[str, Any]) -> list[Mapping[str, Any]]:

@@ -10,14 +10,23 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from cds_hooks.cards import SUMMARY_MAX, Action, Card, Link, OverrideReason, Source, Suggestion
+from cds_hooks.cards import (
+    SUMMARY_MAX,
+    Action,
+    Card,
+    Indicator,
+    Link,
+    OverrideReason,
+    Source,
+    Suggestion,
+)
 from plugin.thyroid.assessment import Assessment, TherapyOption, Warning
 from plugin.thyroid.cards_common import load_templates
 from plugin.thyroid.clinical_model import PatientRecord
@@ -318,7 +327,7 @@ class OrderCardBuilder:
         key = source_key or spec.get("source") or "DESIGN"
         card = Card(
             summary=summary,
-            indicator=indicator,
+            indicator=Indicator(indicator),
             source=self.source(key),
             detail=self.with_citations(detail, rules, key),
             suggestions=suggestions or None,
@@ -335,7 +344,7 @@ class OrderCardBuilder:
 
     def blocking_card(self, card_kind: str, drug: str, blocks: list[Warning], *,
                        extra: list[str], testing: Mapping[str, Any] | None,
-                       more: list[Suggestion] = (), reasons: tuple[str, ...] = ()) -> OrderCard:
+                       more: Sequence[Suggestion] = (), reasons: tuple[str, ...] = ()) -> OrderCard:
         texts = self.text.data["blocking_text"]
         titles, details, codes = [], [], []
         for w in blocks:

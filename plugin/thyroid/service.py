@@ -134,8 +134,8 @@ def flatten_prefetch(
             # echo the patient's data (names, identifiers), and end up on a card
             texts = [
                 "/".join(str(i.get(k)) for k in ("severity", "code")
-                         if isinstance(i.get(k), str) and i.get(k).isascii()
-                         and i.get(k).replace("-", "").isalpha())
+                         if isinstance(v := i.get(k), str) and v.isascii()
+                         and v.replace("-", "").isalpha())
                 for i in resource.get("issue") or [] if isinstance(i, Mapping)
             ]
             texts = [t for t in texts if t]

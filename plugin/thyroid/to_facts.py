@@ -85,11 +85,15 @@ def _histology(rec: cm.PatientRecord, ctx: _Ctx) -> dict:
         fact["ref"] = [d.source for d in rec.diagnoses]
         fact["label"] = "No thyroid cancer histology in the record"
         return fact
-    values = {d.histology.value for d in found}
+    values = {d.histology.value for d in found if d.histology is not None}
     value = next(h for h in _HISTOLOGY_ORDER if h in values)
     fact.update(value=value, dtc=value in _DTC, known=True, conflict=len(values) > 1)
     fact["ref"] = [d.source for d in found]
-    parts = [f"{d.histology.value} ({d.histology_evidence or d.source})" for d in found]
+    parts = [
+        f"{d.histology.value} ({d.histology_evidence or d.source})"
+        for d in found
+        if d.histology is not None
+    ]
     fact["label"] = "Histology: " + ", ".join(parts)
     if len(values) > 1:
         fact["label"] += f"; conflicting classes, the most aggressive ({value}) is used"
@@ -107,7 +111,9 @@ def _histology(rec: cm.PatientRecord, ctx: _Ctx) -> dict:
 def _tg(rec: cm.PatientRecord, ctx: _Ctx) -> list[dict]:
     out = []
     for name, series in (("Tg", rec.thyroglobulin), ("TgAb", rec.tg_antibodies)):
-        dated = sorted((x for x in series if ctx.known(x.date)), key=lambda x: x.date)
+        dated = sorted(
+            (x for x in series if ctx.known(x.date)), key=lambda x: x.date or dt.date.min
+        )
         if len(dated) >= 2 and dated[-1].value > dated[-2].value:
             out.append(
                 {
@@ -115,8 +121,8 @@ def _tg(rec: cm.PatientRecord, ctx: _Ctx) -> list[dict]:
                     "rising": True,
                     "marker": name,
                     "ref": [dated[-2].source, dated[-1].source],
-                    "label": f"{name} rising: {dated[-2].value:g} ({dated[-2].date.isoformat()})"
-                    f" -> {dated[-1].value:g} ({dated[-1].date.isoformat()})",
+                    "label": f"{name} rising: {dated[-2].value:g} ({_iso(dated[-2].date)})"
+                    f" -> {dated[-1].value:g} ({_iso(dated[-1].date)})",
                 }
             )
     return out
@@ -126,7 +132,7 @@ def _structural(rec: cm.PatientRecord, ctx: _Ctx) -> dict:
     last = _latest(rec.structural_disease, ctx)
     absent = bool(last and not last.value)
     if absent:  # later structural evidence contradicts "no structural disease"
-        later = [
+        later: list[cm.LesionSum | cm.NewLesion] = [
             s for s in rec.lesion_sums if ctx.known(s.date) and s.date > last.date and s.sum_mm > 0
         ]
         later += [n for n in rec.new_lesions if ctx.known(n.date) and n.date > last.date]
@@ -171,7 +177,7 @@ def to_facts(
     facts.append(scan_status)
 
     local = [lt.date for lt in record.local_therapies if ctx.known(lt.date)]
-    starts = [d for d in ([dated_ther[-1].date] if dated_ther else []) + local]
+    starts = [d for d in ([dated_ther[-1].date] if dated_ther else []) + local if d is not None]
     episode_start = max(starts) if starts else None  # §A4.5
     # The current therapy (needs no PD events to be found).
     _, therapy_start = _history(record, ctx, [], drugs_table)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeGuard
 
 import yaml
 
@@ -114,7 +114,7 @@ class _Ctx:
     def days_ago(self, day: dt.date) -> int:
         return (self.as_of - day).days
 
-    def known(self, day: dt.date | None) -> bool:
+    def known(self, day: dt.date | None) -> TypeGuard[dt.date]:
         """Dated on or before the evaluation date."""
         return day is not None and day <= self.as_of
 

@@ -51,7 +51,7 @@ def _classify(v: cm.Variant) -> str:
 
 def _molecular(rec: cm.PatientRecord, ctx: _Ctx) -> tuple[dict, list[dict]]:
     present = [v for v in rec.variants if v.present]
-    classes = {}
+    classes: dict[str, list[cm.Variant]] = {}
     facts = []
     for v in present:
         klass = _classify(v)

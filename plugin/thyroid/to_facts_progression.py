@@ -5,7 +5,8 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeGuard
 
 from plugin.thyroid import clinical_model as cm
 from plugin.thyroid.to_facts_common import _Ctx, _num, add_months
@@ -24,7 +25,8 @@ def _recist(sums: list[cm.LesionSum], therapy_start: dt.date | None, th: Any) ->
     pct = _num(th.recist_pd_percent)
     mm = _num(th.recist_pd_mm)
     for s in sums:
-        if not reset_done and s.date >= therapy_start:
+        assert s.date is not None  # callers pass sums filtered to known dates
+        if not reset_done and therapy_start is not None and s.date >= therapy_start:
             nadir, reset_done = None, True  # C1b: the nadir restarts at the current therapy
         value = _num(s.sum_mm)
         if nadir is not None:
@@ -46,7 +48,9 @@ def _recist(sums: list[cm.LesionSum], therapy_start: dt.date | None, th: Any) ->
     return out
 
 
-def _coded_pd(rec: cm.PatientRecord, keep: Any) -> tuple[list, list]:
+def _coded_pd(
+    rec: cm.PatientRecord, keep: Callable[[dt.date | None], TypeGuard[dt.date]]
+) -> tuple[list, list]:
     """Coded PD evidence (new lesion, RECIST PD, status worsened; §A4.5 "PD on its date") and
     coded non-PD days (SD/PR/CR, stable/improved) whose date passes ``keep``."""
     pd_events: list[tuple[dt.date, str, str]] = []
@@ -96,7 +100,9 @@ def _history_pd_events(rec: cm.PatientRecord, ctx: _Ctx, exposures: list) -> lis
     nadir from its start (C1b). Episode boundaries (§A4.5) limit comparators for the current
     progression category, not what the patient is known to have progressed on."""
     events = _coded_pd(rec, ctx.known)[0]
-    sums = sorted((s for s in rec.lesion_sums if ctx.known(s.date)), key=lambda s: s.date)
+    sums = sorted(
+        (s for s in rec.lesion_sums if ctx.known(s.date)), key=lambda s: s.date or dt.date.min
+    )
     for t in exposures:
         if t.start is None:
             continue
@@ -111,7 +117,7 @@ def _progression(
     """RECIST 1.1 (C1, C1a-c) and the progression category (C2, C3, §A4.5)."""
     th = ctx.th
 
-    def in_episode(day: dt.date | None) -> bool:
+    def in_episode(day: dt.date | None) -> TypeGuard[dt.date]:
         return ctx.known(day) and (episode_start is None or day >= episode_start)
 
     for group in (rec.lesion_sums, rec.new_lesions, rec.recist_responses, rec.disease_statuses):
@@ -121,7 +127,9 @@ def _progression(
             elif item.date > ctx.as_of:
                 ctx.note(f"{item.source} is dated {item.date} (after the evaluation date; ignored)")
     undated_pd = _undated_pd(rec)
-    sums = sorted((s for s in rec.lesion_sums if in_episode(s.date)), key=lambda s: s.date)
+    sums = sorted(
+        (s for s in rec.lesion_sums if in_episode(s.date)), key=lambda s: s.date or dt.date.min
+    )
     r = _recist(sums, therapy_start, th)
     coded, coded_non_pd = _coded_pd(rec, in_episode)
     pd_events: list[tuple[dt.date, str, str]] = r["pd"] + coded

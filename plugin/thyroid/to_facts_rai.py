@@ -73,7 +73,7 @@ def _rai(rec: cm.PatientRecord, ctx: _Ctx) -> tuple[dict, list[cm.RadioiodineAdm
     # An administration of unknown intent may be a therapeutic dose of unknown activity, so the
     # itemized sum is then only a lower bound (no W-THRESHOLD-EQUAL, JS-v undecidable).
     incomplete = any(a.activity_mbq is None for a in therapeutic) or bool(unknown) or day_unsure
-    dated = sorted((a for a in therapeutic if a.date), key=lambda a: a.date)
+    dated = sorted((a for a in therapeutic if a.date), key=lambda a: a.date or dt.date.min)
     lines = [
         f"{_iso(a.date)} "
         + (mbq_text(a.activity_mbq) if a.activity_mbq is not None else "activity unknown")
@@ -98,6 +98,7 @@ def _rai(rec: cm.PatientRecord, ctx: _Ctx) -> tuple[dict, list[cm.RadioiodineAdm
         ),
     }
     if dated:
+        assert dated[-1].date is not None  # ``dated`` holds dated administrations only
         fact["last_therapeutic_days_ago"] = ctx.days_ago(dated[-1].date)
     for a in therapeutic:
         if a.activity_mbq is None:
@@ -106,6 +107,7 @@ def _rai(rec: cm.PatientRecord, ctx: _Ctx) -> tuple[dict, list[cm.RadioiodineAdm
             ctx.note(f"date of the therapeutic RAI administration {a.source}")
     for a in unknown:
         if _intent_contradicted(a, th):
+            assert a.activity_mbq is not None  # _intent_contradicted implies a known activity
             ctx.note(
                 f"intent of the {_iso(a.date)} RAI administration ({a.source}): coded diagnostic"
                 f" but {mbq_text(a.activity_mbq)}"
@@ -117,7 +119,7 @@ def _rai(rec: cm.PatientRecord, ctx: _Ctx) -> tuple[dict, list[cm.RadioiodineAdm
 
 def _activity_conflict(rec: cm.PatientRecord, therapeutic: list, ctx: _Ctx) -> list[dict]:
     """A6: a summary that disagrees with the itemized sum, or has no usable unit."""
-    out = []
+    out: list[dict[str, Any]] = []
     for s in rec.cumulative_summaries:
         if s.date is not None and s.date > ctx.as_of:
             continue
@@ -158,6 +160,7 @@ def _activity_conflict(rec: cm.PatientRecord, therapeutic: list, ctx: _Ctx) -> l
             )
     for a in rec.rai_administrations:
         if (a.date is None or a.date <= ctx.as_of) and _intent_contradicted(a, th):
+            assert a.activity_mbq is not None  # _intent_contradicted implies a known activity
             out.append(
                 {
                     "type": "activity_conflict",

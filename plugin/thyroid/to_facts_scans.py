@@ -32,7 +32,7 @@ def _scans(rec: cm.PatientRecord, ctx: _Ctx, dated_ther: list) -> tuple[list[dic
     undated_contrast = [e for e in rec.iodine_exposures if e.date is None]
     for e in undated_contrast:
         ctx.note(f"date of iodinated contrast {e.source} (A3)")
-    infos = []
+    infos: list[dict[str, Any]] = []
     undated = []
     for s in rec.scans:
         if s.date is None:
@@ -47,10 +47,11 @@ def _scans(rec: cm.PatientRecord, ctx: _Ctx, dated_ther: list) -> tuple[list[dic
         kind = s.kind.value
         dose = _after_dose(s, all_admins, th)
         if kind == "unknown" and dose is not None and _intent(dose, th) == "therapeutic":
+            assert dose.date is not None  # _after_dose only returns dated doses
             gap = (s.date - dose.date).days
             if th.post_therapy_scan_min_days <= gap <= th.post_therapy_scan_max_days:
                 kind = "post-therapy"
-        ref_day = dose.date if dose is not None else s.date
+        ref_day = dose.date if dose is not None and dose.date is not None else s.date
         # A3: contrast within 8 weeks before the dose the scan follows (the scan date when the
         # dose is not recorded).
         iodine = any(0 <= (ref_day - c).days <= th.iodine_window_days for c in contrast)

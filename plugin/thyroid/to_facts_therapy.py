@@ -206,7 +206,7 @@ def _history(
         )
 
     current = [t for t in exposures if active(t)]
-    therapy_start = max((t.start for t in current), default=None)
+    therapy_start = max((t.start for t in current if t.start is not None), default=None)
     vegfr_pd = any(progressed_following(t) for t in vegfr)
     intolerant = any(t.stop_reason == cm.StopReason.INTOLERANCE for t in vegfr)
     on_vegfr = any(active(t) for t in vegfr)

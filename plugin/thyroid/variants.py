@@ -192,9 +192,9 @@ def mentions_fusion(texts: Iterable[str | None]) -> bool:
 
 def fusion_in_text(texts: Iterable[str | None], codes: CodeLists) -> tuple[str, str | None] | None:
     """(3' gene, partner or None) of a fusion named in text (``CCDC6::RET``, ``RET fusion``)."""
-    texts = [t for t in texts if t]
+    present = [t for t in texts if t]
     known = set(codes.genes_by_id.values()) | codes.fusion_3prime
-    for text in texts:
+    for text in present:
         for alias, (gene, partner) in codes.fusion_aliases.items():
             if alias in text.upper():
                 return gene, partner
@@ -203,7 +203,7 @@ def fusion_in_text(texts: Iterable[str | None], codes: CodeLists) -> tuple[str, 
         for five, sep, three in _PAIR.findall(text):
             if sep == "::" or five in known or three in known:
                 return orient_fusion(five, three, codes)
-    for text in texts:
+    for text in present:
         match = _SINGLE.search(text)
         if match:
             return match.group(1), None
