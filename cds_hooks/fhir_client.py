@@ -134,16 +134,32 @@ class FhirClient:
         return resource
 
     def read_all(self, query: str) -> dict[str, Any]:
-        """:meth:`read`, then, for a Bundle with ``link[next]``, every further page merged in."""
-        return self.complete(self.read(query))
+        """:meth:`read`, then, for a Bundle with ``link[next]``, every further page merged in.
 
-    def complete(self, bundle: dict[str, Any]) -> dict[str, Any]:
+        :raises FhirServerError: see :meth:`complete`.
+        """
+        return self.complete(self.read(query), query)
+
+    def complete(self, bundle: dict[str, Any], query: str = "") -> dict[str, Any]:
         """Follow ``link[next]`` of ``bundle`` and merge every page's entries into one Bundle.
 
         A resource without a next link is returned unchanged.
 
         :raises PayloadTooLarge: past ``max_pages`` pages or ``max_resources`` entries.
+        :raises FhirServerError: when the searchset, all pages merged, still has fewer matches
+            than its ``total`` (a server that cut the result without a next link): partial data
+            would let the rules conclude from an incomplete record.
         """
+        merged = self._merge_pages(bundle)
+        if (short := missing_matches(merged)) > 0:
+            where = f" for {_safe(self.url_for(query))}" if query else ""
+            raise FhirServerError(
+                f"incomplete search result{where}: the server reports {short} more match(es)"
+                " than it returned, with no next page"
+            )
+        return merged
+
+    def _merge_pages(self, bundle: dict[str, Any]) -> dict[str, Any]:
         if next_link(bundle) is None:
             return bundle
         merged = copy.deepcopy(bundle)
@@ -190,6 +206,26 @@ def next_link(resource: dict[str, Any]) -> str | None:
         ):
             return link["url"]
     return None
+
+
+def missing_matches(bundle: dict[str, Any]) -> int:
+    """How many matches a searchset says it has (``total``) beyond the entries it carries.
+
+    Counts entries whose ``search.mode`` is ``match`` or absent (``include`` and ``outcome``
+    entries are not matches). 0 when the Bundle has no usable ``total`` or is not a searchset:
+    ``total`` is optional, so its absence proves nothing.
+    """
+    if bundle.get("resourceType") != "Bundle" or bundle.get("type") != "searchset":
+        return 0
+    total = bundle.get("total")
+    if not isinstance(total, int) or isinstance(total, bool):
+        return 0
+    matches = 0
+    for entry in _entries(bundle):
+        mode = entry.get("search", {}).get("mode") if isinstance(entry, dict) else None
+        if mode in (None, "match"):
+            matches += 1
+    return max(0, total - matches)
 
 
 def _entries(bundle: dict[str, Any]) -> list[Any]:

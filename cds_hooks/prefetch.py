@@ -30,7 +30,7 @@ from cds_hooks.errors import (
     DeadlineExceeded,
     PrefetchUnavailable,
 )
-from cds_hooks.fhir_client import FhirClient, next_link
+from cds_hooks.fhir_client import FhirClient, missing_matches, next_link
 from cds_hooks.hook_request import HookRequest
 from cds_hooks.service import ServiceDefinition
 
@@ -207,6 +207,11 @@ def _resolve_key(
     if supplied is None:
         return None, NULL, None
     usable = supplied is not _ABSENT and supplied.get("resourceType") != "OperationOutcome"
+    cut_short = usable and next_link(supplied) is None and missing_matches(supplied) > 0
+    if cut_short:
+        # a supplied searchset cut short without a next link: fetch the key whole instead
+        usable = False
+        no_client = f"supplied searchset is incomplete (fewer entries than total); {no_client}"
     if usable and next_link(supplied) is None:
         return supplied, SUPPLIED, None
     if client is None:

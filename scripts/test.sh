@@ -4,6 +4,14 @@
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/_venv.sh" "[test]"
 bash scripts/install-browser.sh || echo "note: no Chromium could be installed; browser tests will be skipped"
+# the real FHIR server of tests/test_integration_real_fhir_server.py (npm, pinned by its lock file)
+if [ ! -d tests/realfhir/node_modules/@medplum/fhir-router ]; then
+  if command -v npm >/dev/null 2>&1; then
+    npm ci --prefix tests/realfhir --no-audit --no-fund --loglevel=error
+  else
+    echo "note: no npm here; the realfhir tests will be skipped"
+  fi
+fi
 .venv/bin/ruff check .
 .venv/bin/mypy cds_hooks plugin
 exec .venv/bin/python -m pytest "$@"

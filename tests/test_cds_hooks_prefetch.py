@@ -322,3 +322,42 @@ def test_tokens_without_a_simple_value_are_unresolvable(template):
 def test_non_spec_tokens_are_refused_at_start_up(template):
     with pytest.raises(ConfigurationError):
         check_template(template)
+
+
+def _with_total(bundle, total):
+    bundle["total"] = total
+    return bundle
+
+
+def test_fetched_search_cut_short_without_next_link_is_not_used(client, fhir):
+    # a server that applies _count but sends no next link (seen with a real FHIR server):
+    # using the page as if complete would let the rules conclude from part of the record
+    fhir.get(CONDITIONS_URL, json=_with_total(searchset([1, 2]), 5))
+    response = client.post("/cds-services/toy-greeter", json=request_body({"patient": PATIENT}))
+    assert seen(response)["prefetch"]["conditions"] is None
+    assert seen(response)["missing"] == ["conditions"]
+
+
+def test_fetched_search_whose_total_matches_is_used(client, fhir):
+    bundle = _with_total(searchset([1, 2]), 2)
+    bundle["entry"].append({"resource": {"resourceType": "Patient", "id": "x"},
+                            "search": {"mode": "include"}})  # includes are not matches
+    fhir.get(CONDITIONS_URL, json=bundle)
+    response = client.post("/cds-services/toy-greeter", json=request_body({"patient": PATIENT}))
+    assert seen(response)["prefetch"]["conditions"] == {"entries": 3, "links": []}
+
+
+def test_supplied_search_cut_short_is_fetched_whole(client, fhir):
+    fhir.get(CONDITIONS_URL, json=_with_total(searchset([1, 2, 3]), 3))
+    supplied = {"patient": PATIENT, "conditions": _with_total(searchset([1]), 3)}
+    response = client.post("/cds-services/toy-greeter", json=request_body(supplied))
+    assert seen(response)["prefetch"]["conditions"]["entries"] == 3
+    assert [c.request.url for c in fhir.calls] == [CONDITIONS_URL]
+
+
+def test_supplied_search_cut_short_without_fhir_server_is_missing(client, fhir):
+    body = request_body({"patient": PATIENT, "conditions": _with_total(searchset([1]), 3)})
+    del body["fhirServer"], body["fhirAuthorization"]
+    response = client.post("/cds-services/toy-greeter", json=body)
+    assert seen(response)["missing"] == ["conditions"]
+    assert len(fhir.calls) == 0

@@ -35,16 +35,19 @@ from plugin.thyroid.clinical_model import DataQualityNote, PatientRecord
 SERVICE_ID = "rair-patient-view"
 VERSION = "0.1.0"
 
+# Searches use the typed reference form ``patient=Patient/<id>``: every conformant server accepts
+# it, and at least one real server (Medplum's router, tests/realfhir) matches nothing for the bare
+# id. ``_count=200`` asks for large pages; further pages are followed through link[next].
 PREFETCH: dict[str, str] = {
     "patient": "Patient/{{context.patientId}}",
-    "conditions": "Condition?patient={{context.patientId}}",
-    "observations": "Observation?patient={{context.patientId}}&_count=200",
-    "procedures": "Procedure?patient={{context.patientId}}",
-    "medicationStatements": "MedicationStatement?patient={{context.patientId}}",
-    "medicationRequests": "MedicationRequest?patient={{context.patientId}}",
-    "medicationAdministrations": "MedicationAdministration?patient={{context.patientId}}",
-    "diagnosticReports": "DiagnosticReport?patient={{context.patientId}}",
-    "molecularSequences": "MolecularSequence?patient={{context.patientId}}",
+    "conditions": "Condition?patient=Patient/{{context.patientId}}",
+    "observations": "Observation?patient=Patient/{{context.patientId}}&_count=200",
+    "procedures": "Procedure?patient=Patient/{{context.patientId}}",
+    "medicationStatements": "MedicationStatement?patient=Patient/{{context.patientId}}",
+    "medicationRequests": "MedicationRequest?patient=Patient/{{context.patientId}}",
+    "medicationAdministrations": "MedicationAdministration?patient=Patient/{{context.patientId}}",
+    "diagnosticReports": "DiagnosticReport?patient=Patient/{{context.patientId}}",
+    "molecularSequences": "MolecularSequence?patient=Patient/{{context.patientId}}",
 }
 NEEDS_DATA: tuple[str, ...] = ("patient", "conditions", "observations")
 
