@@ -46,7 +46,8 @@ def test_definition_uses_only_spec_tokens_and_standard_searches():
     for key, template in d.prefetch.items():
         check_template(template)
         assert "{{context.patientId}}" in template, key
-    assert d.prefetch["observations"] == "Observation?patient={{context.patientId}}&_count=200"
+    observations = "Observation?patient=Patient/{{context.patientId}}&_count=200"
+    assert d.prefetch["observations"] == observations
     entry = d.to_discovery_json()
     assert entry["hookVersion"] == "1.0" and "usageRequirements" in entry
 
