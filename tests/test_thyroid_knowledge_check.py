@@ -58,3 +58,16 @@ def test_the_thyroid_services_refuse_to_start_with_broken_knowledge(tmp_path, mo
 
     with pytest.raises(KnowledgeError, match="W-PREG"):
         thyroid.create_services({})
+
+
+def test_the_rule_engine_is_built_at_start_up_not_on_the_first_patient(monkeypatch):
+    import plugin.thyroid as thyroid
+    from plugin.thyroid import assess
+
+    built = []
+    real = assess.default_engine
+    monkeypatch.setattr(assess, "default_engine", lambda: built.append(1) or real())
+
+    thyroid.create_services({})
+
+    assert built == [1]

@@ -25,11 +25,15 @@ def create_services(config: Mapping[str, Any]) -> list[CdsService]:
     first request.
     """
     from plugin.thyroid import knowledge_check
+    from plugin.thyroid.assess import default_engine
     from plugin.thyroid.orders import create_order_services
     from plugin.thyroid.service import PatientViewService
 
     # every conclusion the rules can reach must have card text and a citation (issue 3)
     knowledge_check.check_knowledge(knowledge_check.RULES_DIR)
+    # load the rulesets now: a malformed rule or an unknown action stops start-up, not the first
+    # patient (the engine is per process, built after any fork; RULE-ENGINE.md §1 item 7)
+    default_engine()
     return [PatientViewService(), *create_order_services(config)]
 
 
