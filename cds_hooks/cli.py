@@ -10,8 +10,10 @@ from __future__ import annotations
 import argparse
 import ipaddress
 import logging
+import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from cds_hooks.app import create_app, load_config
@@ -96,6 +98,11 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _feedback_report(args: argparse.Namespace) -> int:
+    # reading must not create an empty database where the operator mistyped the path
+    if not Path(args.db).is_file():
+        print(f"rair-cds: no feedback database at {args.db} (set RAIR_CDS_FEEDBACK_DB)",
+              file=sys.stderr)
+        return 2
     print(format_report(SqliteFeedbackStore(args.db).report()))
     return 0
 
@@ -112,6 +119,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SettingsError as exc:
         print(f"rair-cds: bad environment setting: {exc}", file=sys.stderr)
         return 2
+    except BrokenPipeError:
+        # output piped into e.g. `head`, which closed early: not an error worth a traceback;
+        # point stdout at /dev/null so the interpreter's final flush does not raise again
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 0
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -72,7 +72,16 @@ def load_services(import_names: Iterable[str], config: Mapping[str, Any]) -> dic
         factory = getattr(module, "create_services", None)
         if not callable(factory):
             raise ConfigurationError(f"plugin '{module.__name__}' has no create_services(config)")
-        created = factory(config)
+        try:
+            created = factory(config)
+        except ConfigurationError:
+            raise
+        except Exception as exc:
+            # a plugin that cannot start (e.g. its knowledge files disagree) is a configuration
+            # problem: the operator gets one clear line, not a traceback
+            raise ConfigurationError(
+                f"plugin '{module.__name__}' failed to start: {type(exc).__name__}: {exc}"
+            ) from exc
         if not isinstance(created, list | tuple):
             raise ConfigurationError(
                 f"plugin '{module.__name__}': create_services must return a list"

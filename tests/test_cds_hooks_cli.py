@@ -53,8 +53,32 @@ def test_feedback_report_reads_the_configured_database(toy_env, capsys):
 
 
 def test_empty_report(toy_env, capsys):
-    assert cli.main(["feedback-report", "--db", str(toy_env / "new.sqlite3")]) == 0
+    db = toy_env / "empty.sqlite3"
+    SqliteFeedbackStore(db).ensure_schema()  # an existing database with no feedback yet
+    assert cli.main(["feedback-report", "--db", str(db)]) == 0
     assert "no feedback recorded" in capsys.readouterr().out
+
+
+def test_report_on_a_missing_database_says_so_and_creates_nothing(toy_env, capsys):
+    db = toy_env / "typo.sqlite3"
+    assert cli.main(["feedback-report", "--db", str(db)]) == 2
+    assert "no feedback database" in capsys.readouterr().err
+    assert not db.exists()
+
+
+def test_a_plugin_that_fails_to_start_is_one_clear_line(monkeypatch, capsys):
+    import plugin.thyroid as thyroid
+
+    def broken(config):
+        raise RuntimeError("knowledge files disagree: W-PREG has no text")
+
+    monkeypatch.setattr(thyroid, "create_services", broken)
+    monkeypatch.setenv("RAIR_CDS_PLUGINS", "plugin.thyroid")
+    monkeypatch.setenv("RAIR_CDS_AUTH_MODE", "off")
+    assert cli.main(["serve", "--port", "0"]) == 2
+    err = capsys.readouterr().err
+    assert "plugin 'plugin.thyroid' failed to start" in err and "W-PREG" in err
+    assert "Traceback" not in err
 
 
 def test_serve_uses_waitress_with_host_and_port(toy_env, monkeypatch):

@@ -71,3 +71,17 @@ def test_the_rule_engine_is_built_at_start_up_not_on_the_first_patient(monkeypat
     thyroid.create_services({})
 
     assert built == [1]
+
+
+def test_the_evaluate_command_refuses_broken_knowledge(tmp_path, monkeypatch, capsys):
+    from plugin.thyroid import cli
+
+    rules_dir = _copy_rules(tmp_path)
+    _edit_cards(rules_dir, lambda cards: cards["actions"].pop("MONITOR"))
+    monkeypatch.setattr("plugin.thyroid.knowledge_check.RULES_DIR", rules_dir)
+    bundle = Path(__file__).resolve().parents[1] / "fhir_samples" / "thyroid" / "bundles"
+
+    code = cli.main([str(next(bundle.glob("*.json"))), "--as-of", "2026-11-27"])
+
+    assert code == 2
+    assert "MONITOR" in capsys.readouterr().err

@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
+from plugin.thyroid import knowledge_check
 from plugin.thyroid.cards import render
 from plugin.thyroid.service import PatientViewService, flatten_prefetch
 
@@ -116,6 +117,12 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
     """The ``evaluate`` handler."""
     out = out or sys.stdout
     as_of = args.as_of or dt.datetime.now(dt.UTC).date()
+    try:
+        # the same start-up check as the service: no conclusion without its card text
+        knowledge_check.check_knowledge(knowledge_check.RULES_DIR)
+    except knowledge_check.KnowledgeError as exc:
+        print(f"rair-cds evaluate: {exc}", file=sys.stderr)
+        return 2
     try:
         result = evaluate_file(Path(args.file), as_of)
     except ValueError as exc:
