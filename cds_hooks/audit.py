@@ -32,6 +32,17 @@ FIELDS = (
 
 def emit(record: dict[str, Any]) -> str:
     """Log ``record`` as one JSON line (allowed fields only) and return that line."""
-    line = json.dumps({k: record[k] for k in FIELDS if k in record}, sort_keys=False, default=str)
+    fields = {k: _bounded(record[k]) for k in FIELDS if k in record}
+    line = json.dumps(fields, sort_keys=False, default=str)
     audit_log.info(line)
     return line
+
+
+#: longest string value in an audit line: ``hookInstance`` and ``service`` come from the caller
+MAX_VALUE_LENGTH = 200
+
+
+def _bounded(value: Any) -> Any:  # noqa: ANN401 - any audit field
+    if isinstance(value, str) and len(value) > MAX_VALUE_LENGTH:
+        return value[: MAX_VALUE_LENGTH - 3] + "..."
+    return value

@@ -78,8 +78,9 @@ def call_service(service_id: str) -> Response:
     state = _state()
 
     def handle(record: dict[str, Any]) -> Response:
-        service = state.registry.get(service_id)
+        # authenticate first: a 404 to an anonymous caller would reveal which service ids exist
         identity = authenticate(request, current_app.config, state.authenticator)
+        service = state.registry.get(service_id)
         hook_request = parse_hook_request(_json_body(InvalidHookRequest), service.definition.hook)
         record.update(hook=hook_request.hook, hookInstance=hook_request.hook_instance)
         if state.audit_include_patient:
@@ -109,8 +110,8 @@ def feedback(service_id: str) -> Response:
     state = _state()
 
     def handle(record: dict[str, Any]) -> Response:
+        authenticate(request, current_app.config, state.authenticator)  # before the 404
         state.registry.get(service_id)
-        authenticate(request, current_app.config, state.authenticator)
         items = parse_feedback(_json_body(InvalidFeedback))
         record["feedback_items"] = len(items)
         record["feedback_stored"] = state.feedback_store.add(service_id, items)

@@ -10,6 +10,14 @@ from __future__ import annotations
 from http import HTTPStatus
 from typing import Any
 
+#: longest ``diagnostics`` and ``expression`` item in an error answer (longer ones are cut)
+MAX_DIAGNOSTICS_LENGTH = 500
+MAX_EXPRESSION_LENGTH = 200
+
+
+def _bounded(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
 
 def operation_outcome(
     code: str,
@@ -18,10 +26,18 @@ def operation_outcome(
     severity: str = "error",
     expression: list[str] | None = None,
 ) -> dict[str, Any]:
-    """A one-issue FHIR R4 ``OperationOutcome`` (``code`` from the IssueType value set)."""
-    issue: dict[str, Any] = {"severity": severity, "code": code, "diagnostics": diagnostics}
+    """A one-issue FHIR R4 ``OperationOutcome`` (``code`` from the IssueType value set).
+
+    ``diagnostics`` and each ``expression`` are cut to a bounded length: messages may quote what
+    the caller sent (a hook name, a prefetch key, a URL path), which must not come back unbounded.
+    """
+    issue: dict[str, Any] = {
+        "severity": severity,
+        "code": code,
+        "diagnostics": _bounded(diagnostics, MAX_DIAGNOSTICS_LENGTH),
+    }
     if expression:
-        issue["expression"] = list(expression)
+        issue["expression"] = [_bounded(item, MAX_EXPRESSION_LENGTH) for item in expression]
     return {"resourceType": "OperationOutcome", "issue": [issue]}
 
 

@@ -5,7 +5,7 @@ blindly would let anyone who can call the service make it send a live EHR token,
 from inside our network, to a host of their choice. So every outbound FHIR URL must:
 
 * be ``https`` (``http`` only with ``ALLOW_HTTP_FHIR``, for loopback tests and sandboxes);
-* have no user-info, no dot segments, and a host;
+* have no user-info, no dot segments (also encoded, ``..;`` or ``\\``-separated), and a host;
 * lie under an allowlisted FHIR base URL: the global ``FHIR_SERVER_ALLOWLIST``, plus the
   ``fhir_servers`` of the JWT issuer that authenticated this call.
 
@@ -19,6 +19,7 @@ may carry patient identifiers); the token is never logged.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -58,8 +59,7 @@ def _parse(url: str) -> _Origin | None:
         return None
     if parts.username is not None or parts.password is not None or "@" in parts.netloc:
         return None
-    segments = unquote(parts.path).split("/")
-    if any(seg in (".", "..") for seg in segments):
+    if _has_dot_segment(parts.path):
         return None
     return _Origin(
         scheme=scheme,
@@ -67,6 +67,13 @@ def _parse(url: str) -> _Origin | None:
         port=port if port is not None else _DEFAULT_PORTS[scheme],
         path=parts.path.rstrip("/"),
     )
+
+
+def _has_dot_segment(path: str) -> bool:
+    """``.``/``..`` segments as some server may read them: percent-encoded once or twice
+    (``%2e``, ``%252e``), with a path parameter (``..;``, Tomcat), or ``\\``-separated (IIS)."""
+    decoded = unquote(unquote(path))
+    return any(seg.split(";", 1)[0] in (".", "..") for seg in re.split(r"[/\\]", decoded))
 
 
 def _under(url: _Origin, base: _Origin) -> bool:

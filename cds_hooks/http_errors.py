@@ -33,6 +33,13 @@ _ISSUE_CODES: dict[int, str] = {
 }
 
 
+def issue_code_for(status: int) -> str:
+    """The FHIR IssueType code for an HTTP error status."""
+    return _ISSUE_CODES.get(
+        status, "processing" if status < HTTPStatus.INTERNAL_SERVER_ERROR else "exception"
+    )
+
+
 def json_response(
     body: Any, status: int = HTTPStatus.OK, mimetype: str = "application/json"
 ) -> Response:
@@ -46,9 +53,7 @@ def error_response(error: Exception) -> Response:
         return json_response(error.to_operation_outcome(), error.status_code, FHIR_JSON)
     if isinstance(error, HTTPException):
         status = error.code or HTTPStatus.INTERNAL_SERVER_ERROR
-        code = _ISSUE_CODES.get(
-            status, "processing" if status < HTTPStatus.INTERNAL_SERVER_ERROR else "exception"
-        )
+        code = issue_code_for(status)
         response = json_response(
             operation_outcome(code, f"{status} {error.name}"), status, FHIR_JSON
         )

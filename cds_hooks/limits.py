@@ -14,9 +14,11 @@ needed), like any other unusable FHIR answer.
 from __future__ import annotations
 
 import json
+import math
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NoReturn
 
 import requests
 from flask.json.provider import DefaultJSONProvider
@@ -128,17 +130,58 @@ def check_hook_body(body: Any, limits: JsonLimits, max_resources: int | None = N
             )
 
 
+def _no_constant(name: str) -> NoReturn:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):  # 1e999: RFC 8259 numbers are finite
+        raise ValueError("number out of range")
+    return value
+
+
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _has_lone_surrogate(value: Any) -> bool:
+    """Whether a string (or member name) anywhere in ``value`` holds an unpaired surrogate."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if _SURROGATE.search(item):
+                return True
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return False
+
+
 def loads_bounded(data: str | bytes, limits: JsonLimits, where: str = "body") -> Any:
-    """``json.loads`` with the shape bounds.
+    """``json.loads`` with the shape bounds; strict RFC 8259 values.
+
+    ``NaN``, ``Infinity`` and numbers that overflow a float (``1e999``) are refused: a NaN
+    compares false with everything, so a rule would silently conclude nothing. So are strings with
+    an unpaired UTF-16 surrogate (``"\\ud800"``), which are no text: storing or encoding them fails.
 
     :raises ValueError: for text that is not JSON (Flask turns it into 400).
     :raises PayloadTooLarge: when nesting exhausts the parser or a bound is exceeded.
     """
     try:
-        value = json.loads(data)
+        value = json.loads(data, parse_constant=_no_constant, parse_float=_finite_float)
     except RecursionError:
         raise PayloadTooLarge(f"{where}: JSON nested too deeply") from None
     check_json_bounds(value, limits, where)
+    if isinstance(data, str):  # a str may hold surrogates as characters, not only as escapes
+        suspect = "\\u" in data or _SURROGATE.search(data) is not None
+    else:
+        suspect = _SURROGATE_ESCAPE.search(data) is not None
+    if suspect and _has_lone_surrogate(value):
+        raise ValueError("a string holds an unpaired UTF-16 surrogate")
     return value
 
 

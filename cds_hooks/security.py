@@ -132,6 +132,8 @@ def init_security(app: Flask) -> None:
         # RFC 6750 §3: a 401 names the scheme the client must use.
         if response.status_code == Unauthorized.status_code:
             response.headers.setdefault("WWW-Authenticate", "Bearer")
+        # error answers may quote caller input: never let a browser sniff them as HTML
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
         return response
 
 
@@ -139,6 +141,8 @@ def _protect_discovery(app: Flask) -> None:
     @app.before_request
     def _authenticate_discovery() -> Response | None:
         if request.endpoint != DISCOVERY_ENDPOINT:
+            return None
+        if request.method == "OPTIONS":  # a CORS preflight carries no credentials (Fetch spec)
             return None
         authenticator = app.extensions["rair_cds"].authenticator
         if authenticator is None:

@@ -13,13 +13,19 @@ thread after the loop has returned, so that no ``select()`` ever sees a closed d
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 from typing import Any
 
 from flask import Flask
+from waitress import channel as waitress_channel
 from waitress import wasyncore
 from waitress.server import create_server as _waitress_server
+from waitress.task import ErrorTask
+
+from cds_hooks.errors import operation_outcome
+from cds_hooks.http_errors import FHIR_JSON, issue_code_for
 
 log = logging.getLogger("rair_cds.server")
 
@@ -36,9 +42,39 @@ def create_server(
     ensure = getattr(store, "ensure_schema", None)
     if callable(ensure):
         ensure()  # fail at start-up, not on the first feedback, when the database is unusable
-    return _waitress_server(
+    max_body = app.config.get("MAX_CONTENT_LENGTH")
+    if max_body:
+        # waitress buffers a whole body (by default up to 1 GiB) before the app can refuse it:
+        # refuse a larger one as soon as its size is known (waitress refuses a size >= its limit)
+        adjustments.setdefault("max_request_body_size", int(max_body) + 1)
+    server = _waitress_server(
         app, host=host, port=port, threads=threads, ident="rair-cds", **adjustments
     )
+    for candidate in (server, *socket_map(server).values()):
+        if hasattr(candidate, "channel_class"):  # a listening server (one or several)
+            candidate.channel_class = HTTPChannel
+    return server
+
+
+class _OperationOutcomeErrorTask(ErrorTask):
+    """waitress's own error answers (413 body too large, 400 malformed request line, ...) as a
+    FHIR ``OperationOutcome``, like every other error answer of the service."""
+
+    def execute(self) -> None:
+        error = self.request.error
+        outcome = operation_outcome(issue_code_for(error.code), f"{error.code} {error.reason}")
+        body = json.dumps(outcome, separators=(",", ":")).encode()
+        self.status = f"{error.code} {error.reason}"
+        self.response_headers.append(("Content-Type", FHIR_JSON))
+        self.set_close_on_finish()
+        self.content_length = len(body)
+        self.write(body)
+
+
+class HTTPChannel(waitress_channel.HTTPChannel):
+    """waitress's channel, answering its own errors with an ``OperationOutcome``."""
+
+    error_task_class = _OperationOutcomeErrorTask
 
 
 def socket_map(server: Any) -> dict[int, Any]:  # noqa: ANN401 - a waitress server
