@@ -52,3 +52,11 @@ def test_discovery_rejects_post_with_operation_outcome(client):
     assert response.status_code == 405
     assert response.get_json()["resourceType"] == "OperationOutcome"
     assert "GET" in response.headers["Allow"]
+
+
+def test_every_thyroid_service_announces_version_and_hook_version(make_app):
+    body = make_app(PLUGINS=["plugin.thyroid"]).test_client().get("/cds-services").get_json()
+    services = {s["id"]: s for s in body["services"]}
+    assert set(services) == {"rair-patient-view", "rair-order-select", "rair-order-sign"}
+    for service in services.values():
+        assert service["version"] and service["hookVersion"] == "1.0", service["id"]

@@ -34,10 +34,12 @@ from plugin.thyroid.order_cards_common import (
     DRIVER_MISSING,
     I131_BLOCKING,
     I131_CUMULATIVE,
+    I131_NOT_APPLICABLE,
     I131_NOT_ESTABLISHED,
     I131_RAIR,
     NOT_ELIGIBLE,
     PREFERRED,
+    PREGNANCY_CAUTION,
     TRIAL_ONLY,
     DraftOrder,
     OrderCard,
@@ -52,7 +54,8 @@ from plugin.thyroid.order_cards_i131 import Cumulative, cumulative_activity, i13
 
 __all__ = [
     "BLOCKING", "DEFAULT_PATH", "DRIVER_MISSING", "I131_BLOCKING", "I131_CUMULATIVE",
-    "I131_NOT_ESTABLISHED", "I131_RAIR", "NOT_ELIGIBLE", "PREFERRED", "TRIAL_ONLY", "Cumulative",
+    "I131_NOT_APPLICABLE", "I131_NOT_ESTABLISHED", "I131_RAIR", "NOT_ELIGIBLE", "PREFERRED",
+    "PREGNANCY_CAUTION", "TRIAL_ONLY", "Cumulative",
     "DraftOrder", "OrderCard", "OrderCardSettings", "OrderCardText", "cards_for_order",
     "cumulative_activity", "drug_matches", "load_order_text",
 ]
@@ -77,4 +80,39 @@ def cards_for_order(
         card = drug_card(builder, drug)
         if card is not None:
             cards.append(card)
+    cards = _with_pregnancy_caution(builder, cards)
     return sorted(cards, key=lambda c: _RANK[c.card.indicator])
+
+
+def _with_pregnancy_caution(b: OrderCardBuilder, cards: list[OrderCard]) -> list[OrderCard]:
+    """H4 for a non-blocking W-PREG (lactation, or a pregnancy status too old to rule out).
+
+    RAI is contraindicated in pregnancy and lactation and every listed TKI carries an embryo-fetal
+    toxicity warning (H4), so an I-131 or systemic-drug order must not pass silently. The text
+    joins the order's existing warning or critical card (one card per order where possible);
+    without one, the order gets its own warning card. A blocking W-PREG is already a critical
+    card (rule 4), so nothing is added then.
+    """
+    order, a = b.order, b.assessment
+    if not (order.i131 or order.drugs):
+        return cards
+    preg = [w for w in a.warnings if w.code == "W-PREG"]
+    if not preg or any(w.blocking for w in preg):
+        return cards
+    what = ("Lactation" if b.record.lactation else
+            "A pregnancy status that is not current (older than the safety window or undated)")
+    caution = " ".join(b.text.data["pregnancy_caution"].split()).format(what=what)
+    for i, c in enumerate(cards):
+        if c.card.indicator in ("warning", "critical"):
+            detail = caution + ("\n\n" + c.card.detail if c.card.detail else "")
+            updated = c.card.model_copy(update={"detail": detail})
+            cards[i] = OrderCard(c.kind, c.order_ref, updated)
+            return cards
+    values = {"order_title": "I-131" if order.i131 else b.order_label(),
+              "order_label": b.order_label(), "order_ref": order.ref, "caution_text": caution}
+    kind = "pregnancy-caution"
+    card = b.make(PREGNANCY_CAUTION, "warning", b.summary(kind, **values),
+                  b.detail(kind, **values), suggestions=[b.delete_suggestion()],
+                  reasons=b.override_reasons("blocking"))
+    # the info cards of this order (e.g. "preferred") would contradict the caution: drop them
+    return [c for c in cards if c.card.indicator != "info"] + [card]

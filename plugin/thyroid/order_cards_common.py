@@ -43,6 +43,8 @@ NOT_ELIGIBLE = "order-not-eligible"
 BLOCKING = "order-blocking"
 PREFERRED = "order-preferred"
 TRIAL_ONLY = "order-trial-only"
+I131_NOT_APPLICABLE = "order-i131-not-applicable"
+PREGNANCY_CAUTION = "order-pregnancy-caution"
 
 
 
@@ -344,7 +346,8 @@ class OrderCardBuilder:
 
     def blocking_card(self, card_kind: str, drug: str, blocks: list[Warning], *,
                        extra: list[str], testing: Mapping[str, Any] | None,
-                       more: Sequence[Suggestion] = (), reasons: tuple[str, ...] = ()) -> OrderCard:
+                       more: Sequence[Suggestion] = (), reasons: tuple[str, ...] = (),
+                       rules: Sequence[str] = ()) -> OrderCard:
         texts = self.text.data["blocking_text"]
         titles, details, codes = [], [], []
         for w in blocks:
@@ -375,8 +378,9 @@ class OrderCardBuilder:
                          self.detail(kind, **values), suggestions=suggestions,
                          reasons=self.override_reasons("blocking", *reasons),
                          source_key=self.blocking_source(blocks[0], drug),
-                         rules=[r for w in blocks
-                                for r in texts.get(w.code, texts["default"]).get("rules", [])])
+                         rules=[*rules, *(r for w in blocks
+                                          for r in texts.get(w.code, texts["default"]).get(
+                                              "rules", []))])
 
     def blocking_source(self, w: Warning, drug: str) -> str:
         """The label of the blocked drug when the warning cites it, else the warning's source."""

@@ -38,7 +38,10 @@ def drug_card(b: OrderCardBuilder, drug: str) -> OrderCard | None:
             or (not w.drugs and w.code in patient_level)
         )
     ]
-    gap = driver_gap(b, drug)
+    usable = find(a.on_label, drug) + find(a.guideline_supported_off_label, drug)
+    # The assessment is the authority on eligibility: a drug it lists as on-label or
+    # guideline-supported (e.g. selpercatinib for RET-mutant MTC, H3) gets no driver-gap card.
+    gap = None if usable else driver_gap(b, drug)
     not_eligible = find(a.not_eligible, drug)
     if blocks:
         extra = []
@@ -51,7 +54,6 @@ def drug_card(b: OrderCardBuilder, drug: str) -> OrderCard | None:
         return driver_card(b, drug, gap, not_eligible)
     if not_eligible:
         return not_eligible_card(b, drug, not_eligible[0])
-    usable = find(a.on_label, drug) + find(a.guideline_supported_off_label, drug)
     trials = find(a.trial_only, drug)
     if trials and not usable:
         return trial_only_card(b, drug, trials)
@@ -72,8 +74,11 @@ def driver_gap(b: OrderCardBuilder, drug: str) -> dict[str, Any] | None:
     names = {b.text.drug_to_driver[p] for p in parts(drug) if p in b.text.drug_to_driver}
     if drug in b.text.drug_to_driver:
         names = {b.text.drug_to_driver[drug]}
+    histologies = {str(d.histology) for d in b.record.diagnoses if d.histology is not None}
     for name in sorted(names):
         spec = b.text.data["drivers"][name]
+        if histologies & set(spec.get("not_for_histology") or []):
+            continue  # e.g. RET-fusion logic does not apply to MTC (RET-mutant MTC, H3)
         if driver_present(b, spec):
             continue
         untested = untested_genes(b, spec)

@@ -20,6 +20,7 @@ from plugin.thyroid.clinical_model import PatientRecord, RaiIntent
 from plugin.thyroid.order_cards_common import (
     I131_BLOCKING,
     I131_CUMULATIVE,
+    I131_NOT_APPLICABLE,
     I131_NOT_ESTABLISHED,
     I131_RAIR,
     DraftOrder,
@@ -52,6 +53,8 @@ class Cumulative:
         lower = self.prior_mbq + (self.order_mbq or 0)
         if lower > self.threshold_mbq:
             return True
+        if self.order_mbq is None and self.prior_mbq >= self.threshold_mbq:
+            return True  # an I-131 therapy order adds a positive activity to >= 22,200 MBq
         if self.order_mbq is None or self.prior_unknown:
             return None
         return False
@@ -100,8 +103,10 @@ def _cumulative_text(cum: Cumulative) -> str:
     total = cum.total_mbq
     if cum.exceeds:
         if total is None:
+            where = "above" if cum.prior_mbq > cap else "at"
             return (
-                f"**Cumulative therapeutic activity is already above {limit}** ({prior}); the"
+                f"**Cumulative therapeutic activity is already {where} {limit}** ({prior}), so"
+                f" any further therapeutic activity passes it (strictly greater, §5); the"
                 f" ordered activity is not readable.{gaps}"
             )
         return (
@@ -130,20 +135,25 @@ def _cumulative_text(cum: Cumulative) -> str:
 
 def i131_cards(b: OrderCardBuilder) -> list[OrderCard]:
     order, a = b.order, b.assessment
-    if not order.is_i131_therapy(b.text.diagnostic_below_mbq):
+    if not order.i131:
         return []
+    therapy = order.is_i131_therapy(b.text.diagnostic_below_mbq)
     cards = []
     blocks = [w for w in a.warnings
               if w.blocking and w.code in b.text.data["i131_block_codes"]]
     if blocks:
-        # one card for the order: the block, and for RAIR disease Rec 59B with the referral
-        extra, more = [], []
-        if a.rair_status == "YES":
+        # H4: RAI is contraindicated in pregnancy, whatever the activity (a diagnostic dose too).
+        # One card for the order: the block, and for RAIR disease Rec 59B with the referral
+        extra, more, rules = [], [], []
+        if a.rair_status == "YES" and therapy:
+            rules.append("B8")
             extra.append(b.text.data["i131_rair_in_block"].format(
                 criteria=b.criteria() or "criteria not recorded"))
             more.append(b.referral_suggestion())
         return [b.blocking_card(I131_BLOCKING, "I-131", blocks, extra=extra, testing=None,
-                                more=more, reasons=("i131",))]
+                                more=more, reasons=("i131",), rules=rules)]
+    if not therapy:
+        return []
     cum = cumulative_activity(b.record, order, b.text.threshold_mbq)
     common = {
         "order_label": b.order_label(),
@@ -158,6 +168,9 @@ def i131_cards(b: OrderCardBuilder) -> list[OrderCard]:
     if a.rair_status == "YES":
         evidence = [line for c in a.rair_criteria for line in
                     a.evidence.get(_CRITERION_RULE.get(c, ""), [])]
+        # B3: for JS-iii alone the frameworks disagree on RaIT for avid lesions; say so
+        discordance = (" ".join(b.text.data["i131_js_iii_note"].split())
+                       if list(a.rair_criteria) == ["JS-iii"] else "")
         kind = "i131-rair"
         cards.append(b.make(
             I131_RAIR,
@@ -167,10 +180,12 @@ def i131_cards(b: OrderCardBuilder) -> list[OrderCard]:
                 kind,
                 criteria_text=b.criteria() or "(not listed)",
                 evidence_text=("Evidence: " + "; ".join(evidence) + ".") if evidence else "",
+                discordance_text=discordance,
                 **common,
             ),
             suggestions=[b.delete_suggestion(), b.referral_suggestion()],
             reasons=b.override_reasons("i131"),
+            rules=["B3"] if discordance else None,
         ))
     elif a.rair_status == "NOT_ESTABLISHED" and a.action != "RAI_EVALUATION":
         # A2 (no prior therapeutic RAI -> RAI_EVALUATION) is exactly when I-131 is expected.
@@ -183,6 +198,13 @@ def i131_cards(b: OrderCardBuilder) -> list[OrderCard]:
             b.detail(kind, missing_text="\n".join(f"- {m}" for m in missing), **common),
             reasons=b.override_reasons("i131"),
         ))
+    elif a.rair_status == "NOT_APPLICABLE":
+        # A1b: ATC/MTC; the RAI-R rules do not apply. Info only (the action is MDT review).
+        if b.settings.info_cards or cum.exceeds:
+            kind = "i131-not-applicable"
+            cards.append(b.make(
+                I131_NOT_APPLICABLE, "info", b.summary(kind, **common), b.detail(kind, **common)
+            ))
     elif cum.exceeds and cum.total_mbq is not None:
         kind = "i131-cumulative"
         cards.append(b.make(

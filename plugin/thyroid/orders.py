@@ -21,6 +21,9 @@ Decisions:
 * **No repeats at sign.** Cards shown at order-select are remembered in an
   :class:`~plugin.thyroid.alert_cache.AlertCache` shared by both services; order-sign leaves out a
   card already shown for the same patient, order and order content.
+* **No duplicate information cards.** Two drafts of the same drug would give two identical info
+  cards (same kind and summary); the second is left out (listed in ``suppressedCards``). Warning
+  and critical cards are kept per draft: each carries the delete action for its own draft.
 
 Settings (service config; environment values may arrive as strings):
 ``ORDER_INFO_CARDS`` (true), ``ORDER_I131_CRITICAL`` (false), ``ORDER_REPEAT_CRITICAL_AT_SIGN``
@@ -56,6 +59,7 @@ from plugin.thyroid.order_cards import (
     load_order_text,
 )
 from plugin.thyroid.service import NEEDS_DATA, PREFETCH, PatientViewService, flatten_prefetch
+from plugin.thyroid.service import VERSION as SERVICE_VERSION
 
 ORDER_SELECT_ID = "rair-order-select"
 ORDER_SIGN_ID = "rair-order-sign"
@@ -366,6 +370,7 @@ class OrderService:
         )
 
         shown: list[OrderCard] = []
+        info_shown: set[str] = set()  # an identical info card for two drafts is shown once
         suppressed: list[dict[str, str]] = []
         review: list[dict[str, Any]] = []
         for order in drafts.orders:
@@ -389,6 +394,14 @@ class OrderService:
                                            "reason": "shown at order-select"})
                     else:
                         kept.append(c)
+            for c in list(kept):
+                if c.card.indicator != "info":
+                    continue
+                if signatures[id(c)] in info_shown:
+                    kept.remove(c)
+                    suppressed.append({"order": order.ref, "kind": c.kind,
+                                       "reason": "same information card shown for another draft"})
+                info_shown.add(signatures[id(c)])
             shown += kept
             if order.drugs or order.i131:
                 review.append({"order": order.ref, "drugs": list(order.drugs),
@@ -457,6 +470,8 @@ def create_order_services(
             ),
             prefetch=dict(prefetch),
             usage_requirements=usage,
+            version=SERVICE_VERSION,
+            hook_version="1.0",
             needs_data=needs,
         ),
         ServiceDefinition(
@@ -469,6 +484,8 @@ def create_order_services(
             ),
             prefetch=dict(prefetch),
             usage_requirements=usage,
+            version=SERVICE_VERSION,
+            hook_version="1.0",
             needs_data=needs,
         ),
     ]

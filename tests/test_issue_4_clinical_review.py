@@ -1,0 +1,304 @@
+"""Issue 4, clinical QA of the order hooks: regressions for the defects the review found.
+
+Every test runs through the Flask test client with the real reader and rules (patient-view
+samples under ``fhir_samples/thyroid``, some edited in place) and checks the response schema.
+Each names the DOMAIN.md clause it protects.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+
+import pytest
+
+from cds_hooks import create_app
+
+SAMPLES = Path(__file__).resolve().parents[1] / "fhir_samples" / "thyroid"
+SNOMED = "http://snomed.info/sct"
+RXNORM = "http://www.nlm.nih.gov/research/umls/rxnorm"
+RAIR = "https://rair-cds.org/fhir/CodeSystem/concepts"
+UCUM = "http://unitsofmeasure.org"
+
+
+@pytest.fixture
+def client(tmp_path):
+    app = create_app({
+        "TESTING": True, "AUTH_MODE": "off", "EVALUATION_DATE": "2026-11-27",
+        "FEEDBACK_DB": str(tmp_path / "feedback.sqlite3"), "FHIR_REQUIRE_AUTHORIZATION": False,
+    })
+    return app.test_client()
+
+
+def sample(name):
+    return json.loads((SAMPLES / f"patient-view.{name}.json").read_text(encoding="utf-8"))
+
+
+def i131(rid, value=150, unit="mCi"):
+    resource = {
+        "resourceType": "MedicationRequest", "id": rid, "status": "draft", "intent": "order",
+        "medicationCodeableConcept": {"coding": [{"system": SNOMED, "code": "111160004"}],
+                                      "text": "Sodium iodide I-131"},
+        "subject": {"reference": "Patient/x"},
+    }
+    if value is not None:
+        resource["dosageInstruction"] = [{"doseAndRate": [{"doseQuantity": {
+            "value": value, "unit": unit, "system": UCUM, "code": unit}}]}]
+    return resource
+
+
+def drug(rid, rxnorm):
+    return {"resourceType": "MedicationRequest", "id": rid, "status": "draft", "intent": "order",
+            "medicationCodeableConcept": {"coding": [{"system": RXNORM, "code": rxnorm}]},
+            "subject": {"reference": "Patient/x"}}
+
+
+def post(client, name, drafts, *, edit=None, hook="order-sign", selections=None):
+    pv = sample(name)
+    prefetch = copy.deepcopy(pv["prefetch"])
+    if edit:
+        edit(prefetch)
+    context = {"userId": "Practitioner/qa", "patientId": pv["context"]["patientId"],
+               "draftOrders": {"resourceType": "Bundle", "type": "collection",
+                               "entry": [{"resource": r} for r in drafts]}}
+    if selections:
+        context["selections"] = selections
+    service = "rair-order-select" if hook == "order-select" else "rair-order-sign"
+    response = client.post(f"/cds-services/{service}", json={
+        "hook": hook, "hookInstance": "0b7a4c7e-4d0e-4f53-9a51-3f1f0c8d2a10",
+        "context": context, "prefetch": prefetch})
+    assert response.status_code == 200, response.get_json()
+    return response.get_json()
+
+
+def by_order(body):
+    review = body["extension"]["rair-cds"]["orderReview"]
+    return {r["order"]: r["cards"] for r in review}
+
+
+def card_for(body, ref):
+    """The cards whose delete action (or detail) names the draft ``ref``."""
+    return [c for c in body["cards"] if f"`{ref}`" in c["detail"]]
+
+
+def add_resource(resource):
+    def edit(prefetch):
+        for value in prefetch.values():
+            if isinstance(value, dict) and value.get("resourceType") == "Bundle" and any(
+                    e["resource"]["resourceType"] == "Observation" for e in value.get("entry", [])):
+                value["entry"].append({"resource": resource})
+                return
+        raise AssertionError("no Observation bundle in the prefetch")
+    return edit
+
+
+def set_doses(doses):
+    def edit(prefetch):
+        for value in prefetch.values():
+            if isinstance(value, dict) and value.get("resourceType") == "Bundle":
+                for entry in value.get("entry", []):
+                    res = entry["resource"]
+                    if res.get("id") in doses:
+                        res["dosage"]["dose"]["value"] = doses[res["id"]]
+    return edit
+
+
+def lactating(patient):
+    return {"resourceType": "Observation", "id": "qa-lactating", "status": "final",
+            "code": {"coding": [{"system": RAIR, "code": "lactating"}]},
+            "subject": {"reference": f"Patient/{patient}"},
+            "effectiveDateTime": "2026-11-01", "valueBoolean": True}
+
+
+# -- H3 / §A4.2: the assessment's eligibility wins over the RET-fusion driver check ------------
+
+
+def test_selpercatinib_for_mtc_gets_no_ret_fusion_card(client, assert_valid_response):
+    """H3: selpercatinib's MTC indication is RET-*mutant* MTC; "no RET fusion documented" with an
+    RNA fusion panel (and a delete) was the wrong message for an MTC patient."""
+    body = assert_valid_response(post(client, "mtc-medullary", [drug("selp", "2370147")]))
+    assert body["extension"]["rair-cds"]["assessment"]["rairStatus"] == "NOT_APPLICABLE"
+    assert by_order(body)["MedicationRequest/selp"] == []
+
+
+def test_a_drug_the_assessment_lists_on_label_gets_no_driver_gap_card(client,
+                                                                      assert_valid_response):
+    """§A4.2/H3: a drug in ``onLabel`` (here selpercatinib, RET-mutant MTC) is eligible; the
+    order card must not contradict the assessment with a driver-missing warning."""
+    variant = {
+        "resourceType": "Observation", "id": "qa-ret-m918t", "status": "final",
+        "code": {"coding": [{"system": "http://loinc.org", "code": "69548-6"}]},
+        "subject": {"reference": "Patient/rair-26"}, "effectiveDateTime": "2026-06-01",
+        "valueCodeableConcept": {"coding": [{"system": "http://loinc.org", "code": "LA9633-4"}]},
+        "component": [
+            {"code": {"coding": [{"system": "http://loinc.org", "code": "48018-6"}]},
+             "valueCodeableConcept": {"coding": [{"system": "http://www.genenames.org/geneId",
+                                                  "code": "HGNC:9967", "display": "RET"}]}},
+            {"code": {"coding": [{"system": "http://loinc.org", "code": "48005-3"}]},
+             "valueCodeableConcept": {"text": "p.Met918Thr"}},
+        ],
+    }
+    body = assert_valid_response(post(client, "mtc-medullary", [drug("selp", "2370147")],
+                                      edit=add_resource(variant)))
+    on_label = [o["drug"] for o in
+                body["extension"]["rair-cds"]["assessment"]["therapies"]["onLabel"]]
+    if "selpercatinib" not in on_label:
+        pytest.skip("the assessment did not read the RET M918T variant from this sample")
+    assert "order-driver-missing" not in by_order(body)["MedicationRequest/selp"]
+
+
+# -- H4: pregnancy and lactation ----------------------------------------------------------------
+
+
+def test_diagnostic_activity_i131_in_pregnancy_is_critical(client, assert_valid_response):
+    """H4: RAI is contraindicated in pregnancy whatever the activity; a 2 mCi order used to pass
+    silently because diagnostic-range orders returned before the pregnancy check."""
+    body = assert_valid_response(post(client, "pregnant-systemic-indicated", [i131("dx", 2)]))
+    cards = body["cards"]
+    assert [(c["indicator"]) for c in cards] == ["critical"]
+    assert "W-PREG" in cards[0]["summary"]
+    assert "Rec 59B" not in cards[0]["detail"]  # not an empiric-therapy question at 2 mCi
+    assert cards[0]["overrideReasons"]
+
+
+def test_lactation_i131_and_tki_orders_get_a_warning(client, assert_valid_response):
+    """H4 (RAI contraindicated in lactation; TKIs: avoid in breastfeeding) with W-PREG not
+    blocking: before the review, lenvatinib got only the "preferred" info card and a diagnostic
+    I-131 order nothing."""
+    drafts = [i131("tx", 150), drug("lenv", "1603296"), i131("dx", 2)]
+    body = assert_valid_response(post(client, "js-ii-post-therapy-no-uptake", drafts,
+                                      edit=add_resource(lactating("rair-02"))))
+    review = by_order(body)
+    assert review["MedicationRequest/tx"] == ["order-i131-rair"]  # one card, caution merged in
+    assert review["MedicationRequest/lenv"] == ["order-pregnancy-caution"]
+    assert review["MedicationRequest/dx"] == ["order-pregnancy-caution"]
+    for card in body["cards"]:
+        assert card["indicator"] == "warning"
+        assert "W-PREG (H4)" in card["detail"]
+        assert "Lactation is on file" in card["detail"]
+        assert card["overrideReasons"]
+        assert any(a["type"] == "delete" for s in card["suggestions"] for a in s["actions"])
+
+
+def test_lactation_before_first_rai_still_warns(client, assert_valid_response):
+    """H4: even when RAI is expected (A2, RAI_EVALUATION: no I-131 card otherwise), I-131 in
+    lactation is contraindicated."""
+    body = assert_valid_response(post(client, "no-prior-therapeutic-rai", [i131("tx", 100)],
+                                      edit=add_resource(lactating("rair-09"))))
+    assert by_order(body)["MedicationRequest/tx"] == ["order-pregnancy-caution"]
+
+
+# -- B3: JS-iii alone --------------------------------------------------------------------------
+
+
+def test_i131_for_js_iii_alone_names_the_framework_discordance(client, assert_valid_response):
+    """B3: with JS-iii the only criterion, Martinique supports RaIT for avid lesions while Rec 59B
+    says no further empiric RAI; the warning must say both, not only Rec 59B."""
+    body = assert_valid_response(post(client, "js-iii-some-lesions", [i131("tx", 100)]))
+    (card,) = body["cards"]
+    assert card["indicator"] == "warning"
+    assert "W-FRAMEWORK-DISCORDANCE" in card["detail"]
+    assert "RaIT for RAI-avid lesions" in card["detail"]
+    assert "Rule **B3**" in card["detail"]
+
+
+def test_i131_for_js_ii_does_not_carry_the_js_iii_note(client, assert_valid_response):
+    body = assert_valid_response(post(client, "js-ii-post-therapy-no-uptake", [i131("tx", 100)]))
+    assert "W-FRAMEWORK-DISCORDANCE" not in body["cards"][0]["detail"]
+
+
+# -- §5 / B0.3: the cumulative threshold -------------------------------------------------------
+
+
+@pytest.mark.parametrize(("ordered", "unit", "over"), [
+    (450, "mCi", False),      # 150 + 450 = 600 mCi = 22,200 MBq: not over (strictly greater)
+    (16650, "MBq", False),
+    (451, "mCi", True),       # 601 mCi = 22,237 MBq: over
+    (16.687, "GBq", True),
+])
+def test_cumulative_threshold_is_strictly_greater(client, assert_valid_response, ordered, unit,
+                                                  over):
+    """§5.1 / B0.3: exactly 22,200 MBq is not >22.2 GBq; 22,237 MBq is."""
+    body = assert_valid_response(post(client, "js-ii-post-therapy-no-uptake",
+                                      [i131("tx", ordered, unit)]))
+    (card,) = body["cards"]
+    assert (">22.2 GBq" in card["summary"]) is over
+    if over:
+        assert "22,237 MBq" in card["detail"]
+    else:
+        assert "exactly 22,200 MBq" in card["detail"] and "**not**" in card["detail"]
+
+
+def test_unreadable_order_on_top_of_exactly_600_mci_passes_the_threshold(
+        client, assert_valid_response):
+    """§5 / B0.3: with 22,200 MBq already given, any further therapeutic activity is >22.2 GBq;
+    the card used to say the total "cannot be computed"."""
+    body = assert_valid_response(post(client, "js-ii-post-therapy-no-uptake",
+                                      [i131("tx", None)],
+                                      edit=set_doses({"rair-02-rai-3": 600})))
+    (card,) = body["cards"]
+    assert "already at 22,200 MBq" in card["detail"]
+    assert "cannot be computed" not in card["detail"]
+
+
+# -- A1b: ATC / MTC ----------------------------------------------------------------------------
+
+
+def test_i131_for_mtc_gets_an_information_card_only(client, assert_valid_response):
+    """A1b: NOT_APPLICABLE; the RAI-R rules do not apply and the action is MDT review. Before,
+    the order passed without a word; now one info card (no interruption, no override)."""
+    body = assert_valid_response(post(client, "mtc-medullary", [i131("tx", 100)]))
+    (card,) = body["cards"]
+    assert card["indicator"] == "info"
+    assert "A1b" in card["detail"] and "MDT_REVIEW_REQUIRED" in card["detail"]
+
+
+# -- alert fatigue -----------------------------------------------------------------------------
+
+
+def test_two_drafts_of_the_preferred_drug_give_one_info_card(client, assert_valid_response):
+    """Rule 5 (at most an info card): two drafts of selpercatinib gave two identical info
+    cards."""
+    drafts = [drug("s1", "2370147"),
+              {**drug("s2", "2370147"), "medicationCodeableConcept": {
+                  "text": "Retevmo 80 MG Oral Capsule"}}]
+    body = assert_valid_response(post(client, "ret-fusion-first-line", drafts))
+    assert [c["indicator"] for c in body["cards"]] == ["info"]
+    suppressed = body["extension"]["rair-cds"]["suppressedCards"]
+    assert suppressed == [{"order": "MedicationRequest/s2", "kind": "order-preferred",
+                           "reason": "same information card shown for another draft"}]
+
+
+def test_a_dose_change_between_select_and_sign_shows_the_card_again(client,
+                                                                    assert_valid_response):
+    """Issue 4: a card shown at order-select is not repeated at order-sign for the same content;
+    a changed dose is new content."""
+    name, ref = "js-ii-post-therapy-no-uptake", "MedicationRequest/tx"
+    first = post(client, name, [i131("tx", 150)], hook="order-select", selections=[ref])
+    assert by_order(assert_valid_response(first))[ref] == ["order-i131-rair"]
+    same = post(client, name, [{**i131("tx", 150), "status": "active"}])
+    assert by_order(assert_valid_response(same))[ref] == []
+    changed = post(client, name, [i131("tx", 200)])
+    assert by_order(assert_valid_response(changed))[ref] == ["order-i131-rair"]
+
+
+def test_driver_gap_yields_to_an_on_label_listing():
+    """§A4.2: the assessment decides eligibility; a drug it lists as on-label gets no
+    driver-missing warning even when the order-card driver table finds no driver on file."""
+    import datetime as dt
+
+    from plugin.thyroid.assessment import Assessment, TherapyOption
+    from plugin.thyroid.clinical_model import PatientRecord
+    from plugin.thyroid.order_cards import DraftOrder, cards_for_order
+
+    assessment = Assessment(dt.date(2026, 11, 27), rair_status="YES", rair_criteria=["JS-ii"],
+                            progression="RECENT_PD", action="SYSTEMIC_FIRST_LINE",
+                            on_label=[TherapyOption("selpercatinib")])
+    order = DraftOrder("MedicationRequest/s", "MedicationRequest", {}, "selpercatinib",
+                       drugs=("selpercatinib",))
+    assert cards_for_order(order, assessment, PatientRecord(), "p1") == []
+    unlisted = Assessment(dt.date(2026, 11, 27), rair_status="YES", rair_criteria=["JS-ii"],
+                          progression="RECENT_PD", action="SYSTEMIC_FIRST_LINE")
+    kinds = [c.kind for c in cards_for_order(order, unlisted, PatientRecord(), "p1")]
+    assert kinds == ["order-driver-missing"]
