@@ -316,6 +316,10 @@ def test_order_scenario_end_to_end(make_app, live_server, assert_valid_response,
     ordered_expected = sorted(expected["cards"], key=lambda c: rank[c["indicator"]])
     for card, exp in zip(body["cards"], ordered_expected, strict=True):
         _check_card(card, exp["kind"], exp)
+    # cards a rule held back (a continuation of current therapy): order and kind, any reason
+    got = [{k: s[k] for k in ("order", "kind")} for s in extension.get("suppressedCards", [])]
+    for item in expected.get("suppressed", []):
+        assert item in got, (item, got)
 
 
 @needs_rules

@@ -17,6 +17,11 @@ one card per I-131 order:
 4. **Blocking warning for the ordered drug** (``order-blocking``, critical): a blocking warning
    whose drugs include it, or a patient-level block (§A4.2). It absorbs rules 2 and 3 for that
    drug, so the clinician reads one card per drug.
+4b. **Systemic drug the assessment does not support** (``order-not-indicated``, warning): no
+   therapy option listed and action ``MONITOR`` / ``UPDATE_IMAGING`` / ``COMPLETE_DATA`` /
+   ``RAI_EVALUATION`` (status NO or NOT_ESTABLISHED, or YES without recent progression and not
+   symptomatic; never ATC/MTC), after rules 2-4; a continuation of the same drug gets no card
+   (listed in ``suppressedCards``) (:mod:`~plugin.thyroid.order_cards_indication`).
 5. **Preferred option** (``order-preferred``, info) only when ``info_cards`` is on and no other
    card fired (:mod:`~plugin.thyroid.order_cards_drugs`).
 
@@ -38,6 +43,7 @@ from plugin.thyroid.order_cards_common import (
     I131_NOT_ESTABLISHED,
     I131_RAIR,
     NOT_ELIGIBLE,
+    NOT_INDICATED,
     PREFERRED,
     PREGNANCY_CAUTION,
     TRIAL_ONLY,
@@ -54,7 +60,8 @@ from plugin.thyroid.order_cards_i131 import Cumulative, cumulative_activity, i13
 
 __all__ = [
     "BLOCKING", "DEFAULT_PATH", "DRIVER_MISSING", "I131_BLOCKING", "I131_CUMULATIVE",
-    "I131_NOT_APPLICABLE", "I131_NOT_ESTABLISHED", "I131_RAIR", "NOT_ELIGIBLE", "PREFERRED",
+    "I131_NOT_APPLICABLE", "I131_NOT_ESTABLISHED", "I131_RAIR", "NOT_ELIGIBLE", "NOT_INDICATED",
+    "PREFERRED",
     "PREGNANCY_CAUTION", "TRIAL_ONLY", "Cumulative",
     "DraftOrder", "OrderCard", "OrderCardSettings", "OrderCardText", "cards_for_order",
     "cumulative_activity", "drug_matches", "load_order_text",
@@ -71,8 +78,13 @@ def cards_for_order(
     *,
     text: OrderCardText | None = None,
     settings: OrderCardSettings | None = None,
+    suppressed: list[dict[str, str]] | None = None,
 ) -> list[OrderCard]:
-    """Every card for one draft order (critical first). Orders the rules do not concern get none."""
+    """Every card for one draft order (critical first). Orders the rules do not concern get none.
+
+    ``suppressed``, when given, receives one ``{"order", "kind", "reason"}`` entry per card a rule
+    held back (a continuation of current therapy), for the response's ``suppressedCards``.
+    """
     builder = OrderCardBuilder(order, assessment, record, patient_id, text or load_order_text(),
                                settings or OrderCardSettings())
     cards = i131_cards(builder)
@@ -81,6 +93,8 @@ def cards_for_order(
         if card is not None:
             cards.append(card)
     cards = _with_pregnancy_caution(builder, cards)
+    if suppressed is not None:
+        suppressed.extend(builder.suppressed)
     return sorted(cards, key=lambda c: _RANK[c.card.indicator])
 
 

@@ -45,6 +45,7 @@ PREFERRED = "order-preferred"
 TRIAL_ONLY = "order-trial-only"
 I131_NOT_APPLICABLE = "order-i131-not-applicable"
 PREGNANCY_CAUTION = "order-pregnancy-caution"
+NOT_INDICATED = "order-not-indicated"
 
 
 
@@ -176,6 +177,8 @@ class OrderCardBuilder:
         self.text = text
         self.settings = settings
         self.templates = load_templates()  # cards.yaml: the sources, rules and drug labels
+        # cards a rule decided not to show (e.g. a continuation), for ``suppressedCards``
+        self.suppressed: list[dict[str, str]] = []
 
     # ---- shared pieces
 

@@ -3,8 +3,10 @@
 At most one card per drug: a blocking warning (critical) absorbs the driver gap and the
 not-eligible reason; a missing driver absorbs the not-eligible reason; a drug both not eligible
 and offered in a trial gets one not-eligible card that names the trial (never "not eligible" and
-"trial" as two cards); a drug offered only in a trial gets a trial-only warning; a preferred drug
-an info card when enabled.
+"trial" as two cards); a drug offered only in a trial gets a trial-only warning; a drug the
+assessment offers no therapy for (no option listed, action not systemic) gets a not-indicated
+warning unless the order continues a current therapy
+(:mod:`~plugin.thyroid.order_cards_indication`); a preferred drug an info card when enabled.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from plugin.thyroid.order_cards_common import (
     parts,
     title,
 )
+from plugin.thyroid.order_cards_indication import not_indicated, not_indicated_card
 
 
 def drug_card(b: OrderCardBuilder, drug: str) -> OrderCard | None:
@@ -57,6 +60,8 @@ def drug_card(b: OrderCardBuilder, drug: str) -> OrderCard | None:
     trials = find(a.trial_only, drug)
     if trials and not usable:
         return trial_only_card(b, drug, trials)
+    if not usable and not trials and not_indicated(b):
+        return not_indicated_card(b, drug)
     preferred = [o for o in usable if o.preferred]
     if preferred and b.settings.info_cards:
         option = preferred[0]

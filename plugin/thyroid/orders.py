@@ -24,6 +24,9 @@ Decisions:
 * **No duplicate information cards.** Two drafts of the same drug would give two identical info
   cards (same kind and summary); the second is left out (listed in ``suppressedCards``). Warning
   and critical cards are kept per draft: each carries the delete action for its own draft.
+* **Continuations are not flagged.** A systemic drug the assessment does not support gets an
+  ``order-not-indicated`` warning, except when the order continues a current therapy; that
+  held-back card is listed in ``suppressedCards`` with its reason.
 
 Settings (service config; environment values may arrive as strings):
 ``ORDER_INFO_CARDS`` (true), ``ORDER_I131_CRITICAL`` (false), ``ORDER_REPEAT_CRITICAL_AT_SIGN``
@@ -375,7 +378,7 @@ class OrderService:
         review: list[dict[str, Any]] = []
         for order in drafts.orders:
             cards = cards_for_order(order, assessment, record, patient_id, text=self.text,
-                                    settings=self.settings)
+                                    settings=self.settings, suppressed=suppressed)
             if order.ref not in drafts.deletable:
                 cards = [_without_delete(c) for c in cards]
             key = self.cache.key(patient_id, order.ref, order.resource)

@@ -29,6 +29,19 @@ def drug(rid, pid, code=None, text=None):
             "medicationCodeableConcept": concept, "subject": {"reference": f"Patient/{pid}"},
             "dosageInstruction": [{"text": "as directed"}]}
 
+def on_drug(rid, pid, rx, name, start, status="active"):
+    """A current systemic therapy in the record (MedicationStatement, no end date)."""
+    return {"resourceType": "MedicationStatement", "id": rid, "status": status,
+            "medicationCodeableConcept": {"coding": [{"system": RX, "code": rx, "display": name}]},
+            "subject": {"reference": f"Patient/{pid}"}, "effectivePeriod": {"start": start}}
+
+def add_statement(resource):
+    def edit(prefetch):
+        bundle = prefetch["medicationStatements"]
+        bundle["entry"] = bundle.get("entry", []) + [{"resource": resource}]
+        bundle["total"] = len(bundle["entry"])
+    return edit
+
 def diet(pid):
     return {"resourceType": "NutritionOrder", "id": "diet-1", "status": "draft", "intent": "order",
             "patient": {"reference": f"Patient/{pid}"}, "dateTime": "2026-11-27",
@@ -108,12 +121,41 @@ S = [
   [{"kind": "order-not-eligible", "indicator": "warning"}], {}),
  ("unrelated-orders", "js-ii-post-therapy-no-uptake", "order-sign", "Diet and antibiotic orders: no card", "-",
   lambda p: [diet(p), drug("amox-1", p, code="617993", text="Amoxicillin 500 MG Oral Capsule")], None, [], {}),
+ # rule 4b (issue 4 QA): a systemic drug the assessment does not support (no therapy option listed)
+ ("not-indicated-lenvatinib-monitor", "js-i-diagnostic-scan-no-uptake", "order-sign", "Lenvatinib for stable RAIR disease (MONITOR, D1)", "4b",
+  lambda p: [drug("lenv-4", p, code="1603296")], None,
+  [{"kind": "order-not-indicated", "indicator": "warning", "summaryIncludes": ["Lenvatinib", "stable"],
+    "detailIncludes": ["Rec 60A", "Rule **D1**", "**MONITOR**"], "actions": [["delete", "MedicationRequest/lenv-4"]]}], {}),
+ ("not-indicated-sorafenib-not-rair", "not-refractory-avid-stable", "order-sign", "Sorafenib for disease that is not RAI-refractory (NO)", "4b",
+  lambda p: [drug("sora-1", p, text="Nexavar 200 MG Oral Tablet")], None,
+  [{"kind": "order-not-indicated", "indicator": "warning", "summaryIncludes": ["Sorafenib", "not RAI-refractory"],
+    "detailIncludes": ["Rule **B6**", "NEXAVAR"], "actions": [["delete", "MedicationRequest/sora-1"]]}], {}),
+ ("not-indicated-lenvatinib-not-established", "not-established-no-post-therapy-scan", "order-sign", "Lenvatinib while RAIR status is not established (A5): missing data listed", "4b",
+  lambda p: [drug("lenv-5", p, code="1603296")], None,
+  [{"kind": "order-not-indicated", "indicator": "warning", "summaryIncludes": ["not established"],
+    "detailIncludes": ["Rule **A5**", "post-therapy whole-body scan"], "actions": [["delete", "MedicationRequest/lenv-5"]]}], {}),
+ ("not-indicated-cabozantinib-pd-not-recent", "pd-not-recent", "order-sign", "Cabozantinib when the last progression is >14 months old (C3)", "4b",
+  lambda p: [drug("cabo-4", p, code="1363268")], None,
+  [{"kind": "order-not-indicated", "indicator": "warning", "summaryIncludes": ["14 months"],
+    "detailIncludes": ["Rule **C3**", "UPDATE_IMAGING"], "actions": [["delete", "MedicationRequest/cabo-4"]]}], {}),
+ ("continuation-lenvatinib", "js-i-diagnostic-scan-no-uptake", "order-sign", "Lenvatinib re-ordered for a patient already on it: no card", "4b",
+  lambda p: [drug("lenv-6", p, code="1603296")], None, [], {}),
 ]
+
+# prefetch edits per scenario (the base patient-view sample is not changed)
+EDITS = {
+ "continuation-lenvatinib": lambda p: add_statement(on_drug("rair-01-med-9", p, "1603296", "lenvatinib", "2025-10-01")),
+}
+# suppressed cards expected in the response extension
+SUPPRESSED = {
+ "continuation-lenvatinib": [{"order": "MedicationRequest/lenv-6", "kind": "order-not-indicated"}],
+}
 
 index = {"evaluationDate": "2026-11-27", "scenarios": []}
 for name, base, hook, title, rule, drafts, sel, cards, config in S:
     pv = json.loads((ROOT / f"patient-view.{base}.json").read_text())
     pid = pv["context"]["patientId"]
+    if name in EDITS: EDITS[name](pid)(pv["prefetch"])
     context = {"userId": "Practitioner/example", "patientId": pid, "encounterId": f"enc-{pid}"}
     if sel: context["selections"] = sel
     context["draftOrders"] = {"resourceType": "Bundle", "type": "collection",
@@ -122,8 +164,10 @@ for name, base, hook, title, rule, drafts, sel, cards, config in S:
            "context": context, "prefetch": pv["prefetch"]}
     fname = f"{hook}.{name}.json"
     (OUT / fname).write_text(json.dumps(req, indent=2, ensure_ascii=False) + "\n")
+    expected = {"scenario": name, "status": 200, "cards": cards}
+    if name in SUPPRESSED: expected["suppressed"] = SUPPRESSED[name]
     (OUT / "expected" / f"{name}.json").write_text(json.dumps(
-        {"scenario": name, "status": 200, "cards": cards}, indent=2, ensure_ascii=False) + "\n")
+        expected, indent=2, ensure_ascii=False) + "\n")
     entry = {"name": name, "title": title, "rule": rule, "patientSample": base, "patientId": pid,
              "request": fname, "expected": f"expected/{name}.json"}
     if config: entry["config"] = config
