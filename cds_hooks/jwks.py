@@ -24,6 +24,8 @@ from urllib.parse import urlsplit
 
 import requests
 
+from cds_hooks.limits import read_capped
+
 audit = logging.getLogger("rair_cds.security")
 
 SUPPORTED_KTY = frozenset({"EC", "RSA"})
@@ -153,7 +155,10 @@ class JwksCache:
             ) as response:
                 if response.status_code != requests.codes.ok:
                     raise JwksError(f"JWKS fetch answered {response.status_code}: {url}")
-                body = _read_capped(response, self._max_bytes, url)
+                cap = self._max_bytes
+                body = read_capped(
+                    response, cap, lambda: JwksError(f"JWKS larger than {cap} bytes: {url}")
+                )
         except requests.RequestException as exc:
             raise JwksError(f"JWKS fetch failed ({type(exc).__name__}): {url}") from exc
         try:
@@ -163,14 +168,3 @@ class JwksCache:
         if not isinstance(document, dict) or not isinstance(document.get("keys"), list):
             raise JwksError(f"JWKS has no keys array: {url}")
         return usable_keys(document["keys"])
-
-
-def _read_capped(response: requests.Response, max_bytes: int, url: str) -> bytes:
-    chunks: list[bytes] = []
-    total = 0
-    for chunk in response.iter_content(chunk_size=8192):
-        total += len(chunk)
-        if total > max_bytes:
-            raise JwksError(f"JWKS larger than {max_bytes} bytes: {url}")
-        chunks.append(chunk)
-    return b"".join(chunks)

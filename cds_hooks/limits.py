@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, NoReturn
 
@@ -205,28 +205,40 @@ class BoundedJSONProvider(DefaultJSONProvider):
         return loads_bounded(s, self.limits)
 
 
+def read_capped(
+    response: requests.Response, max_bytes: int, too_large: Callable[[], Exception]
+) -> bytes:
+    """The body of a ``stream=True`` response, read only up to ``max_bytes``.
+
+    :raises: ``too_large()`` when the declared ``Content-Length`` or the body read exceeds
+        ``max_bytes``; read errors (``requests.RequestException``) propagate.
+    """
+    declared = response.headers.get("Content-Length")
+    if declared and declared.isdigit() and int(declared) > max_bytes:
+        raise too_large()
+    chunks: list[bytes] = []
+    total = 0
+    for chunk in response.iter_content(chunk_size=65536):
+        total += len(chunk)
+        if total > max_bytes:
+            raise too_large()
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
 def read_fhir_json(response: requests.Response, limits: JsonLimits, shown_url: str) -> Any:
     """Read a (``stream=True``) FHIR response body within the byte and shape bounds.
 
     :raises FhirServerError: when the body is too large, not JSON, or breaks a bound; the
         prefetch key then counts as unavailable.
     """
-    declared = response.headers.get("Content-Length")
-    if declared and declared.isdigit() and int(declared) > limits.max_fhir_response_bytes:
-        response.close()
-        raise FhirServerError(
-            f"FHIR response larger than {limits.max_fhir_response_bytes} bytes: {shown_url}"
-        )
-    chunks: list[bytes] = []
-    total = 0
+    cap = limits.max_fhir_response_bytes
     try:
-        for chunk in response.iter_content(chunk_size=65536):
-            total += len(chunk)
-            if total > limits.max_fhir_response_bytes:
-                raise FhirServerError(
-                    f"FHIR response larger than {limits.max_fhir_response_bytes} bytes: {shown_url}"
-                )
-            chunks.append(chunk)
+        body = read_capped(
+            response,
+            cap,
+            lambda: FhirServerError(f"FHIR response larger than {cap} bytes: {shown_url}"),
+        )
     except requests.RequestException as exc:
         raise FhirServerError(
             f"could not read the FHIR response ({type(exc).__name__}): {shown_url}"
@@ -234,7 +246,7 @@ def read_fhir_json(response: requests.Response, limits: JsonLimits, shown_url: s
     finally:
         response.close()
     try:
-        return loads_bounded(b"".join(chunks), limits, where=shown_url)
+        return loads_bounded(body, limits, where=shown_url)
     except PayloadTooLarge as exc:
         raise FhirServerError(f"FHIR response out of bounds ({exc.message})") from None
     except ValueError as exc:

@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-import base64
 import json
 import logging
 import threading
 import time
 import uuid
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import jwt
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from jwt_helpers import JwksServer, b64, hmac_signed, public_jwk, signed_token, unsigned
 
 from cds_hooks.client_auth import (
     ClientAuthConfigError,
@@ -23,7 +22,7 @@ from cds_hooks.client_auth import (
     auth_mode,
     parse_issuers,
 )
-from cds_hooks.jwks import JwksCache
+from cds_hooks.jwks import JwksCache, JwksError
 from cds_hooks.replay_cache import ReplayCache
 
 ISS = "https://ehr.example.org/"
@@ -42,27 +41,13 @@ def _rsa_key(bits=2048):
     return rsa.generate_private_key(public_exponent=65537, key_size=bits)
 
 
-def _public_jwk(private_key, kid, alg):
-    algorithm = jwt.get_algorithm_by_name(alg)
-    jwk = json.loads(algorithm.to_jwk(private_key.public_key()))
-    jwk.update(kid=kid, use="sig", alg=alg)
-    return jwk
-
-
 def _token(private_key, alg="ES384", kid="k1", headers=None, **claims):
-    now = int(time.time())
-    payload = {"iss": ISS, "aud": AUD, "iat": now, "exp": now + 300, "jti": str(uuid.uuid4())}
-    payload.update(claims)
-    payload = {k: v for k, v in payload.items() if v is not None}
-    return jwt.encode(payload, private_key, algorithm=alg, headers={"kid": kid, **(headers or {})})
+    claims = {"iss": ISS, "aud": AUD, **claims}
+    return signed_token(private_key, alg=alg, kid=kid, headers=headers, **claims)
 
 
 def _bearer(token):
     return f"Bearer {token}"
-
-
-def _b64(data):
-    return base64.urlsafe_b64encode(json.dumps(data).encode()).rstrip(b"=").decode()
 
 
 @pytest.fixture(scope="module")
@@ -80,7 +65,7 @@ def static_auth(ec_key, rsa_key):
     config = {
         "JWT_ISSUERS": {
             ISS: {
-                "keys": [_public_jwk(ec_key, "k1", "ES384"), _public_jwk(rsa_key, "r1", "RS384")],
+                "keys": [public_jwk(ec_key, "k1", "ES384"), public_jwk(rsa_key, "r1", "RS384")],
                 "tenants": ["t-1"],
             }
         }
@@ -91,44 +76,9 @@ def static_auth(ec_key, rsa_key):
 # -- a real JWKS endpoint on loopback -------------------------------------------------------
 
 
-class _JwksServer:
-    def __init__(self):
-        self.keys: list[dict] = []
-        self.hits = 0
-        self.redirect_to: str | None = None
-        outer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self):  # noqa: N802 - http.server's name
-                outer.hits += 1
-                if outer.redirect_to:
-                    self.send_response(302)
-                    self.send_header("Location", outer.redirect_to)
-                    self.end_headers()
-                    return
-                body = json.dumps({"keys": outer.keys}).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args):
-                pass
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/jwks.json"
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-        self.thread.start()
-
-    def close(self):
-        self.httpd.shutdown()
-        self.httpd.server_close()
-
-
 @pytest.fixture
 def jwks_server():
-    server = _JwksServer()
+    server = JwksServer()
     yield server
     server.close()
 
@@ -161,7 +111,7 @@ def test_aud_as_array_containing_the_url_is_accepted(static_auth, ec_key):
 
 
 def test_token_from_jwks_url_is_accepted(jwks_server, ec_key):
-    jwks_server.keys = [_public_jwk(ec_key, "k1", "ES384")]
+    jwks_server.keys = [public_jwk(ec_key, "k1", "ES384")]
     auth = _remote_auth(jwks_server)
     assert auth.authenticate(_bearer(_token(ec_key)), AUD).kid == "k1"
     assert auth.authenticate(_bearer(_token(ec_key)), AUD).kid == "k1"
@@ -169,7 +119,7 @@ def test_token_from_jwks_url_is_accepted(jwks_server, ec_key):
 
 
 def test_jku_on_the_allowlist_is_fetched_and_accepted(jwks_server, ec_key):
-    jwks_server.keys = [_public_jwk(ec_key, "k1", "ES384")]
+    jwks_server.keys = [public_jwk(ec_key, "k1", "ES384")]
     auth = ClientAuthenticator.from_config(
         {"JWT_ISSUERS": {ISS: {"jku_allowlist": [jwks_server.url]}}, "JWKS_ALLOW_HTTP": True}
     )
@@ -178,9 +128,18 @@ def test_jku_on_the_allowlist_is_fetched_and_accepted(jwks_server, ec_key):
     assert jwks_server.hits == 1
 
 
+def test_jwks_larger_than_the_cap_is_refused(jwks_server, ec_key):
+    # the loopback server declares its Content-Length: the body is refused before it is read
+    jwks_server.keys = [public_jwk(ec_key, f"k{i}", "ES384") for i in range(20)]
+    cache = JwksCache(allow_http=True, max_bytes=1024)
+    with pytest.raises(JwksError, match="JWKS larger than 1024 bytes"):
+        cache.get_key(jwks_server.url, "k1")
+    assert JwksCache(allow_http=True).get_key(jwks_server.url, "k1") is not None
+
+
 def test_unknown_kid_triggers_one_refetch_after_rotation(jwks_server, ec_key):
     old, new = _ec_key(), ec_key
-    jwks_server.keys = [_public_jwk(old, "old", "ES384")]
+    jwks_server.keys = [public_jwk(old, "old", "ES384")]
     clock = [1000.0]
     auth = ClientAuthenticator(
         parse_issuers({ISS: {"jwks_url": jwks_server.url}}),
@@ -188,7 +147,7 @@ def test_unknown_kid_triggers_one_refetch_after_rotation(jwks_server, ec_key):
     )
     auth.authenticate(_bearer(_token(old, kid="old")), AUD)
     assert jwks_server.hits == 1
-    jwks_server.keys = [_public_jwk(new, "new", "ES384")]  # the EHR rotates its key
+    jwks_server.keys = [public_jwk(new, "new", "ES384")]  # the EHR rotates its key
     clock[0] += 31
     assert auth.authenticate(_bearer(_token(new, kid="new")), AUD).kid == "new"
     assert jwks_server.hits == 2
@@ -200,7 +159,7 @@ def test_unknown_kid_triggers_one_refetch_after_rotation(jwks_server, ec_key):
 
 def test_optional_algorithm_only_when_configured(ec_key):
     p256 = ec.generate_private_key(ec.SECP256R1())
-    issuers = {ISS: {"keys": [_public_jwk(p256, "p", "ES256")]}}
+    issuers = {ISS: {"keys": [public_jwk(p256, "p", "ES256")]}}
     token = _token(p256, "ES256", "p")
     with pytest.raises(ClientAuthError):
         ClientAuthenticator.from_config({"JWT_ISSUERS": issuers}).authenticate(_bearer(token), AUD)
@@ -277,10 +236,10 @@ def test_missing_or_malformed_header_is_rejected(static_auth):
 
 
 def test_unknown_jku_is_rejected_and_never_fetched(jwks_server, ec_key):
-    jwks_server.keys = [_public_jwk(ec_key, "k1", "ES384")]
+    jwks_server.keys = [public_jwk(ec_key, "k1", "ES384")]
     auth = ClientAuthenticator.from_config(
         {
-            "JWT_ISSUERS": {ISS: {"keys": [_public_jwk(ec_key, "k1", "ES384")]}},
+            "JWT_ISSUERS": {ISS: {"keys": [public_jwk(ec_key, "k1", "ES384")]}},
             "JWKS_ALLOW_HTTP": True,
         }
     )
@@ -292,23 +251,18 @@ def test_unknown_jku_is_rejected_and_never_fetched(jwks_server, ec_key):
 def test_alg_none_is_rejected(static_auth):
     now = int(time.time())
     payload = {"iss": ISS, "aud": AUD, "iat": now, "exp": now + 60, "jti": "x", "tenant": "t-1"}
-    token = f"{_b64({'alg': 'none', 'typ': 'JWT', 'kid': 'k1'})}.{_b64(payload)}."
+    token = unsigned({"alg": "none", "typ": "JWT", "kid": "k1"}, payload)
     _rejects(static_auth, _bearer(token), match="algorithm not allowed")
 
 
 def test_hs256_signed_with_the_public_key_is_rejected(static_auth, rsa_key):
     # the classic algorithm-confusion attack: HMAC keyed with the (public) RSA key bytes
-    import hashlib
-    import hmac
-
     public_pem = rsa_key.public_key().public_bytes(
         serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
     )
     now = int(time.time())
     payload = {"iss": ISS, "aud": AUD, "iat": now, "exp": now + 60, "jti": "x", "tenant": "t-1"}
-    signing_input = f"{_b64({'alg': 'HS256', 'typ': 'JWT', 'kid': 'r1'})}.{_b64(payload)}"
-    signature = hmac.new(public_pem, signing_input.encode(), hashlib.sha256).digest()
-    token = signing_input + "." + base64.urlsafe_b64encode(signature).rstrip(b"=").decode()
+    token = hmac_signed("HS256", public_pem, {"alg": "HS256", "typ": "JWT", "kid": "r1"}, payload)
     _rejects(static_auth, _bearer(token), match="algorithm not allowed")
 
 
@@ -335,7 +289,7 @@ def test_bad_signature_and_wrong_key_are_rejected(static_auth, ec_key):
     tampered = ".".join(
         [
             head,
-            _b64(
+            b64(
                 {
                     **jwt.decode(token, options={"verify_signature": False}),
                     "tenant": "t-1",
@@ -368,7 +322,7 @@ def test_unknown_kid_and_missing_kid_are_rejected(static_auth, ec_key):
 def test_short_rsa_key_is_rejected():
     weak = _rsa_key(1024)
     auth = ClientAuthenticator.from_config(
-        {"JWT_ISSUERS": {ISS: {"keys": [_public_jwk(weak, "w", "RS384")]}}}
+        {"JWT_ISSUERS": {ISS: {"keys": [public_jwk(weak, "w", "RS384")]}}}
     )
     with pytest.warns(jwt.warnings.InsecureKeyLengthWarning):  # PyJWT warns when *we* sign with it
         token = _token(weak, "RS384", "w")
@@ -382,7 +336,7 @@ def test_jwks_redirect_is_not_followed(jwks_server, ec_key):
 
 
 def test_http_jwks_url_refused_unless_allowed(jwks_server, ec_key):
-    jwks_server.keys = [_public_jwk(ec_key, "k1", "ES384")]
+    jwks_server.keys = [public_jwk(ec_key, "k1", "ES384")]
     auth = ClientAuthenticator.from_config({"JWT_ISSUERS": {ISS: {"jwks_url": jwks_server.url}}})
     _rejects(auth, _bearer(_token(ec_key)), match="must be https")
     assert jwks_server.hits == 0
@@ -408,7 +362,7 @@ def test_auth_mode_defaults_to_required():
 
 
 def test_issuers_from_environment_json_and_validation(ec_key):
-    raw = json.dumps({ISS: {"keys": [_public_jwk(ec_key, "k1", "ES384")], "tenants": "a,b"}})
+    raw = json.dumps({ISS: {"keys": [public_jwk(ec_key, "k1", "ES384")], "tenants": "a,b"}})
     issuers = parse_issuers(raw)
     assert issuers[ISS].tenants == ("a", "b")
     for bad in ("not json", "[]", {ISS: "x"}, {ISS: {"jwks": "typo"}}, {ISS: {}}):
@@ -463,7 +417,7 @@ HOOK_BODY = {
 def secure_app(make_app, ec_key):
     return make_app(
         AUTH_MODE="required",
-        JWT_ISSUERS={ISS: {"keys": [_public_jwk(ec_key, "k1", "ES384")]}},
+        JWT_ISSUERS={ISS: {"keys": [public_jwk(ec_key, "k1", "ES384")]}},
         PUBLIC_BASE_URL=PUBLIC,
     )
 
@@ -509,9 +463,7 @@ def test_app_feedback_needs_a_token_for_its_own_url(secure_app, ec_key):
 def _rejected_tokens(ec_key, rsa_key):
     now = int(time.time())
     good = {"aud": PUBLIC + GREETER}
-    none_token = (
-        f"{_b64({'alg': 'none', 'kid': 'k1'})}.{_b64({'iss': ISS, **good, 'exp': now + 60})}."
-    )
+    none_token = unsigned({"alg": "none", "kid": "k1"}, {"iss": ISS, **good, "exp": now + 60})
     return {
         "no token": None,
         "wrong aud": _token(ec_key, aud=PUBLIC + "/cds-services/other"),
@@ -581,7 +533,7 @@ def test_discovery_is_open_unless_configured(secure_app, make_app, ec_key):
     app = make_app(
         AUTH_MODE="required",
         AUTH_DISCOVERY=True,
-        JWT_ISSUERS={ISS: {"keys": [_public_jwk(ec_key, "k1", "ES384")]}},
+        JWT_ISSUERS={ISS: {"keys": [public_jwk(ec_key, "k1", "ES384")]}},
         PUBLIC_BASE_URL=PUBLIC,
     )
     _assert_bare_401(_call(app, "/cds-services", method="get", body=None))
@@ -607,7 +559,7 @@ def test_auth_off_logs_a_loud_warning(make_app, caplog):
 
 def test_aud_without_public_base_url_is_the_request_url(make_app, ec_key):
     app = make_app(
-        AUTH_MODE="required", JWT_ISSUERS={ISS: {"keys": [_public_jwk(ec_key, "k1", "ES384")]}}
+        AUTH_MODE="required", JWT_ISSUERS={ISS: {"keys": [public_jwk(ec_key, "k1", "ES384")]}}
     )
     token = _token(ec_key, aud="https://cds.internal:8443" + GREETER)
     response = app.test_client().post(

@@ -7,17 +7,15 @@ be fetched from a URL that is not on the issuer's allowlist. The few tokens that
 
 from __future__ import annotations
 
-import base64
 import json
-import threading
 import time
 import uuid
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import jwt
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
+from jwt_helpers import JwksServer, b64, claims, hmac_signed, public_jwk, signed_token, unsigned
 
 ISS = "https://ehr.example.org/"
 PUBLIC = "https://cds.example.org"
@@ -38,80 +36,25 @@ KEY = ec.generate_private_key(ec.SECP384R1())
 EVIL_KEY = ec.generate_private_key(ec.SECP384R1())
 
 
-def _jwk(private_key, kid="k1", alg="ES384"):
-    jwk = json.loads(jwt.get_algorithm_by_name(alg).to_jwk(private_key.public_key()))
-    jwk.update(kid=kid, use="sig", alg=alg)
-    return jwk
-
-
-def _b64(data):
-    raw = data if isinstance(data, bytes) else json.dumps(data).encode()
-    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
-
-
 def _claims(**changes):
-    now = int(time.time())
-    claims = {"iss": ISS, "aud": AUD, "iat": now, "exp": now + 300, "jti": str(uuid.uuid4())}
-    claims.update(changes)
-    return {k: v for k, v in claims.items() if v is not None}
+    return claims(**{"iss": ISS, "aud": AUD, **changes})
 
 
 def _token(key=KEY, alg="ES384", headers=None, **changes):
-    header = {"kid": "k1", **(headers or {})}
-    return jwt.encode(_claims(**changes), key, algorithm=alg, headers=header)
+    return signed_token(key, alg=alg, headers=headers, **{"iss": ISS, "aud": AUD, **changes})
 
 
-def _unsigned(header, claims, signature=""):
-    return f"{_b64(header)}.{_b64(claims)}.{signature}"
-
-
-def _signed(header, claims, key=KEY):
+def _signed(header, payload, key=KEY):
     """Sign any header (even one PyJWT would refuse to encode) with ES384."""
-    signing_input = f"{_b64(header)}.{_b64(claims)}"
+    signing_input = f"{b64(header)}.{b64(payload)}"
     signature = jwt.get_algorithm_by_name("ES384").sign(signing_input.encode(), key)
-    return f"{signing_input}.{_b64(signature)}"
-
-
-class _Jwks:
-    """A loopback JWKS endpoint that counts its hits (and may redirect)."""
-
-    def __init__(self, keys):
-        self.keys, self.hits, self.redirect_to = keys, 0, None
-        outer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self):  # noqa: N802
-                outer.hits += 1
-                if outer.redirect_to:
-                    self.send_response(302)
-                    self.send_header("Location", outer.redirect_to)
-                    self.end_headers()
-                    return
-                body = json.dumps({"keys": outer.keys}).encode()
-                self.send_response(200)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args):
-                pass
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.port = self.httpd.server_address[1]
-        self.url = f"http://127.0.0.1:{self.port}/jwks.json"
-        threading.Thread(
-            target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        ).start()
-
-    def close(self):
-        self.httpd.shutdown()
-        self.httpd.server_close()
+    return f"{signing_input}.{b64(signature)}"
 
 
 @pytest.fixture
 def jwks_pair():
     """(allowed, evil): the issuer's JWKS and an attacker's JWKS, both on loopback."""
-    allowed, evil = _Jwks([_jwk(KEY)]), _Jwks([_jwk(EVIL_KEY)])
+    allowed, evil = JwksServer([public_jwk(KEY)]), JwksServer([public_jwk(EVIL_KEY)])
     yield allowed, evil
     allowed.close()
     evil.close()
@@ -120,7 +63,7 @@ def jwks_pair():
 @pytest.fixture
 def secure_app(make_app):
     return make_app(
-        AUTH_MODE="required", JWT_ISSUERS={ISS: {"keys": [_jwk(KEY)]}}, PUBLIC_BASE_URL=PUBLIC
+        AUTH_MODE="required", JWT_ISSUERS={ISS: {"keys": [public_jwk(KEY)]}}, PUBLIC_BASE_URL=PUBLIC
     )
 
 
@@ -147,29 +90,23 @@ PEM = KEY.public_key().public_bytes(
 
 
 def _hs_with_public_key(alg, secret):
-    header = {"alg": alg, "kid": "k1", "typ": "JWT"}
-    signing_input = f"{_b64(header)}.{_b64(_claims())}".encode()
-    import hashlib
-    import hmac
-
-    digest = {"HS256": hashlib.sha256, "HS384": hashlib.sha384, "HS512": hashlib.sha512}[alg]
-    return signing_input.decode() + "." + _b64(hmac.new(secret, signing_input, digest).digest())
+    return hmac_signed(alg, secret, {"alg": alg, "kid": "k1", "typ": "JWT"}, _claims())
 
 
 HOSTILE_TOKENS = {
-    "none": lambda: _unsigned({"alg": "none", "kid": "k1"}, _claims()),
-    "None": lambda: _unsigned({"alg": "None", "kid": "k1"}, _claims()),
-    "NONE with sig": lambda: _unsigned({"alg": "NONE", "kid": "k1"}, _claims(), "AAAA"),
+    "none": lambda: unsigned({"alg": "none", "kid": "k1"}, _claims()),
+    "None": lambda: unsigned({"alg": "None", "kid": "k1"}, _claims()),
+    "NONE with sig": lambda: unsigned({"alg": "NONE", "kid": "k1"}, _claims(), "AAAA"),
     "HS384 keyed with the PEM": lambda: _hs_with_public_key("HS384", PEM),
     "HS256 keyed with the JWK": lambda: _hs_with_public_key(
-        "HS256", json.dumps(_jwk(KEY)).encode()
+        "HS256", json.dumps(public_jwk(KEY)).encode()
     ),
     "ES256 not configured": lambda: jwt.encode(
         _claims(), ec.generate_private_key(ec.SECP256R1()), "ES256", headers={"kid": "k1"}
     ),
-    "alg with space": lambda: _unsigned({"alg": "ES384 ", "kid": "k1"}, _claims(), "AAAA"),
-    "alg list": lambda: _unsigned({"alg": ["ES384"], "kid": "k1"}, _claims(), "AAAA"),
-    "embedded jwk": lambda: _token(EVIL_KEY, headers={"jwk": _jwk(EVIL_KEY)}),
+    "alg with space": lambda: unsigned({"alg": "ES384 ", "kid": "k1"}, _claims(), "AAAA"),
+    "alg list": lambda: unsigned({"alg": ["ES384"], "kid": "k1"}, _claims(), "AAAA"),
+    "embedded jwk": lambda: _token(EVIL_KEY, headers={"jwk": public_jwk(EVIL_KEY)}),
     "x5c": lambda: _token(EVIL_KEY, headers={"x5c": ["MIIB"]}),
     "x5u": lambda: _token(EVIL_KEY, headers={"x5u": "http://127.0.0.1:9/cert.pem"}),
     "crit": lambda: _token(headers={"crit": ["exp"], "exp": 1}),
@@ -182,8 +119,8 @@ HOSTILE_TOKENS = {
     "kid SQL-ish": lambda: _token(headers={"kid": "k1' OR '1'='1"}),
     "foreign key, right kid": lambda: _token(EVIL_KEY),
     "signature stripped": lambda: _token().rsplit(".", 1)[0] + ".",
-    "header not JSON": lambda: _b64(b"{") + "." + _b64(_claims()) + ".AAAA",
-    "payload not an object": lambda: _unsigned({"alg": "ES384", "kid": "k1"}, [1], "AAAA"),
+    "header not JSON": lambda: b64(b"{") + "." + b64(_claims()) + ".AAAA",
+    "payload not an object": lambda: unsigned({"alg": "ES384", "kid": "k1"}, [1], "AAAA"),
     "two dots only": lambda: "..",
     "five segments (JWE)": lambda: "a.b.c.d.e",
 }
@@ -271,7 +208,7 @@ def test_a_replayed_jti_is_refused_on_every_endpoint(make_app):
     app = make_app(
         AUTH_MODE="required",
         AUTH_DISCOVERY=True,
-        JWT_ISSUERS={ISS: {"keys": [_jwk(KEY)]}},
+        JWT_ISSUERS={ISS: {"keys": [public_jwk(KEY)]}},
         PUBLIC_BASE_URL=PUBLIC,
     )
     client = app.test_client()
@@ -316,7 +253,7 @@ def test_with_public_base_url_the_host_header_cannot_pick_the_audience(secure_ap
 
 
 def test_without_public_base_url_forwarding_headers_are_ignored(make_app):
-    app = make_app(AUTH_MODE="required", JWT_ISSUERS={ISS: {"keys": [_jwk(KEY)]}})
+    app = make_app(AUTH_MODE="required", JWT_ISSUERS={ISS: {"keys": [public_jwk(KEY)]}})
     forged = {"X-Forwarded-Host": "cds.example.org", "X-Forwarded-Proto": "https"}
     response = _post(app, _token(), headers=forged, base_url="http://internal:8080")
     _assert_bare_401(response)
@@ -432,7 +369,7 @@ def test_cors_preflight_of_protected_discovery_is_not_401(make_app):
     app = make_app(
         AUTH_MODE="required",
         AUTH_DISCOVERY=True,
-        JWT_ISSUERS={ISS: {"keys": [_jwk(KEY)]}},
+        JWT_ISSUERS={ISS: {"keys": [public_jwk(KEY)]}},
         PUBLIC_BASE_URL=PUBLIC,
     )
     response = app.test_client().options(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from pathlib import Path
 
 import pytest
 
@@ -25,7 +26,11 @@ from plugin.thyroid.clinical_model import (
     Variant,
     VariantKind,
 )
-from plugin.thyroid.record_summary import meets_recist_pd, summarize, variant_label
+from plugin.thyroid.from_fhir import read_record
+from plugin.thyroid.record_summary import summarize, variant_label
+from plugin.thyroid.samples import evaluation_date, sample_index
+from plugin.thyroid.to_facts import to_facts
+from plugin.thyroid.to_facts_progression import meets_recist_pd
 
 D = dt.date
 AS_OF = D(2026, 11, 27)
@@ -95,17 +100,46 @@ def test_pd_point_is_marked_against_the_nadir_of_the_episode():
             _sum("Observation/s2", D(2024, 1, 1), 30.0),  # nadir
             _sum("Observation/s3", D(2024, 7, 1), 34.0),  # +13 %
             _sum("Observation/s4", D(2025, 3, 1), 36.5),  # +21.7 %, +6.5 mm: PD
-            _sum("Observation/s5", D(2025, 9, 1), 44.0),  # still PD, not marked again
+            _sum("Observation/s5", D(2025, 9, 1), 44.0),  # still PD over the same nadir
         ],
     )
-    events = summarize(record, AS_OF)["progression"]["events"]
-    computed = [e for e in events if e["kind"] == "recist-computed"]
-    assert len(computed) == 1
+    progression = summarize(record, AS_OF)["progression"]
+    computed = [e for e in progression["events"] if e["kind"] == "recist-computed"]
+    # the rules count every sum that is PD over the nadir (s5 too: it decides how recent the
+    # PD is, C2), so the summary marks both
+    assert [e["source"] for e in computed] == ["Observation/s4", "Observation/s5"]
     pd = computed[0]
-    assert pd["source"] == "Observation/s4"
     assert pd["nadirSource"] == "Observation/s2"
     assert pd["nadirMm"] == 30.0
     assert pd["increasePercent"] == 21.7
+    assert computed[1]["nadirSource"] == "Observation/s2"
+    assert progression["latestPdDate"] == "2025-09-01"
+    # ... as the rules do: 2025-09-01 is within 14 months of 2026-10-01, so the PD is recent
+    (prog,) = [f for f in to_facts(record, D(2026, 10, 1)) if f["type"] == "progression"]
+    assert prog["value"] == "RECENT_PD"
+    assert prog["last_pd_days_ago"] == (D(2026, 10, 1) - D(2025, 9, 1)).days
+
+
+def test_pd_before_the_current_episode_is_not_marked():
+    # §A4.5: a later therapeutic RAI starts a new episode; the rules compare no sum across it,
+    # and a PD between two RAIs with no systemic therapy is no progression evidence for them
+    record = PatientRecord(
+        rai_administrations=[
+            _rai("MedicationAdministration/r1", D(2020, 1, 10), 3700),
+            _rai("MedicationAdministration/r2", D(2022, 1, 10), 5550),
+        ],
+        lesion_sums=[
+            _sum("Observation/a", D(2020, 6, 1), 30.0),
+            _sum("Observation/b", D(2021, 6, 1), 40.0),  # PD in the earlier episode
+            _sum("Observation/c", D(2022, 6, 1), 40.0),
+            _sum("Observation/d", D(2023, 6, 1), 42.0),  # +5 %: not PD
+        ],
+    )
+    summary = summarize(record, AS_OF)
+    assert [e for e in summary["progression"]["events"] if e["kind"] == "recist-computed"] == []
+    assert summary["progression"]["latestPdDate"] is None
+    (prog,) = [f for f in to_facts(record, AS_OF) if f["type"] == "progression"]
+    assert prog["pd"] is False and prog["value"] == "NO_PD"
 
 
 def test_nadir_restarts_when_a_systemic_therapy_starts():
@@ -184,3 +218,41 @@ def test_summary_is_json_with_labels_for_display():
 )
 def test_variant_labels(args, label):
     assert variant_label(*args) == label
+
+
+_PD_KINDS = {"recist-computed", "new-lesion", "recist-coded", "status-worsened"}
+
+
+@pytest.mark.parametrize("sample", sample_index(), ids=lambda s: s["name"])
+def test_sample_pd_points_agree_with_the_assessment(sample):
+    # C1, §A4.5: the demo timeline marks PD exactly where the rules see it
+    bundle = json.loads(Path(sample["bundle"]).read_text(encoding="utf-8"))
+    record = read_record([e["resource"] for e in bundle.get("entry", []) if "resource" in e])
+    as_of = D.fromisoformat(evaluation_date())
+    progression = summarize(record, as_of)["progression"]
+    facts = to_facts(record, as_of)
+    (prog,) = [f for f in facts if f["type"] == "progression"]
+    shown = {e["source"]: e for e in progression["events"] if e["kind"] in _PD_KINDS}
+    computed = {s: e for s, e in shown.items() if e["kind"] == "recist-computed"}
+    sums = {s.source for s in record.lesion_sums}
+    episode_pd = set(prog["ref"]) if prog["pd"] else set()
+    # every RECIST PD of the current episode is marked, and every PD the rules use is shown
+    assert {s for s in episode_pd if s in sums} <= set(computed)
+    assert episode_pd <= set(shown)
+    if prog["pd"]:
+        last = as_of - dt.timedelta(days=prog["last_pd_days_ago"])
+        assert max(shown[s]["date"] for s in episode_pd) == last.isoformat()
+        assert progression["latestPdDate"] >= last.isoformat()
+    # a marked point outside the episode is PD on a therapy the rules say was progressed on
+    progressed = {f["drug"] for f in facts if f["type"] == "drug" and f["progressed_on"]}
+    for source, e in computed.items():
+        if source in episode_pd:
+            continue
+        day = D.fromisoformat(e["date"])
+        assert any(
+            t.drug in progressed and t.start and t.start <= day and (t.end is None or day <= t.end)
+            for t in record.therapies
+        ), source
+    if not shown:
+        assert progression["latestPdDate"] is None
+        assert prog["value"] != "RECENT_PD"

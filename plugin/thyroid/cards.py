@@ -31,7 +31,6 @@ from cds_hooks.cards import Card
 from plugin.thyroid.assessment import Assessment, Warning
 from plugin.thyroid.cards_common import (
     DEFAULT_TEMPLATES,
-    MBQ_PER_MCI,
     CardContext,
     RenderedCard,
     fit_summary,
@@ -46,7 +45,7 @@ from plugin.thyroid.cards_warnings import (
     folded_into_status,
     warning_card,
 )
-from plugin.thyroid.clinical_model import PatientRecord
+from plugin.thyroid.clinical_model import MBQ_PER_MCI, PatientRecord
 
 __all__ = ["DEFAULT_TEMPLATES", "MBQ_PER_MCI", "RenderedCard", "fit_summary", "format_activity",
            "load_templates", "render", "render_cards"]

@@ -20,10 +20,9 @@ import yaml
 
 from cds_hooks.cards import SUMMARY_MAX, Card, Indicator, OverrideReason, Source
 from plugin.thyroid.assessment import Assessment, Warning
-from plugin.thyroid.clinical_model import Histology, PatientRecord
+from plugin.thyroid.clinical_model import Histology, PatientRecord, activity_text
 
 DEFAULT_TEMPLATES = Path(__file__).resolve().parents[2] / "rules" / "thyroid" / "cards.yaml"
-MBQ_PER_MCI = 37  # DOMAIN.md B0.3, exact
 
 
 @dataclass(frozen=True)
@@ -51,10 +50,7 @@ def format_activity(mbq: int | None) -> str:
     """``5,550 MBq (150 mCi)``; ``unknown activity`` for ``None``."""
     if mbq is None:
         return "unknown activity"
-    mci = mbq / MBQ_PER_MCI
-    # whole mCi only when exact (150 mCi = 5,550 MBq); otherwise one decimal (27.0 for 1,000 MBq)
-    mci_text = f"{mbq // MBQ_PER_MCI:,}" if mbq % MBQ_PER_MCI == 0 else f"{mci:,.1f}"
-    return f"{mbq:,} MBq ({mci_text} mCi)"
+    return activity_text(mbq, grouped=True)
 
 
 def fit_summary(text: str) -> str:

@@ -22,6 +22,17 @@ import datetime as dt
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+MBQ_PER_MCI = 37  # DOMAIN.md B0.3: 1 mCi = 37 MBq exactly
+
+
+def activity_text(mbq: int, *, grouped: bool = False) -> str:
+    """``5550 MBq (150 mCi)``, or ``5,550 MBq (150 mCi)`` when ``grouped`` (thousands
+    separators); mCi whole only when exact, otherwise to one decimal (``27.0`` for 1000 MBq)."""
+    sep = "," if grouped else ""
+    whole, rest = divmod(mbq, MBQ_PER_MCI)
+    mci = f"{whole:{sep}}" if rest == 0 else f"{mbq / MBQ_PER_MCI:{sep}.1f}"
+    return f"{mbq:{sep}} MBq ({mci} mCi)"
+
 
 class Histology(StrEnum):
     """Histology class (DOMAIN.md §A3, thyroid-cancer row)."""

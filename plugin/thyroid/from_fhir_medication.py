@@ -13,6 +13,7 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
 from plugin.thyroid.clinical_model import (
+    MBQ_PER_MCI,
     LocalTherapy,
     PatientRecord,
     RadioiodineAdministration,
@@ -30,7 +31,7 @@ from plugin.thyroid.codes import (
 )
 from plugin.thyroid.from_fhir_input import Entry, ReadContext, parse_date
 
-_MBQ_PER_UNIT = {"mCi": Decimal(37), "MBq": Decimal(1), "GBq": Decimal(1000)}
+_MBQ_PER_UNIT = {"mCi": Decimal(MBQ_PER_MCI), "MBq": Decimal(1), "GBq": Decimal(1000)}
 # Case-insensitive spellings that cannot be confused with another unit ("mBq" is millibecquerel).
 _UNIT_SPELLINGS = {"mci": "mCi", "millicurie": "mCi", "millicuries": "mCi", "gbq": "GBq",
                    "MBQ": "MBq", "megabecquerel": "MBq", "gigabecquerel": "GBq"}

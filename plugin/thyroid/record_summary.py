@@ -5,10 +5,10 @@ diagnosis and histology, radioiodine history with the running cumulative activit
 target-lesion sums with the RECIST progression points, molecular findings and therapies.
 
 It is a *view* of the record, not a decision: the assessment (rules) decides; this module only
-sorts, converts units for display and marks where a sum meets the RECIST 1.1 arithmetic
-(DOMAIN.md C1: up >= 20 % **and** >= 5 mm over the nadir). The nadir restarts at each
-therapeutic RAI, local therapy and systemic-therapy start (C1b, C1c, §A4.5), so a timeline can
-show every episode's PD point, not only the current one.
+sorts, converts units for display and marks the sums the rules count as RECIST 1.1 PD
+(DOMAIN.md C1: up >= 20 % **and** >= 5 mm over the nadir, with the nadir rules of C1b, C1c and
+§A4.5), taken from the rules' own computation so the timeline cannot disagree with the
+assessment.
 """
 
 from __future__ import annotations
@@ -18,17 +18,16 @@ from collections.abc import Iterable
 from typing import Any
 
 from plugin.thyroid.clinical_model import (
+    MBQ_PER_MCI,
     DiseaseStatus,
     Histology,
     PatientRecord,
     RaiIntent,
     RecistResponse,
 )
+from plugin.thyroid.to_facts_progression import recist_pd_points
 
-MBQ_PER_MCI = 37  # DOMAIN.md B0.3, exact
 JS_V_THRESHOLD_MBQ = 22_200  # B5: strictly greater than 22,200 MBq (600 mCi)
-PD_RELATIVE_PERCENT = 20  # C1
-PD_ABSOLUTE_MM = 5.0  # C1
 
 HISTOLOGY_LABELS = {
     Histology.PTC: "Papillary thyroid carcinoma",
@@ -83,7 +82,7 @@ def summarize(record: PatientRecord, as_of: dt.date | None = None) -> dict[str, 
             {"source": s.source, "date": _iso(s.date), "sumMm": s.sum_mm}
             for s in _by_date(record.lesion_sums)
         ],
-        "progression": progression(record),
+        "progression": progression(record, as_of),
         "molecular": molecular(record),
         "therapies": [
             {
@@ -161,41 +160,27 @@ def rai_history(record: PatientRecord) -> dict[str, Any]:
     }
 
 
-def progression(record: PatientRecord) -> dict[str, Any]:
+def progression(record: PatientRecord, as_of: dt.date) -> dict[str, Any]:
     """PD evidence in date order: computed RECIST points, new lesions and coded findings.
 
-    A computed point is the first sum of an episode that is up >= 20 % and >= 5 mm over the
-    smallest earlier sum of the same episode (C1; C1a: +20 % with +4 mm is not PD).
+    The computed points are exactly the sums the rules count as RECIST 1.1 PD
+    (:func:`plugin.thyroid.to_facts_progression.recist_pd_points`: C1, C1a-c, §A4.5).
     """
-    events: list[dict[str, Any]] = []
-    resets = _episode_starts(record)
-    nadir = None
-    episode_start = None
-    pd_in_episode = False
-    for s in _by_date(record.lesion_sums):
-        if s.date is None:
-            continue
-        start = max((d for d in resets if d <= s.date), default=None)
-        if start != episode_start:
-            episode_start, nadir, pd_in_episode = start, None, False
-        if nadir is not None and not pd_in_episode and meets_recist_pd(nadir.sum_mm, s.sum_mm):
-            pd_in_episode = True
-            events.append(
-                {
-                    "kind": "recist-computed",
-                    "date": _iso(s.date),
-                    "source": s.source,
-                    "sumMm": s.sum_mm,
-                    "nadirMm": nadir.sum_mm,
-                    "nadirDate": _iso(nadir.date),
-                    "nadirSource": nadir.source,
-                    "increasePercent": round((s.sum_mm - nadir.sum_mm) * 100 / nadir.sum_mm, 1),
-                    "text": f"Sum {_fmt_mm(s.sum_mm)} mm vs nadir {_fmt_mm(nadir.sum_mm)} mm "
-                    f"({_iso(nadir.date)}): RECIST 1.1 PD",
-                }
-            )
-        if nadir is None or s.sum_mm < nadir.sum_mm:
-            nadir = s
+    events: list[dict[str, Any]] = [
+        {
+            "kind": "recist-computed",
+            "date": _iso(p.date),
+            "source": p.source,
+            "sumMm": p.sum_mm,
+            "nadirMm": p.nadir_mm,
+            "nadirDate": _iso(p.nadir_date),
+            "nadirSource": p.nadir_source,
+            "increasePercent": round((p.sum_mm - p.nadir_mm) * 100 / p.nadir_mm, 1),
+            "text": f"Sum {_fmt_mm(p.sum_mm)} mm vs nadir {_fmt_mm(p.nadir_mm)} mm "
+            f"({_iso(p.nadir_date)}): RECIST 1.1 PD",
+        }
+        for p in recist_pd_points(record, as_of)
+    ]
     for n in record.new_lesions:
         events.append(
             {"kind": "new-lesion", "date": _iso(n.date), "source": n.source, "text": "New lesion"}
@@ -226,15 +211,6 @@ def progression(record: PatientRecord) -> dict[str, Any]:
     pd_kinds = {"recist-computed", "new-lesion", "recist-coded", "status-worsened"}
     pd_dates = [e["date"] for e in events if e["kind"] in pd_kinds and e["date"]]
     return {"events": events, "latestPdDate": max(pd_dates, default=None)}
-
-
-def meets_recist_pd(nadir_mm: float, sum_mm: float) -> bool:
-    """RECIST 1.1 PD by the sum: up >= 20 % **and** >= 5 mm absolute over the nadir (C1, C1a)."""
-    increase = round(sum_mm - nadir_mm, 6)
-    # compare the percentage multiplied out, so 20 -> 24 mm is exactly +20 % (not 19.999...)
-    return increase >= PD_ABSOLUTE_MM and round(sum_mm * 100, 6) >= round(
-        nadir_mm * (100 + PD_RELATIVE_PERCENT), 6
-    )
 
 
 def molecular(record: PatientRecord) -> dict[str, Any]:
@@ -274,17 +250,6 @@ def variant_label(
     if alteration == "fusion":
         return f"{partner}::{gene} fusion" if partner else f"{gene} fusion"
     return f"{gene} {alteration}" if alteration else gene
-
-
-def _episode_starts(record: PatientRecord) -> list[dt.date]:
-    starts = [
-        a.date
-        for a in record.rai_administrations
-        if a.date and a.intent is RaiIntent.THERAPEUTIC
-    ]
-    starts += [t.date for t in record.local_therapies if t.date]
-    starts += [t.start for t in record.therapies if t.start]
-    return sorted(set(starts))
 
 
 def _by_date(items: Iterable[Any], attr: str = "date") -> list[Any]:

@@ -37,7 +37,7 @@ from plugin.thyroid.to_facts_common import (
     mbq_text,
 )
 from plugin.thyroid.to_facts_molecular import _molecular
-from plugin.thyroid.to_facts_progression import _history_pd_events, _progression
+from plugin.thyroid.to_facts_progression import _history_pd_events, _progression, episode_bounds
 from plugin.thyroid.to_facts_rai import _activity_conflict, _intent, _rai
 from plugin.thyroid.to_facts_scans import _scans
 from plugin.thyroid.to_facts_therapy import _clinical, _drugs, _history, _safety
@@ -176,13 +176,7 @@ def to_facts(
     facts += scans
     facts.append(scan_status)
 
-    local = [lt.date for lt in record.local_therapies if ctx.known(lt.date)]
-    starts = [d for d in ([dated_ther[-1].date] if dated_ther else []) + local if d is not None]
-    episode_start = max(starts) if starts else None  # §A4.5
-    # The current therapy (needs no PD events to be found).
-    _, therapy_start = _history(record, ctx, [], drugs_table)
-    if therapy_start is not None and episode_start is not None and therapy_start < episode_start:
-        therapy_start = None  # the episode start is later: C1c applies
+    episode_start, therapy_start = episode_bounds(record, ctx, dated_ther)
     prog, pd_events = _progression(record, ctx, episode_start, therapy_start)
     facts.append(prog)
     # The history sees every dated PD, not only the episode's: a drug the patient progressed on

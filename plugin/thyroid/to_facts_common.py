@@ -17,8 +17,10 @@ from typing import Any, TypeGuard
 
 import yaml
 
+from plugin.thyroid.clinical_model import MBQ_PER_MCI, activity_text
+
 RULES_DIR = Path(__file__).resolve().parents[2] / "rules" / "thyroid"
-MCI_MBQ = 37  # B0.3: 1 mCi = 37 MBq exactly
+MCI_MBQ = MBQ_PER_MCI  # B0.3 (the name ``to_facts`` exports)
 
 
 @dataclass(frozen=True)
@@ -90,9 +92,7 @@ def add_months(day: dt.date, months: int) -> dt.date:
 
 def mbq_text(mbq: int) -> str:
     """``5550 MBq (150 mCi)``; mCi shown to one decimal when not whole."""
-    mci = Decimal(mbq) / MCI_MBQ
-    shown = f"{mci:.0f}" if mci == mci.to_integral_value() else f"{mci:.1f}"
-    return f"{mbq} MBq ({shown} mCi)"
+    return activity_text(mbq)
 
 
 def _iso(day: dt.date | None) -> str:
