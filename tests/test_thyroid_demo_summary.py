@@ -256,3 +256,130 @@ def test_sample_pd_points_agree_with_the_assessment(sample):
     if not shown:
         assert progression["latestPdDate"] is None
         assert prog["value"] != "RECENT_PD"
+
+
+# --- RAI history: the rules' own count (to_facts_rai.rai_activity: B0.3, A5, A6, B5, §5)
+
+
+def _rai_fact(record, as_of=AS_OF):
+    (rai,) = [f for f in to_facts(record, as_of) if f["type"] == "rai"]
+    return rai
+
+
+def test_same_day_duplicate_is_counted_once():
+    # one 200 mCi dose recorded as a MedicationAdministration and as a Procedure: counting both
+    # (29,600 MBq) would fake "above 600 mCi" (JS-v)
+    record = PatientRecord(
+        rai_administrations=[
+            _rai("MedicationAdministration/a", D(2021, 3, 1), 7400),
+            _rai("Procedure/a", D(2021, 3, 1), 7400),
+            _rai("MedicationAdministration/b", D(2023, 3, 1), 7400),
+        ]
+    )
+    rai = summarize(record, AS_OF)["rai"]
+    assert rai["cumulativeTherapeuticMBq"] == 14800
+    assert rai["therapeuticCount"] == 2
+    assert rai["cumulativeComplete"] is True
+    assert rai["aboveThreshold"] is False
+    rows = {r["source"]: r for r in rai["administrations"]}
+    assert rows["MedicationAdministration/a"]["counted"] is True
+    assert rows["Procedure/a"]["counted"] is False
+    assert rows["Procedure/a"]["sameDayAs"] == "MedicationAdministration/a"
+    assert [r["cumulativeTherapeuticMBq"] for r in rai["administrations"]] == [7400, 7400, 14800]
+    fact = _rai_fact(record)
+    assert (fact["cumulative_mbq"], fact["therapeutic_count"]) == (14800, 2)
+
+
+def test_diagnostic_coded_dose_of_therapeutic_size_is_not_counted_as_therapeutic():
+    # A6: coded diagnostic but 3,700 MBq (>= the 1,110 MBq cut): the intent is unknown, so it is
+    # not added, and the total is only a lower bound (the dose might have been therapeutic)
+    record = PatientRecord(
+        rai_administrations=[
+            _rai("MedicationAdministration/t", D(2020, 1, 1), 5550),
+            RadioiodineAdministration("MedicationAdministration/x", D(2021, 1, 1), 3700,
+                                      RaiIntent.DIAGNOSTIC, intent_coded=True),
+        ]
+    )
+    rai = summarize(record, AS_OF)["rai"]
+    assert rai["cumulativeTherapeuticMBq"] == 5550
+    assert rai["cumulativeComplete"] is False
+    assert rai["unknownIntent"] == 1
+    row = rai["administrations"][1]
+    assert (row["intent"], row["recordedIntent"], row["intentConflict"]) == (
+        "unknown", "diagnostic", True
+    )
+    assert row["counted"] is False and row["cumulativeTherapeuticMBq"] == 5550
+    fact = _rai_fact(record)
+    assert fact["cumulative_mbq"] == 5550 and fact["activity_complete"] is False
+
+
+def test_intent_is_inferred_from_the_activity_when_missing():
+    # B0.3: no intent recorded -> below 1,110 MBq diagnostic, otherwise therapeutic
+    record = PatientRecord(
+        rai_administrations=[
+            _rai("MedicationAdministration/d", D(2020, 1, 1), 1100, RaiIntent.UNKNOWN),
+            _rai("MedicationAdministration/t", D(2021, 1, 1), 1110, RaiIntent.UNKNOWN),
+        ]
+    )
+    rai = summarize(record, AS_OF)["rai"]
+    assert [r["intent"] for r in rai["administrations"]] == ["diagnostic", "therapeutic"]
+    assert rai["cumulativeTherapeuticMBq"] == 1110 == _rai_fact(record)["cumulative_mbq"]
+
+
+def test_unknown_activity_makes_the_cumulative_a_lower_bound():
+    # 600 mCi known plus a therapeutic dose of unknown activity: at least 22,200 MBq, so neither
+    # "exactly at" (W-THRESHOLD-EQUAL) nor "above" can be claimed
+    record = PatientRecord(
+        rai_administrations=[
+            *(_rai(f"MedicationAdministration/{i}", D(2018 + i, 1, 1), 5550) for i in range(4)),
+            _rai("MedicationAdministration/u", D(2023, 1, 1), None),
+        ]
+    )
+    rai = summarize(record, AS_OF)["rai"]
+    assert rai["cumulativeTherapeuticMBq"] == 22200
+    assert rai["cumulativeComplete"] is False
+    assert rai["aboveThreshold"] is False and rai["atThreshold"] is False
+    assert rai["unknownActivity"] == 1
+    fact = _rai_fact(record)
+    assert fact["activity_complete"] is False
+    assert fact["cumulative_equal"] is False and fact["cumulative_over"] is False
+
+
+def test_administration_after_the_evaluation_date_is_listed_but_not_counted():
+    record = PatientRecord(
+        rai_administrations=[
+            _rai("MedicationAdministration/a", D(2020, 1, 1), 5550),
+            _rai("MedicationAdministration/later", D(2027, 1, 1), 20000),
+        ]
+    )
+    rai = summarize(record, AS_OF)["rai"]
+    assert rai["cumulativeTherapeuticMBq"] == 5550 == _rai_fact(record)["cumulative_mbq"]
+    assert rai["administrations"][1]["afterEvaluationDate"] is True
+    assert rai["administrations"][1]["counted"] is False
+
+
+_BUNDLES = sorted((Path(__file__).resolve().parents[1] / "fhir_samples" / "thyroid" / "bundles")
+                  .glob("*.json"))
+
+
+@pytest.mark.parametrize("path", _BUNDLES, ids=lambda p: p.stem)
+def test_sample_cumulative_activity_agrees_with_the_assessment(path):
+    # B5, §5: the demo's cumulative line is the cumulative evidence of the assessment
+    bundle = json.loads(path.read_text(encoding="utf-8"))
+    record = read_record([e["resource"] for e in bundle.get("entry", []) if "resource" in e])
+    rai = summarize(record, AS_OF)["rai"]
+    fact = _rai_fact(record)
+    assert rai["cumulativeTherapeuticMBq"] == fact["cumulative_mbq"]
+    assert rai["cumulativeComplete"] is fact["activity_complete"]
+    assert rai["aboveThreshold"] is fact["cumulative_over"]
+    assert rai["atThreshold"] is fact["cumulative_equal"]
+    assert rai["therapeuticCount"] == fact["therapeutic_count"]
+    counted = [r for r in rai["administrations"] if r["counted"]]
+    assert sorted(r["source"] for r in counted) == sorted(fact["ref"])
+    dated = [r for r in rai["administrations"] if r["date"]]
+    if dated and all(r["date"] for r in counted):
+        assert dated[-1]["cumulativeTherapeuticMBq"] == fact["cumulative_mbq"]
+
+
+def test_sample_bundles_are_found():
+    assert len(_BUNDLES) >= 30

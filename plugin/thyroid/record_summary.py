@@ -7,8 +7,8 @@ target-lesion sums with the RECIST progression points, molecular findings and th
 It is a *view* of the record, not a decision: the assessment (rules) decides; this module only
 sorts, converts units for display and marks the sums the rules count as RECIST 1.1 PD
 (DOMAIN.md C1: up >= 20 % **and** >= 5 mm over the nadir, with the nadir rules of C1b, C1c and
-§A4.5), taken from the rules' own computation so the timeline cannot disagree with the
-assessment.
+§A4.5) and the cumulative therapeutic activity the rules count (B0.3, A5, A6, §5), both taken
+from the rules' own computation so the timeline cannot disagree with the assessment.
 """
 
 from __future__ import annotations
@@ -22,12 +22,11 @@ from plugin.thyroid.clinical_model import (
     DiseaseStatus,
     Histology,
     PatientRecord,
-    RaiIntent,
     RecistResponse,
 )
+from plugin.thyroid.to_facts_common import Thresholds
 from plugin.thyroid.to_facts_progression import recist_pd_points
-
-JS_V_THRESHOLD_MBQ = 22_200  # B5: strictly greater than 22,200 MBq (600 mCi)
+from plugin.thyroid.to_facts_rai import rai_activity
 
 HISTOLOGY_LABELS = {
     Histology.PTC: "Papillary thyroid carcinoma",
@@ -66,7 +65,7 @@ def summarize(record: PatientRecord, as_of: dt.date | None = None) -> dict[str, 
             }
             for d in _by_date(record.diagnoses, "onset")
         ],
-        "rai": rai_history(record),
+        "rai": rai_history(record, as_of),
         "scans": [
             {
                 "source": s.source,
@@ -110,43 +109,68 @@ def summarize(record: PatientRecord, as_of: dt.date | None = None) -> dict[str, 
     }
 
 
-def rai_history(record: PatientRecord) -> dict[str, Any]:
+def rai_history(
+    record: PatientRecord, as_of: dt.date | None = None, thresholds: Thresholds | None = None
+) -> dict[str, Any]:
     """Administrations in date order with the running cumulative *therapeutic* activity (B5).
 
-    Diagnostic activities are listed but not added to the cumulative line; an administration
-    with an unknown activity is listed and counted in ``unknownActivity`` (never guessed, A6).
+    The intents, the counted doses and the total are the rules' own
+    (:func:`plugin.thyroid.to_facts_rai.rai_activity`: B0.3, A5, A6, §5): a dose recorded twice
+    on one day counts once, a coded-diagnostic dose of therapeutic size has an unknown intent,
+    an unknown activity is never guessed and leaves the total a lower bound
+    (``cumulativeComplete`` false), and "above" is strictly greater than the threshold.
+    Diagnostic activities and administrations after ``as_of`` are listed but not counted.
     """
-    running = 0
+    view = rai_activity(record, as_of or dt.datetime.now(dt.UTC).date(), thresholds)
+    dated_doses = [d for d in view.doses if d.date is not None]
+    dated_total = dated_doses[-1].cumulative_mbq if dated_doses else 0
+    undated_running = 0
     total_all = 0
     unknown = 0
     rows = []
-    for a in _by_date(record.rai_administrations):
-        therapeutic = a.intent is RaiIntent.THERAPEUTIC
+    # undated administrations last, in their original order (as _by_date)
+    for r in sorted(view.readings, key=lambda r: _date_key(r.administration.date)):
+        a = r.administration
         if a.activity_mbq is None:
             unknown += 1
         else:
             total_all += a.activity_mbq
-            if therapeutic:
-                running += a.activity_mbq
+        if a.date is not None:
+            running = max(
+                (d.cumulative_mbq for d in dated_doses if d.date is not None and d.date <= a.date),
+                default=0,
+            )
+        else:
+            undated_running += (a.activity_mbq or 0) if r.counted else 0
+            running = dated_total + undated_running
         rows.append(
             {
                 "source": a.source,
                 "date": _iso(a.date),
                 "activityMBq": a.activity_mbq,
                 "activityMCi": _mci(a.activity_mbq),
-                "intent": a.intent.value,
+                "intent": r.intent,
                 "intentCoded": a.intent_coded,
                 "cumulativeTherapeuticMBq": running,
+                "recordedIntent": a.intent.value,
+                "intentConflict": r.intent_conflict,
+                "counted": r.counted,
+                "sameDayAs": r.same_day_as,
+                "afterEvaluationDate": r.after_as_of,
             }
         )
     return {
         "administrations": rows,
-        "cumulativeTherapeuticMBq": running,
-        "cumulativeTherapeuticMCi": _mci(running),
+        "cumulativeTherapeuticMBq": view.cumulative_mbq,
+        "cumulativeTherapeuticMCi": _mci(view.cumulative_mbq),
+        "cumulativeComplete": view.complete,
+        "therapeuticCount": len(view.doses),
+        "unknownIntent": len(view.unknown_intent),
         "totalAdministeredMBq": total_all,
         "unknownActivity": unknown,
-        "thresholdMBq": JS_V_THRESHOLD_MBQ,
-        "aboveThreshold": running > JS_V_THRESHOLD_MBQ,
+        "thresholdMBq": view.threshold_mbq,
+        "aboveThreshold": view.over,
+        "atThreshold": view.equal,
         "recordedSummaries": [
             {
                 "source": c.source,
@@ -254,7 +278,11 @@ def variant_label(
 
 def _by_date(items: Iterable[Any], attr: str = "date") -> list[Any]:
     # undated items last, in their original order
-    return sorted(items, key=lambda x: (getattr(x, attr) is None, getattr(x, attr) or dt.date.min))
+    return sorted(items, key=lambda x: _date_key(getattr(x, attr)))
+
+
+def _date_key(day: dt.date | None) -> tuple[bool, dt.date]:
+    return (day is None, day or dt.date.min)
 
 
 def _iso(day: dt.date | None) -> str | None:

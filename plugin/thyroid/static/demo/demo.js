@@ -93,6 +93,14 @@
     return n === null || n === undefined ? "unknown" : Number(n).toLocaleString("en-US");
   }
 
+  // why an administration is not counted as the rules see it (to_facts_rai.rai_activity)
+  function raiNote(a) {
+    if (a.afterEvaluationDate) return " (after the evaluation date; not counted)";
+    if (a.intentConflict) return " (coded " + a.recordedIntent + " but of therapeutic size)";
+    if (a.sameDayAs) return " (same day as " + a.sameDayAs + "; counted once)";
+    return "";
+  }
+
   function fmtNum(n, digits) {
     if (n === null || n === undefined) return "unknown";
     return Number(n).toLocaleString("en-US", { maximumFractionDigits: digits === undefined ? 1 : digits });
@@ -703,13 +711,16 @@
           return h("tr", null,
             h("td", null, a.date || "undated"),
             h("td", null, a.activityMBq === null ? h("span", { class: "warn-text" }, "unknown") : fmtInt(a.activityMBq) + " MBq (" + fmtNum(a.activityMCi) + " mCi)"),
-            h("td", null, a.intent + (a.intentCoded ? "" : " (inferred)")),
+            h("td", null, a.intent + (a.intentCoded ? "" : " (inferred)") + raiNote(a)),
             h("td", { class: "num" }, fmtInt(a.cumulativeTherapeuticMBq) + " MBq"));
         })));
-      var above = rai.cumulativeTherapeuticMBq > THRESHOLD_MBQ;
+      // the rules' own reading (to_facts_rai.rai_activity): strictly above, "at least" when a lower bound
+      var above = rai.aboveThreshold !== undefined ? rai.aboveThreshold : rai.cumulativeTherapeuticMBq > THRESHOLD_MBQ;
+      var lowerBound = rai.cumulativeComplete === false;
+      var atThreshold = rai.atThreshold !== undefined ? rai.atThreshold : rai.cumulativeTherapeuticMBq === THRESHOLD_MBQ;
       raiBody.appendChild(h("p", { class: "total" + (above ? " total-above" : "") },
-        "Cumulative therapeutic activity: ", h("strong", null, fmtInt(rai.cumulativeTherapeuticMBq) + " MBq (" + fmtNum(rai.cumulativeTherapeuticMCi) + " mCi)"),
-        above ? " \u2014 above" : rai.cumulativeTherapeuticMBq === THRESHOLD_MBQ ? " \u2014 exactly at (not above)" : " \u2014 below",
+        "Cumulative therapeutic activity: ", h("strong", null, (lowerBound ? "at least " : "") + fmtInt(rai.cumulativeTherapeuticMBq) + " MBq (" + fmtNum(rai.cumulativeTherapeuticMCi) + " mCi)"),
+        above ? " \u2014 above" : atThreshold ? " \u2014 exactly at (not above)" : lowerBound ? " \u2014 a lower bound, not known to be above" : " \u2014 below",
         " the 22,200 MBq (600 mCi) JS-v threshold",
         rai.unknownActivity ? h("span", { class: "warn-text" }, "; " + rai.unknownActivity + " administration(s) with unknown activity") : null));
     } else raiBody.appendChild(none("No radioiodine administrations recorded."));
@@ -843,9 +854,9 @@
       pts.push([x(asOf), yc(prev)]);
       svgKids.push(s("polyline", { points: pts.map(function (p) { return p.join(","); }).join(" "), class: "cum-line" }));
       rai.forEach(function (a) {
-        var therapeutic = a.intent === "therapeutic";
+        var therapeutic = a.intent === "therapeutic" && a.counted !== false;
         var xa = x(toTime(a.date));
-        var label = a.date + ": " + (a.activityMBq === null ? "unknown activity" : fmtInt(a.activityMBq) + " MBq (" + fmtNum(a.activityMCi) + " mCi)") + ", " + a.intent + "; cumulative therapeutic " + fmtInt(a.cumulativeTherapeuticMBq) + " MBq";
+        var label = a.date + ": " + (a.activityMBq === null ? "unknown activity" : fmtInt(a.activityMBq) + " MBq (" + fmtNum(a.activityMCi) + " mCi)") + ", " + a.intent + raiNote(a) + "; cumulative therapeutic " + fmtInt(a.cumulativeTherapeuticMBq) + " MBq";
         svgKids.push(s("g", { class: "rai-dose" + (therapeutic ? "" : " rai-diagnostic"), tabindex: 0, role: "img", "aria-label": "RAI " + label },
           s("title", null, "RAI " + label),
           s("circle", { cx: xa, cy: therapeutic ? yc(a.cumulativeTherapeuticMBq) : yc(0), r: therapeutic ? 5 : 3.5 }),
@@ -853,7 +864,7 @@
       });
       // below the line when the total sits near the threshold line, so the two never overlap
       var nearThreshold = Math.abs(yc(prev) - yc(THRESHOLD_MBQ)) < 14;
-      svgKids.push(s("text", { x: x(asOf) - 4, y: nearThreshold ? yc(prev) + 13 : yc(prev) - 6, class: "cum-label", "text-anchor": "end" }, (prev / 1000).toFixed(2) + " GBq"));
+      svgKids.push(s("text", { x: x(asOf) - 4, y: nearThreshold ? yc(prev) + 13 : yc(prev) - 6, class: "cum-label", "text-anchor": "end" }, (summary.rai.cumulativeComplete === false ? "\u2265 " : "") + (prev / 1000).toFixed(2) + " GBq"));
     }
     y += cumH + 18;
 
