@@ -461,6 +461,14 @@ def create_order_services(
     text = load_order_text()
     usage = ("Needs the patient's thyroid-cancer history (the patient-view prefetch) and FHIR R4"
              " draftOrders; pre-R4 order types are refused with 400.")
+    # what the two order services share: the patient-view data and the same versions
+    common: dict[str, Any] = {
+        "prefetch": dict(prefetch),
+        "usage_requirements": usage,
+        "version": SERVICE_VERSION,
+        "hook_version": "1.0",
+        "needs_data": needs,
+    }
     definitions = [
         ServiceDefinition(
             id=ORDER_SELECT_ID,
@@ -471,11 +479,7 @@ def create_order_services(
                 " assessment: refractory status, driver alterations, eligibility and blocking"
                 " warnings."
             ),
-            prefetch=dict(prefetch),
-            usage_requirements=usage,
-            version=SERVICE_VERSION,
-            hook_version="1.0",
-            needs_data=needs,
+            **common,
         ),
         ServiceDefinition(
             id=ORDER_SIGN_ID,
@@ -485,11 +489,7 @@ def create_order_services(
                 "Checks every draft I-131 and targeted-therapy order before signing; cards already"
                 " shown at order-select for the same order are not repeated."
             ),
-            prefetch=dict(prefetch),
-            usage_requirements=usage,
-            version=SERVICE_VERSION,
-            hook_version="1.0",
-            needs_data=needs,
+            **common,
         ),
     ]
     return [
