@@ -21,7 +21,6 @@ from dataclasses import dataclass
 from typing import Any, NoReturn
 
 import requests
-from flask.json.provider import DefaultJSONProvider
 
 from cds_hooks.errors import FhirServerError, PayloadTooLarge
 
@@ -183,26 +182,6 @@ def loads_bounded(data: str | bytes, limits: JsonLimits, where: str = "body") ->
     if suspect and _has_lone_surrogate(value):
         raise ValueError("a string holds an unpaired UTF-16 surrogate")
     return value
-
-
-class BoundedJSONProvider(DefaultJSONProvider):
-    """Flask's JSON provider, but ``loads`` (used by ``request.get_json``) enforces the bounds.
-
-    Install with ``app.json = BoundedJSONProvider(app, JsonLimits.from_config(app.config))``.
-    """
-
-    def __init__(self, app: Any, limits: JsonLimits | None = None) -> None:
-        super().__init__(app)
-        self.limits = limits or JsonLimits()
-
-    def loads(self, s: str | bytes, **kwargs: Any) -> Any:  # noqa: ANN401 - JSON is Any
-        """Parse a request body within the bounds.
-
-        :raises PayloadTooLarge: (413) when a bound is exceeded.
-        """
-        if kwargs:
-            return super().loads(s, **kwargs)
-        return loads_bounded(s, self.limits)
 
 
 def read_capped(
