@@ -66,6 +66,16 @@ def capitalise(text: str) -> str:
     return text[:1].upper() + text[1:]
 
 
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z*])")
+
+
+def lead(text: str) -> str:
+    """``text`` with its first sentence as a paragraph of its own (the reason a card opens with)."""
+    text = " ".join(str(text).split())
+    parts = _SENTENCE_END.split(text, maxsplit=1)
+    return "\n\n".join(p for p in parts if p)
+
+
 def iso(day: dt.date | None) -> str:
     return day.isoformat() if day else "date unknown"
 
@@ -155,15 +165,60 @@ class CardContext:
         return None
 
     # --- detail blocks --------------------------------------------------------------------------
-    def cite(self, rules: Iterable[str]) -> str:
-        """``**Rules and sources:**`` with one bullet per rule: title, grade, sources."""
-        lines = []
+    def rule_title(self, rule: str) -> str:
+        """The rule's title, or its ``rule_titles_when`` title where the default does not apply to
+        this patient (e.g. F1 "No actionable driver" when F1 only lists lenvatinib beside a
+        preferred driver-targeted drug)."""
+        alt = self.t.get("rule_titles_when", {}).get(rule, {})
+        for other, title in (alt.get("fired") or {}).items():
+            if other in self.fired:
+                return str(title)
+        if "not_preferred" in alt and not any(
+                o.preferred and o.rule == rule
+                for o in self.a.on_label + self.a.guideline_supported_off_label):
+            return str(alt["not_preferred"])
+        return str(self.t["rules"].get(rule, {}).get("title", ""))
+
+    def short_source(self, key: str) -> str:
+        """A source's label without its parenthesised detail (``US label: RETEVMO``)."""
+        label = str(self.t["sources"].get(key, {}).get("label", key))
+        return label.split(" (")[0]
+
+    def cite(self, rules: Iterable[str], source_keys: Iterable[str] = (),
+             first: Iterable[str] = (), card_source: str | None = None) -> str:
+        """``**Rules:**`` one bullet per contributing rule (title, DESIGN when the grade says so),
+        then one ``**Sources:**`` line: the first source of each rule plus ``source_keys``,
+        except ``card_source`` (the card's ``source`` names it already).
+        ``first``: ready bullets said before the rules (a warning raised by a rule)."""
+        lines = list(first)
+        keys: dict[str, None] = {}
         for rule in dict.fromkeys(r for r in rules if r):
             info = self.t["rules"].get(rule, {})
-            srcs = [self.t["sources"].get(k, {}).get("label", k) for k in info.get("sources", [])]
-            parts = [p for p in (info.get("title", ""), info.get("grade"), "; ".join(srcs)) if p]
-            lines.append(f"- Rule **{rule}**" + (f": {' · '.join(parts)}" if parts else ""))
-        return "**Rules and sources:**\n" + "\n".join(lines) if lines else ""
+            title = self.rule_title(rule)
+            design = " (DESIGN)" if "DESIGN" in str(info.get("grade", "")) else ""
+            lines.append(f"- **{rule}**" + (f" {title}" if title else "") + design)
+            keys.update(dict.fromkeys(info.get("sources", [])[:1]))
+        keys.update(dict.fromkeys(k for k in source_keys if k in self.t["sources"]))
+        if not lines:
+            return ""
+        own = self.short_source(card_source) if card_source else None
+        sources = "; ".join(x for x in dict.fromkeys(self.short_source(k) for k in keys)
+                            if x != own)
+        tail = f"\n\n**Also from:** {sources}." if sources else ""
+        return "**Rules:**\n" + "\n".join(lines) + tail
+
+    def topic_lines(self, code: str) -> list[str]:
+        """Evidence lines about one warning's topic (``evidence_topics``), from any rule."""
+        prefixes = tuple(self.t.get("evidence_topics", {}).get(code, []))
+        if not prefixes:
+            return []
+        return list(dict.fromkeys(line for lines in self.a.evidence.values() for line in lines
+                                  if line.startswith(prefixes)))
+
+    def is_topic_line(self, line: str) -> bool:
+        """True for an evidence line that belongs to a warning's card, not a decision's."""
+        prefixes = tuple(p for ps in self.t.get("evidence_topics", {}).values() for p in ps)
+        return bool(prefixes) and line.startswith(prefixes)
 
     def evidence(self, rules: Iterable[str]) -> list[str]:
         """The assessment's evidence lines for ``rules``, each said once."""
@@ -184,11 +239,15 @@ class CardContext:
         return "**Evidence:**\n" + "\n".join(lines) if lines else ""
 
     def footer(self) -> str:
-        version = f" · knowledge {self.a.knowledge_version}" if self.a.knowledge_version else ""
-        return (
-            f"_Evaluated as of {self.a.evaluation_date.isoformat()}{version}. "
-            f"{self.t['disclaimer']}_"
-        )
+        # the knowledge version is in the response's assessment (extension), not on each card
+        return f"_As of {self.a.evaluation_date.isoformat()}. {self.t['disclaimer']}_"
+
+    def offered(self) -> set[str]:
+        """Drugs the assessment offers: on label or guideline-supported off-label, not also
+        listed as not eligible."""
+        a = self.a
+        excluded = {o.drug for o in a.not_eligible}
+        return {o.drug for o in a.on_label + a.guideline_supported_off_label} - excluded
 
     def detail(self, *blocks: str) -> str:
         return "\n\n".join(b for b in (*blocks, self.footer()) if b and b.strip())
@@ -235,10 +294,24 @@ class CardContext:
         rules += [r for r in wt.get("rules", []) if r in self.fired]
         return list(dict.fromkeys(rules)) or list(wt.get("rules", [])[:1]) or [w.code]
 
-    def warning_message(self, w: Warning, drugs: str | None = None) -> str:
+    def warning_message(self, w: Warning, drugs: str | None = None,
+                        only: Iterable[str] | None = None) -> str:
+        """The warning's text about its own drugs only: with ``warning_drug_messages`` for the
+        code, the sentences of the drugs in ``only`` (default: the warning's drugs; ``other`` for
+        a drug without its own sentence), else the template's ``message``."""
         wt = self.wt(w.code)
-        return w.message or wt.get("message", "").format(
-            drugs=drugs or join(w.drugs) or "these drugs")
+        if w.message:
+            return w.message
+        names = list(only if only is not None else w.drugs)
+        per_drug = self.t.get("warning_drug_messages", {}).get(w.code) or {}
+        if per_drug and names:
+            picked = [" ".join(str(per_drug[d]).split()) for d in names if d in per_drug]
+            rest = [d for d in names if d not in per_drug]
+            if rest and per_drug.get("other"):
+                picked.append(" ".join(str(per_drug["other"]).split()).format(
+                    drugs=capitalise(join(rest))))
+            return " ".join(dict.fromkeys(picked))
+        return str(wt.get("message", "")).format(drugs=drugs or join(names) or "these drugs")
 
     def warning_sources(self, code: str) -> str:
         labels = [self.source_link(k) for k in self.wt(code).get("sources", [])

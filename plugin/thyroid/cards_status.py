@@ -11,6 +11,7 @@ monitoring or another card carries the action (the testing card, a critical bloc
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 from plugin.thyroid.assessment import Warning
 from plugin.thyroid.cards_common import (
@@ -19,11 +20,13 @@ from plugin.thyroid.cards_common import (
     format_activity,
     iso,
     join,
+    lead,
     safe_reason,
     safe_reference,
 )
 from plugin.thyroid.cards_warnings import folded_into_status, note_lines
-from plugin.thyroid.clinical_model import Histology, RaiIntent
+from plugin.thyroid.clinical_model import Histology
+from plugin.thyroid.to_facts_rai import rai_activity
 
 _UPTAKE_TEXT = {
     "all": "uptake in all lesions",
@@ -66,7 +69,11 @@ def mdt_reason(ctx: CardContext) -> str:
 
 
 def next_step(ctx: CardContext) -> tuple[str, str, list[str]]:
-    """(short phrase for the summary, detail block, rules) of the assessment's action."""
+    """(short phrase for the summary, one-line detail block, rules) of the assessment's action.
+
+    The rules are those that decided the next step on *this* card (monitoring, timing, testing,
+    imaging); the drug rules are the therapy card's and a block is the critical card's.
+    """
     a = ctx.a
     entry = ctx.t["actions"].get(a.action)
     if entry is None:
@@ -80,13 +87,11 @@ def next_step(ctx: CardContext) -> tuple[str, str, list[str]]:
     if "{reason}" in phrase:
         reason = mdt_reason(ctx)
         phrase = phrase.format(reason=reason) if reason else entry["next_none"]
-    rules = [r for r in entry["rules"] if r in ctx.fired] or [
-        r for r in ctx.fired if r in _NEXT_STEP_RULES] or entry["rules"][:1]
-    block = f"**Next step: {phrase}.** {' '.join(entry['detail'].split())}"
-    if a.action in ("SYSTEMIC_FIRST_LINE", "SYSTEMIC_LATER_LINE") and ctx.blocked:
-        block += "\n\n**Blocked for this patient:** " + join(
-            f"{d} ({', '.join(c)})" for d, c in ctx.blocked.items())
-    return phrase, block, rules
+    fired = [r for r in entry["rules"] if r in ctx.fired] or [
+        r for r in ctx.fired if r in _NEXT_STEP_RULES]
+    rules = [r for r in fired if r[:1] in "ABCD" or r == "E1"] or fired[:1] or entry["rules"][:1]
+    # the summary says the next step; the detail adds only what the summary cannot hold
+    return phrase, "", rules
 
 
 def status_indicator(ctx: CardContext, has_critical: bool) -> str:
@@ -105,25 +110,31 @@ def status_indicator(ctx: CardContext, has_critical: bool) -> str:
 
 
 def status_card(ctx: CardContext, notes: list[Warning], has_critical: bool) -> RenderedCard:
-    """The status card; ``notes`` are the non-blocking warnings folded into it."""
+    """The status card; ``notes`` are the non-blocking warnings folded into it.
+
+    Its detail opens with the reason in one sentence, then the next step, the evidence the
+    status rests on (criterion, radioiodine total, progression) and only the rules that decided
+    it (§A4.16)."""
     a, st = ctx.a, ctx.t["status"]
-    status_rules = [r for r in ctx.fired if r[:1] in ("A", "B", "C")]
-    history = rai_history(ctx)
     phrase, step_block, step_rules = next_step(ctx)
+    evidence: list[str] = []
     if a.rair_status == "YES":
         criteria = join(a.rair_criteria) or "a joint-statement criterion"
         prog = ctx.t["progression_text"].get(a.progression, a.progression)
         summary = st["YES"]["summary"].format(criteria=criteria, progression=prog, next=phrase)
         long = "; ".join(ctx.t["criteria_long"].get(c, c) for c in a.rair_criteria)
-        intro = st["YES"]["detail_intro"].format(criteria_long=long or criteria)
+        intro = st["YES"]["detail_intro"].format(
+            criteria_long=long or criteria,
+            progression_long=ctx.t.get("progression_long", {}).get(a.progression, prog))
         indicator, key = status_indicator(ctx, has_critical), "S2"
-        rules = [r for r in ctx.fired if r in ("B1", "B2", "B3", "B4", "B5", "B8")] or ["B8"]
-        rules += [r for r in status_rules if r not in rules]
+        rules = [r for r in ctx.fired if r in _CRITERION_RULES] + ["B8"]
+        evidence = criterion_evidence(ctx, rules) + [cumulative_line(ctx)]
     elif a.rair_status == "NO":
         summary = st["NO"]["summary"].format(next=phrase)
         intro = st["NO"]["detail_intro"]
         indicator, key = status_indicator(ctx, has_critical), "S2"
-        rules = status_rules or ["B6"]
+        rules = [r for r in ctx.fired if r in _CRITERION_RULES] or ["B6"]
+        evidence = criterion_evidence(ctx, rules) + [cumulative_line(ctx)]
     elif a.rair_status == "NOT_APPLICABLE":
         hist = ctx.histology()
         entry = st["MTC"] if hist == Histology.MTC else st["ATC"]
@@ -131,34 +142,65 @@ def status_card(ctx: CardContext, notes: list[Warning], has_critical: bool) -> R
         indicator = "warning" if hist == Histology.MTC else "critical"
         key = "S18" if hist != Histology.MTC else "S9"
         rules = ["A1b"] + [r for r in ctx.fired if r in ("H2", "H3", "E5")]
-        history, step_block, step_rules = "", "", []
+        evidence = criterion_evidence(ctx, ["A1b"])
+        step_block, step_rules = "", []
     elif "A2" in ctx.fired:
         summary, intro = st["A2"]["summary"], st["A2"]["detail_intro"]
         indicator, key = "warning", "S1"
-        rules = ["A2"] + [r for r in status_rules if r != "A2"]
+        rules = ["A2"]
+        evidence = criterion_evidence(ctx, ["A2"])
         if a.action == "RAI_EVALUATION":
             step_block, step_rules = "", []
     else:
-        return data_needed_card(ctx, history, notes, step_block, step_rules)
+        return data_needed_card(ctx, notes, step_block, step_rules)
+    progression = [] if a.rair_status == "NOT_APPLICABLE" else progression_lines(ctx)
+    lines = list(dict.fromkeys(x for x in evidence + progression if x))
     blocks = [
+        lead(intro),
         step_block,
-        intro,
-        # progression evidence (C rules) is shown once, in the progression block
-        ctx.evidence_block(r for r in rules if not r.startswith("C")),
-        history,
-        progression_block(ctx),
+        "**Evidence:**\n" + "\n".join(lines) if lines else "",
         ("**Also note:**\n" + note_lines(ctx, notes)) if notes else "",
-        ctx.cite(step_rules + rules + [r for w in notes for r in ctx.warning_rules(w)
-                                       if r in ctx.t["rules"]]),
+        ctx.cite(rules + progression_rules(ctx) + step_rules,
+                 [k for w in notes for k in ctx.wt(w.code).get("sources", [])[:1]],
+                 card_source=key),
     ]
     return ctx.card("rai-status", summary, indicator, key, ctx.detail(*blocks))
 
 
-def data_needed_card(ctx: CardContext, history: str, notes: list[Warning], step_block: str,
+_CRITERION_RULES = ("B1", "B2", "B3", "B4", "B5", "B5b", "B6")
+
+
+def criterion_evidence(ctx: CardContext, rules: list[str]) -> list[str]:
+    """The evidence lines of the criterion rules, without the radioiodine total (said once by
+    :func:`cumulative_line`) and without another card's topic."""
+    return [line for line in ctx.evidence(rules)
+            if "Cumulative therapeutic I-131" not in line and not ctx.is_topic_line(line[2:])
+            and not line.startswith(("- Progression ", "- Histology"))]
+
+
+def progression_rules(ctx: CardContext) -> list[str]:
+    """The progression rules that decided the progression value (C1-C4, C1a)."""
+    return [r for r in ctx.fired if r in ("C1", "C1a", "C2", "C3", "C4")]
+
+
+def cumulative_line(ctx: CardContext) -> str:
+    """The cumulative therapeutic activity as the rules count it (:func:`rai_activity`)."""
+    view = rai_activity(ctx.record, ctx.a.evaluation_date)
+    if not view.doses and not view.unknown_intent:
+        return "- Therapeutic I-131: none on record"
+    total = format_activity(view.cumulative_mbq)
+    if not view.complete:
+        total = f"at least {total} (an activity or intent is unknown)"
+    return f"- Cumulative therapeutic I-131: {total} from {len(view.doses)} dose(s)"
+
+
+def data_needed_card(ctx: CardContext, notes: list[Warning], step_block: str,
                      step_rules: list[str]) -> RenderedCard:
     """``NOT_ESTABLISHED``: why, what is missing, what would establish it."""
     a, t = ctx.a, ctx.t
-    gates = [g for g in ("A3", "A4", "A5", "A6", "A1") if g in ctx.fired] or ["A5"]
+    # A1 fires for every DTC record; it is the reason only when no other gate is
+    gates = [g for g in ("A3", "A4", "A5", "A6") if g in ctx.fired] or [
+        g for g in ("A1",) if g in ctx.fired] or ["A5"]
     reasons = t["not_established_reasons"]
     folded = [w for w in a.warnings if folded_into_status(ctx, w)]
     # the most specific reason: the blocking scan warning (W-IODINE / W-TSH) when there is one
@@ -166,42 +208,38 @@ def data_needed_card(ctx: CardContext, history: str, notes: list[Warning], step_
     reason = specific[0] if specific else reasons.get(gates[0], reasons["default"])
     summary = t["status"]["NOT_ESTABLISHED"]["summary"].format(reason=reason)
     missing = [f"- {m}" for m in a.missing_data] or ["- (the assessment lists no item)"]
-    establish = [f"- {t['establish'].get(g, t['establish']['default'])} ({g})" for g in gates]
+    # the most specific gate says what would establish it; A5 (data missing) only on its own
+    specific_gates = [g for g in gates if g != "A5"] or gates
+    establish = [f"- {t['establish'].get(g, t['establish']['default'])} ({g})"
+                 for g in specific_gates]
+    # W-IODINE / W-TSH have their critical card; only the folded ones are said here
     scan_warnings = [w for w in folded if w.code != "W-DATA-MISSING"]
     if a.action == "COMPLETE_DATA":
         step_block, step_rules = "", []
+    gate_lines = criterion_evidence(ctx, gates)
+    lines = list(dict.fromkeys(
+        gate_lines + [cumulative_line(ctx)]
+        + ([] if any("scan" in x for x in gate_lines) else scan_lines(ctx))
+        + progression_lines(ctx)))
     blocks = [
-        t["status"]["NOT_ESTABLISHED"]["detail_intro"],
+        lead(t["status"]["NOT_ESTABLISHED"]["detail_intro"]),
         ("**Why the scan cannot be used:**\n" + note_lines(ctx, scan_warnings))
         if scan_warnings else "",
-        "**Missing (assessment missingData):**\n" + "\n".join(missing),
+        "**Missing:**\n" + "\n".join(missing),
         "**What would establish it:**\n" + "\n".join(establish),
         step_block,
-        ctx.evidence_block(gates),
-        history,
-        progression_block(ctx),
+        "**Evidence:**\n" + "\n".join(lines),
         ("**Also note:**\n" + note_lines(ctx, notes)) if notes else "",
-        ctx.cite(gates + step_rules + [r for w in notes for r in ctx.warning_rules(w)
-                                       if r in ctx.t["rules"]]),
     ]
     key = ctx.rule_source_key(gates[0]) or "DESIGN"
+    blocks.append(ctx.cite(gates + step_rules, card_source=key))
     return ctx.card("rai-status", summary, "warning", key, ctx.detail(*blocks))
 
 
-def rai_history(ctx: CardContext) -> str:
+def scan_lines(ctx: CardContext) -> list[str]:
+    """The radioiodine scans and stable-iodine exposures, one line each."""
     rec = ctx.record
     lines = []
-    therapeutic_total = 0
-    unknown = False
-    for adm in sorted(rec.rai_administrations, key=lambda x: x.date or dt.date.min):
-        intent = adm.intent.value if isinstance(adm.intent, RaiIntent) else str(adm.intent)
-        lines.append(f"- {iso(adm.date)}: I-131 {format_activity(adm.activity_mbq)}, "
-                     f"{intent} ({adm.source})")
-        if adm.intent == RaiIntent.THERAPEUTIC:
-            if adm.activity_mbq is None:
-                unknown = True
-            else:
-                therapeutic_total += adm.activity_mbq
     for scan in sorted(rec.scans, key=lambda x: x.date or dt.date.min):
         tsh = f", TSH {scan.tsh_miu_per_l:g} mIU/L" if scan.tsh_miu_per_l is not None else ""
         inferred = " (kind inferred from timing)" if scan.kind_inferred else ""
@@ -210,28 +248,23 @@ def rai_history(ctx: CardContext) -> str:
                      f"{uptake}{tsh} ({scan.source})")
     for exp in rec.iodine_exposures:
         lines.append(f"- {iso(exp.date)}: iodinated contrast / stable iodine ({exp.source})")
-    if not lines:
-        return "**Radioiodine history:** none recorded."
-    if unknown:
-        total = (f"at least {format_activity(therapeutic_total)} (one or more administrations "
-                 "have no readable activity)")
-    else:
-        total = format_activity(therapeutic_total)
-    return ("**Radioiodine history and scans:**\n" + "\n".join(lines)
-            + f"\n\nCumulative therapeutic activity: {total} (JS-v needs "
-            "> 22,200 MBq / 600 mCi).")
+    return lines
 
 
-def progression_block(ctx: CardContext) -> str:
-    a = ctx.a
-    prog = ctx.t["progression_text"].get(a.progression, a.progression)
-    lines = ctx.evidence([r for r in ctx.fired if r.startswith("C")])
+_PROGRESSION_HEAD = re.compile(r"^- Progression [A-Z_]+ \(nadir.*?\(s\)\)(: )?")
+
+
+def progression_lines(ctx: CardContext) -> list[str]:
+    """The progression evidence of the C rules (or the last lesion sums when they give none),
+    without the head that repeats the progression value and the nadir bookkeeping."""
+    # the opening sentence says the progression value: the evidence keeps the readings
+    lines = [_PROGRESSION_HEAD.sub(lambda m: "- " if m.group(1) else m.group(0).split(" (")[0], x)
+             for x in ctx.evidence([r for r in ctx.fired if r.startswith("C")])]
     sums = sorted(ctx.record.lesion_sums, key=lambda x: x.date or dt.date.min)
     if sums and not lines:
         lines = [f"- {iso(s.date)}: target-lesion sum {s.sum_mm:g} mm ({s.source})"
                  for s in sums[-4:]]
-    head = f"**Progression:** {prog} ({a.progression})"
-    return head + ("\n" + "\n".join(lines) if lines else "")
+    return lines
 
 
 # -- data quality ---------------------------------------------------------------------------
@@ -251,7 +284,7 @@ def data_quality_card(ctx: CardContext, folded: list[Warning]) -> RenderedCard |
             line += " (leaves unknown: " + safe_reason(n.missing.replace(n.source, "").replace(
                 "()", "").strip()) + ")"
         lines.append(line)
-    blocks = [dq["detail_intro"]]
+    blocks = [lead(dq["detail_intro"])]
     if ctx.unavailable:
         blocks.append("**Not retrieved from the EHR (prefetch/FHIR):** " + join(ctx.unavailable)
                       + ". Radioiodine, therapy or scan records held there were not seen; "
@@ -266,7 +299,7 @@ def data_quality_card(ctx: CardContext, folded: list[Warning]) -> RenderedCard |
     if lines:
         blocks.append("**Items:**\n" + "\n".join(lines))
     rules = [r for r in ("A5", "A6") if r in ctx.fired] or ["A5"]
-    blocks.append(ctx.cite(rules))
+    blocks.append(ctx.cite(rules, card_source="DESIGN"))
     needs_action = ctx.unavailable or folded or any(n.missing for n in notes)
     return ctx.card("data-quality", summary, "warning" if needs_action else "info", "DESIGN",
                     ctx.detail(*blocks), overrideReasons=ctx.overrides())

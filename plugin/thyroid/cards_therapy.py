@@ -13,8 +13,8 @@ from typing import Any
 
 from cds_hooks.cards import Action, Link, Suggestion
 from plugin.thyroid.assessment import TherapyOption, Warning
-from plugin.thyroid.cards_common import CardContext, RenderedCard, join
-from plugin.thyroid.cards_warnings import note_lines
+from plugin.thyroid.cards_common import CardContext, RenderedCard, join, lead
+from plugin.thyroid.cards_warnings import note_lines, warning_source_keys
 
 SECTIONS = (
     ("on_label", "On label (US)"),
@@ -55,24 +55,24 @@ def _trial_url(ctx: CardContext, nct: str) -> str:
 
 
 def option_line(ctx: CardContext, drug: str, lists: dict[str, list[TherapyOption]],
-                cautions: dict[str, list[str]]) -> str:
-    """One drug: label, rule, trial, blocks and cautions, and any other list it is also in."""
+                cautions: dict[str, list[str]], *, with_label: bool) -> str:
+    """One drug: preferred, rule, label (for the lead options), trial, block and cautions, and
+    any other list it is also in."""
     options = [o for opts in lists.values() for o in opts]
     preferred = any(o.preferred for o in options if o not in lists.get("not_eligible", []))
-    head = f"- **{drug}**" + (" (preferred)" if preferred else "")
+    rules = list(dict.fromkeys(o.rule for o in options if o.rule
+                               and o not in lists.get("not_eligible", [])))
+    tags = (["preferred"] if preferred else []) + rules
+    head = f"- **{drug}**" + (f" ({', '.join(tags)})" if tags else "")
     parts = []
     if drug in ctx.blocked:
-        parts.append(f"**BLOCKED for this patient:** {join(ctx.blocked[drug])}")
+        parts.append(f"**blocked:** {join(ctx.blocked[drug])} (see its card)")
     label = ctx.t["drugs"].get(drug)
-    if label:
-        parts.append(f"{label['label']} ({ctx.source_link(label['source'])})")
-    rules = list(dict.fromkeys(o.rule for o in options if o.rule))
-    if rules:
-        parts.append("rule " + join(rules))
+    if label and with_label and drug not in ctx.blocked:
+        parts.append(str(label["label"]))
     for o in lists.get("trial_only", []):
         if o.trial:
-            parts.append(f"trial [{o.trial}]({_trial_url(ctx, o.trial)})"
-                         + (f": {o.reason}" if o.reason else ""))
+            parts.append(f"trial {o.trial}" + (f": {o.reason}" if o.reason else ""))
     for name, title in SECTIONS:
         if name == "not_eligible" or name not in lists or name == next(iter(lists)):
             continue
@@ -81,13 +81,17 @@ def option_line(ctx: CardContext, drug: str, lists: dict[str, list[TherapyOption
         if next(iter(lists)) != "not_eligible":
             where = "outside a trial" if "trial_only" in lists else "also listed as"
             parts.append(f"{where} not eligible: {o.reason or 'no reason given'}")
-    if drug in cautions:
+    if drug in cautions and drug not in ctx.blocked and not with_label:
         parts.append("caution: " + join(cautions[drug]))
     return head + (": " + "; ".join(parts) if parts else "")
 
 
 def therapy_card(ctx: CardContext, folded: list[Warning]) -> RenderedCard | None:
-    """The options card; ``folded`` are the drug-level non-blocking warnings said on it."""
+    """The options card; ``folded`` are the drug-level non-blocking warnings said on it.
+
+    Its detail opens with the reason (the rule that chose the preferred option, with a title
+    that applies to this patient), then the driver evidence, one line per drug (the label only
+    for the lead options), the cautions and only the rules of the options offered (§A4.16)."""
     a = ctx.a
     facts = drug_facts(ctx)
     if not facts:
@@ -98,53 +102,89 @@ def therapy_card(ctx: CardContext, folded: list[Warning]) -> RenderedCard | None
             if w.code not in cautions.setdefault(drug, []):
                 cautions[drug].append(w.code)
     names = usable(ctx, facts)
+    lead_names: list[str] = []
     if names:
         # every preferred option leads the summary (e.g. two RET inhibitors), not just one
-        lead = [n for n in names if is_preferred(facts[n])] or names[:1]
-        tags = [t for t, on in (("preferred", is_preferred(facts[lead[0]])),
-                                ("off-label", any("on_label" not in facts[n] for n in lead)))
+        lead_names = [n for n in names if is_preferred(facts[n])] or names[:1]
+        tags = [t for t, on in (("preferred", is_preferred(facts[lead_names[0]])),
+                                ("off-label", any("on_label" not in facts[n] for n in lead_names)))
                 if on]
-        first = join(lead) + (f" ({', '.join(tags)})" if tags else "")
-        rest = [n for n in names if n not in lead]
+        first = join(lead_names) + (f" ({', '.join(tags)})" if tags else "")
+        rest = [n for n in names if n not in lead_names]
         more = f"; also {join(rest)}" if rest else ""
         if len(first + more) > 100:
             more = f"; +{len(rest)} more"
         summary = ctx.t["therapy"]["summary"].format(first=first, more=more)
     else:
         summary = ctx.t["therapy"]["summary_none"]
-    sections = []
+    offered = [o for name in ("on_label", "guideline_supported_off_label", "trial_only")
+               for o in getattr(a, name)]
+    rules = list(dict.fromkeys(o.rule for o in offered if o.rule))
+    main_rule = next((o.rule for o in a.on_label + a.guideline_supported_off_label
+                      if o.preferred and o.rule and o.drug in lead_names),
+                     next((o.rule for o in offered if o.rule and o.drug in lead_names),
+                          rules[0] if rules else None))
+    rules = ([main_rule] if main_rule else []) + [r for r in rules if r != main_rule]
+    # the driver rule that decided the lists (BRAF V600E, other BRAF, RAS) even when no option
+    # offered carries it
+    rules += [r for r in ("F5", "F6", "F7") if r in ctx.fired and r not in rules]
+    sections = [reason_line(ctx, main_rule, bool(names))]
+    drivers = driver_lines(ctx, rules)
+    if drivers:
+        sections.append("**Evidence:**\n" + "\n".join(drivers))
     for name, title in SECTIONS:
         drugs = [d for d, lists in facts.items() if next(iter(lists)) == name]
         if not drugs:
             continue
         if name == "not_eligible":
-            sections.append(f"**{title}:**\n" + not_eligible_lines(facts, drugs))
+            sections.append(f"**{title}:** " + not_eligible_lines(facts, drugs))
         else:
             sections.append(f"**{title}:**\n" + "\n".join(
-                option_line(ctx, d, facts[d], cautions) for d in drugs))
-    if folded:
-        sections.append("**Cautions (not blocking):**\n" + note_lines(ctx, folded))
-    options = [o for lists in facts.values() for opts in lists.values() for o in opts]
-    rules = [o.rule for o in options if o.rule] or [
-        r for r in ctx.fired if r[:1] in ("F", "G") or r in ("H1", "H2")]
-    rules = list(dict.fromkeys(rules)) or ["F1"]
-    main_rule = next((o.rule for o in a.on_label if o.preferred and o.rule), rules[0])
-    key = ctx.rule_source_key(main_rule) or "S1-therapy"
+                option_line(ctx, d, facts[d], cautions, with_label=d in lead_names)
+                for d in drugs))
+    # the cautions' text is said for the lead options; the others carry the codes in their line
+    notes = [w for w in folded if not w.drugs or set(w.drugs) & set(lead_names)]
+    if notes:
+        sections.append("**Cautions (not blocking):**\n" + note_lines(ctx, notes, only=lead_names))
+    key = (ctx.rule_source_key(main_rule) if main_rule else None) or "S1-therapy"
     trials = dict.fromkeys(o.trial for o in a.trial_only if o.trial)
     links = [Link(label=f"ClinicalTrials.gov {nct}", url=_trial_url(ctx, nct)) for nct in trials]
-    detail = ctx.detail(*sections, ctx.cite(rules))
+    label_keys = [ctx.t["drugs"].get(d, {}).get("source") for d in lead_names]
+    caution_keys = [k for w in notes
+                    for k in warning_source_keys(ctx, w.code, [d for d in w.drugs
+                                                                if d in lead_names])[:1]]
+    detail = ctx.detail(*sections, ctx.cite(rules or ["F1"],
+                                            [k for k in label_keys + caution_keys if k],
+                                            card_source=key))
     return ctx.card("therapy-options", summary, "info", key, detail, links=links or None)
 
 
+def reason_line(ctx: CardContext, rule: str | None, usable_options: bool) -> str:
+    """The one-sentence reason the therapy card opens with: the deciding rule's title."""
+    if not usable_options:
+        return "No option is usable on label for this patient; see the lists below."
+    if not rule:
+        return "Options from the assessment's therapy lists."
+    return f"Why ({rule}): {ctx.rule_title(rule).rstrip('.')}."
+
+
+def driver_lines(ctx: CardContext, rules: list[str]) -> list[str]:
+    """The molecular evidence of the options' rules (the driver or its absence), once; readings
+    that belong to a warning's card (blood pressure, pregnancy...) are left to that card."""
+    lines = [x for x in ctx.evidence(rules + ["E1", "E3"]) if not ctx.is_topic_line(x[2:])]
+    molecular = [x for x in lines if "Molecular" in x]
+    return molecular or lines[:1]
+
+
 def not_eligible_lines(facts: dict[str, dict[str, list[TherapyOption]]], drugs: list[str]) -> str:
-    """Not-eligible drugs grouped by reason: ``- entrectinib, larotrectinib: no NTRK fusion``."""
+    """Not-eligible drugs grouped by reason: ``entrectinib, larotrectinib (no NTRK fusion)``."""
     groups: dict[tuple[str, str], list[str]] = {}
     for drug in drugs:
         for o in facts[drug]["not_eligible"]:
             groups.setdefault((o.reason or "not eligible", o.rule or ""), []).append(drug)
-    return "\n".join(
-        f"- {join(dict.fromkeys(names))}: {reason}" + (f" ({rule})" if rule else "")
-        for (reason, rule), names in groups.items())
+    return "; ".join(
+        f"{join(dict.fromkeys(names))} ({reason})" for (reason, _rule), names in groups.items()
+    ) + "."
 
 
 def testing_card(ctx: CardContext) -> RenderedCard:
@@ -153,7 +193,8 @@ def testing_card(ctx: CardContext) -> RenderedCard:
     symptomatic = ctx.a.action in ("SYSTEMIC_FIRST_LINE", "SYSTEMIC_LATER_LINE")
     summary = tt["summary_symptomatic"] if symptomatic else tt["summary"]
     rules = ["E1", "E3"] + [r for r in ("E4", "D3") if r in ctx.fired]
-    detail = ctx.detail(tt["detail"], ctx.evidence_block(["E1", "E4"]), ctx.cite(rules))
+    detail = ctx.detail(lead(tt["detail"]), ctx.evidence_block(["E1", "E4"]),
+                        ctx.cite(rules, card_source="S1"))
     resource: dict[str, Any] = {
         "resourceType": "ServiceRequest",
         "status": "draft",

@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from plugin.thyroid.assessment import Warning
-from plugin.thyroid.cards_common import CardContext, RenderedCard, capitalise, join
+from plugin.thyroid.cards_common import CardContext, RenderedCard, capitalise, join, lead
 
 
 def folded_into_status(ctx: CardContext, w: Warning) -> bool:
@@ -48,7 +48,11 @@ def absorbed_by_critical(ctx: CardContext, w: Warning) -> bool:
 def warning_card(ctx: CardContext, entries: list[Warning],
                  also: Sequence[Warning] = ()) -> RenderedCard:
     """The card of one warning code: critical when ``entries`` block, else the template's
-    indicator. ``also`` are the same code's non-blocking entries, said in the detail."""
+    indicator. ``also`` are the same code's non-blocking entries: their drugs carry the caution
+    on the therapy card, so they are named here only when there is no therapy card.
+
+    The detail opens with the warning's reason (its text about these drugs only), then its own
+    evidence (the reading that raised it) and its rules and sources."""
     w = entries[0]
     wt = ctx.wt(w.code)
     drugs_list = list(dict.fromkeys(d for e in entries for d in e.drugs))
@@ -60,19 +64,23 @@ def warning_card(ctx: CardContext, entries: list[Warning],
                                   code=w.code, title=wt.get("title", "warning"))
     else:
         summary = f"{wt.get('title', w.code)} ({w.code})" + (f": {drugs}" if drugs_list else "")
-    rules = list(dict.fromkeys(r for e in entries for r in ctx.warning_rules(e)))
-    head = (f"**{w.code}** ({'blocking' if w.blocking else 'not blocking'}"
-            + (f"; applies to {drugs}" if drugs_list else "") + ")")
-    blocks = [head, ctx.warning_message(w, drugs)]
-    for other in also:
-        names = join(other.drugs) or "other systemic therapy"
-        blocks.append(f"**Not blocking, use with caution:** {names}"
-                      + (f". {other.message}" if other.message else "."))
+    rules = [r for r in warning_own_rules(ctx, w) if r in ctx.t["rules"]]
+    raised_by = join(dict.fromkeys(e.rule for e in entries if e.rule))
+    first = [] if rules else [f"- **{w.code}** {wt.get('title', '')}"
+                              + (f" (raised by rule {raised_by})" if raised_by else "")]
+    message = ctx.warning_message(w, drugs, only=drugs_list)
+    blocks = [lead(f"**{w.code}** ({'blocking' if w.blocking else 'not blocking'}"
+                   + (f" for {drugs}" if drugs_list else "") + "): " + message)]
+    has_therapy_card = bool(ctx.a.on_label or ctx.a.guideline_supported_off_label
+                            or ctx.a.trial_only or ctx.a.not_eligible)
+    others = [] if has_therapy_card else list(dict.fromkeys(d for o in also for d in o.drugs))
+    if others:
+        blocks.append(f"**Not blocking, use with caution:** {join(others)}.")
+    evidence = warning_evidence(ctx, entries)
     blocks += [
-        ctx.evidence_block([w.code] + [e.rule for e in entries if e.rule]),
-        ctx.cite(r for r in rules if r in ctx.t["rules"])
-        or f"**Rule:** {w.code} (DOMAIN.md §2.9)",
-        ctx.warning_sources(w.code),
+        "**Evidence:**\n" + "\n".join(evidence) if evidence else "",
+        ctx.cite(rules, warning_source_keys(ctx, w.code, drugs_list), first,
+                 card_source=ctx.warning_source_key(w)),
     ]
     indicator = "critical" if w.blocking else wt.get("indicator", "info")
     return ctx.card(f"warning-{w.code}", capitalise(summary), indicator,
@@ -80,20 +88,54 @@ def warning_card(ctx: CardContext, entries: list[Warning],
                     overrideReasons=ctx.overrides("therapy"))
 
 
-def note_lines(ctx: CardContext, warnings: list[Warning], *, with_evidence: bool = True) -> str:
-    """Folded warnings as short bullets: code, title, message, sources (and own evidence)."""
+def warning_own_rules(ctx: CardContext, w: Warning) -> list[str]:
+    """The rules a warning card cites: the template's rules that are about the warning itself
+    (H4 pregnancy, E6 RET point, A3 scan...), not the drug-choice rules (F, G) that proposed
+    the drug (their titles are about the choice, not the warning)."""
+    rules = list(dict.fromkeys([w.rule] if w.rule else []))
+    rules += [r for r in ctx.wt(w.code).get("rules", []) if r not in rules]
+    return [r for r in rules if r[:1] not in ("F", "G", "D")]
+
+
+def warning_source_keys(ctx: CardContext, code: str, drugs: list[str]) -> list[str]:
+    """The warning's sources about these drugs: their labels where the template cites them,
+    else every source of the template."""
+    keys = list(ctx.wt(code).get("sources", []))
+    labels = [ctx.t["drugs"].get(d, {}).get("source") for d in drugs]
+    own = [k for k in keys if k in labels]
+    return own or keys
+
+
+def warning_evidence(ctx: CardContext, entries: list[Warning]) -> list[str]:
+    """The reading that raised the warning: its topic lines (blood pressure, QTc, pregnancy...)
+    and the evidence of its own rules; never the drug-choice evidence of another card."""
+    w = entries[0]
+    topic = ctx.topic_lines(w.code)
+    own = [r for r in warning_own_rules(ctx, w) if r[:1] not in ("F", "G", "D")]
+    # a rule's line ends with " (RULE)": the same reading is said once
+    lines = [x for x in ctx.evidence([w.code] + own) if x[2:].rsplit(" (", 1)[0] not in topic]
+    return list(dict.fromkeys([f"- {x}" for x in topic] + lines))
+
+
+def note_lines(ctx: CardContext, warnings: list[Warning], *, with_evidence: bool = True,
+               only: Sequence[str] | None = None) -> str:
+    """Folded warnings as short bullets: code, title, its text about its drugs (``only``: these
+    drugs of it) and its own evidence; the sources go to the card's sources line."""
     lines = []
     for w in warnings:
         wt = ctx.wt(w.code)
-        drugs = join(w.drugs)
-        lines.append(f"- **{w.code}** {wt.get('title', '')}" + (f" ({drugs})" if drugs else "")
-                     + f": {ctx.warning_message(w)}")
+        names = [d for d in w.drugs if only is None or d in only]
+        drugs = join(names)
+        message = ctx.warning_message(w, drugs, only=names)
+        # a per-drug text starts with the drug's name: it is not said twice
+        named = bool(names) and message.lower().startswith(names[0].lower())
+        lines.append(f"- **{w.code}** {wt.get('title', '')}"
+                     + (f" ({drugs})" if drugs and not named else "") + f": {message}")
         if with_evidence:
             # a classification rule's evidence belongs to the warning; a therapy rule's
             # evidence (F1, G1) is about the drug choice and is not repeated here
             own = [w.code] + ([w.rule] if w.rule and w.rule[:1] in "ABC" else [])
             lines += [f"  {line}" for line in ctx.evidence(own)]
-        sources = ctx.warning_sources(w.code).replace("**Sources:** ", "")
-        if sources:
-            lines.append(f"  Sources: {sources}")
+            if w.code == "W-DATA-MISSING":
+                lines += [f"  - {m}" for m in ctx.a.missing_data]
     return "\n".join(lines)

@@ -207,12 +207,13 @@ class OrderCardBuilder:
             lines.append(f"- Rule **{rule}**" + (f": {info['title']} ({info['grade']})"
                                                   if info else ""))
         keys = [key] + re.findall(r"\b(S\d{1,2}(?:-[a-z]+)?)\b", detail)
+        # the card's own source (with its address) is Card.source; here each key is named by
+        # its short label so the [Sx] marks in the text resolve (DOMAIN.md §A4.16: short cards)
         srcs = []
         for k in dict.fromkeys(keys):
             src = t["sources"].get(k)
             if src:
-                srcs.append(f"[{k}] [{src['label']}]({src['url']})" if src.get("url")
-                            else f"[{k}] {src['label']}")
+                srcs.append(f"[{k}] {str(src['label']).split(' (')[0]}")
         blocks = [detail]
         if lines:
             blocks.append("**Rules:**\n" + "\n".join(lines))
