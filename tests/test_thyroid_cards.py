@@ -114,11 +114,11 @@ def test_status_yes_card_shows_criterion_and_evidence():
     # the next step is said on the status card, point first in the summary
     assert status.summary == ("RAIR (JS-ii), recent PD: first-line systemic therapy, "
                               "lenvatinib preferred")
-    assert status.detail.startswith("**Next step: first-line systemic therapy")
+    # §A4.16: the summary says the decision, the detail opens with the reason
+    assert status.detail.startswith("RAI-refractory by JS-ii, no 131I uptake")
     assert "next-step" not in cards
     assert "2024-03-08" in status.detail and "5,550 MBq (150 mCi)" in status.detail
-    assert "post-therapy whole-body scan" in status.detail and "TSH 85 mIU/L" in status.detail
-    assert "Observation/s1" in status.detail
+    assert "Post-therapy scan" in status.detail and "TSH 85 mIU/L" in status.detail
     assert "B2" in status.detail
     assert status.source.label.startswith("2019 ATA/EANM/SNMMI/ETA joint statement")
     _check_invariants(rendered, a)
@@ -145,12 +145,12 @@ def test_next_step_and_therapy_cards_preferred_first():
     detail = therapy.detail
     assert detail.index("**lenvatinib**") < detail.index("**sorafenib**")
     assert "US label (LENVIMA" in detail
-    assert "cabozantinib: no prior VEGFR-targeted therapy" in detail
+    assert "cabozantinib (no prior VEGFR-targeted therapy)" in detail
     assert [link.url for link in therapy.links] == ["https://clinicaltrials.gov/study/NCT03244956"]
     assert "F5" in detail
     # a lenvatinib W-HTN caution is folded into the therapy card, against the drug
     assert "notes" not in cards and "warning-W-HTN" not in cards
-    assert "caution: W-HTN" in detail and "**W-HTN**" in detail
+    assert "**W-HTN**" in detail and "Lenvatinib: hypertension" in detail
     assert set(cards) == {"rai-status", "therapy-options"}
 
 
@@ -225,11 +225,12 @@ def test_blocking_warning_is_a_critical_card():
     assert cards["rai-status"].summary.endswith(
         "pralsetinib preferred; selpercatinib blocked")
     assert critical.source.label.startswith("US label: RETEVMO")
-    assert "BLOCKED for this patient" in cards["therapy-options"].detail
+    assert "**selpercatinib** (preferred, F2): **blocked:** W-HTN" in \
+        cards["therapy-options"].detail
     # pralsetinib's boxed warning is in its label line and a caution on the therapy card,
     # not a card of its own (it concerns an option, not something the patient has)
     assert "warning-W-INFECTION" not in cards
-    assert "caution: W-INFECTION" in cards["therapy-options"].detail
+    assert "**W-INFECTION**" in cards["therapy-options"].detail
     # critical cards come first
     assert [rc.kind for rc in rendered][0] == "warning-W-HTN"
     _check_invariants(rendered, a)
@@ -327,7 +328,7 @@ def test_not_eligible_drugs_are_grouped_by_reason():
     a = _yes(not_eligible=[TherapyOption(d, reason="no NTRK fusion detected", rule="F1")
                            for d in ("entrectinib", "larotrectinib", "repotrectinib")])
     detail = _by_kind(render(a, _record()))["therapy-options"].detail
-    assert "- entrectinib, larotrectinib, repotrectinib: no NTRK fusion detected (F1)" in detail
+    assert "entrectinib, larotrectinib, repotrectinib (no NTRK fusion detected)" in detail
 
 
 def test_one_card_per_warning_code_blocking_and_not():

@@ -12,7 +12,7 @@ import datetime as dt
 import functools
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -189,7 +189,8 @@ class CardContext:
         """``**Rules:**`` one bullet per contributing rule (title, DESIGN when the grade says so),
         then one ``**Sources:**`` line: the first source of each rule plus ``source_keys``,
         except ``card_source`` (the card's ``source`` names it already).
-        ``first``: ready bullets said before the rules (a warning raised by a rule)."""
+        ``first``: ready bullets said before the rules (a warning raised by a rule). A rule the
+        card's opening sentence already names with its title is left out by the caller."""
         lines = list(first)
         keys: dict[str, None] = {}
         for rule in dict.fromkeys(r for r in rules if r):
@@ -199,13 +200,13 @@ class CardContext:
             lines.append(f"- **{rule}**" + (f" {title}" if title else "") + design)
             keys.update(dict.fromkeys(info.get("sources", [])[:1]))
         keys.update(dict.fromkeys(k for k in source_keys if k in self.t["sources"]))
-        if not lines:
-            return ""
         own = self.short_source(card_source) if card_source else None
         sources = "; ".join(x for x in dict.fromkeys(self.short_source(k) for k in keys)
                             if x != own)
-        tail = f"\n\n**Also from:** {sources}." if sources else ""
-        return "**Rules:**\n" + "\n".join(lines) + tail
+        tail = f"**Also from:** {sources}." if sources else ""
+        if not lines:
+            return tail
+        return "**Rules:**\n" + "\n".join(lines) + (f"\n\n{tail}" if tail else "")
 
     def topic_lines(self, code: str) -> list[str]:
         """Evidence lines about one warning's topic (``evidence_topics``), from any rule."""
@@ -248,6 +249,20 @@ class CardContext:
         a = self.a
         excluded = {o.drug for o in a.not_eligible}
         return {o.drug for o in a.on_label + a.guideline_supported_off_label} - excluded
+
+    def shown_warnings(self) -> list[Warning]:
+        """The warnings as the cards say them: an off-label caution (W-OFF-LABEL) only for the
+        drugs that are offered (§A4.16: vemurafenib, listed as not eligible, gets none)."""
+        offered = self.offered()
+        out = []
+        for w in self.a.warnings:
+            if w.code == "W-OFF-LABEL" and w.drugs:
+                drugs = tuple(d for d in w.drugs if d in offered)
+                if not drugs:
+                    continue
+                w = replace(w, drugs=drugs)
+            out.append(w)
+        return out
 
     def detail(self, *blocks: str) -> str:
         return "\n\n".join(b for b in (*blocks, self.footer()) if b and b.strip())

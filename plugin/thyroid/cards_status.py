@@ -87,9 +87,10 @@ def next_step(ctx: CardContext) -> tuple[str, str, list[str]]:
     if "{reason}" in phrase:
         reason = mdt_reason(ctx)
         phrase = phrase.format(reason=reason) if reason else entry["next_none"]
-    fired = [r for r in entry["rules"] if r in ctx.fired] or [
-        r for r in ctx.fired if r in _NEXT_STEP_RULES]
-    rules = [r for r in fired if r[:1] in "ABCD" or r == "E1"] or fired[:1] or entry["rules"][:1]
+    def own(rules: list[str]) -> list[str]:
+        return [r for r in rules if r in ctx.fired and (r[:1] in "ABCD" or r == "E1")]
+
+    rules = own(entry["rules"]) or own(list(_NEXT_STEP_RULES))
     # the summary says the next step; the detail adds only what the summary cannot hold
     return phrase, "", rules
 
@@ -127,8 +128,11 @@ def status_card(ctx: CardContext, notes: list[Warning], has_critical: bool) -> R
             criteria_long=long or criteria,
             progression_long=ctx.t.get("progression_long", {}).get(a.progression, prog))
         indicator, key = status_indicator(ctx, has_critical), "S2"
-        rules = [r for r in ctx.fired if r in _CRITERION_RULES] + ["B8"]
-        evidence = criterion_evidence(ctx, rules) + [cumulative_line(ctx)]
+        criteria_rules = [r for r in ctx.fired if r in _CRITERION_RULES]
+        evidence = criterion_evidence(ctx, criteria_rules) + [cumulative_line(ctx)]
+        # the opening sentence names the criterion rules with their meaning
+        named = [r for r in criteria_rules if f"({r})" in intro]
+        rules = [r for r in criteria_rules if r not in named] + ["B8"]
     elif a.rair_status == "NO":
         summary = st["NO"]["summary"].format(next=phrase)
         intro = st["NO"]["detail_intro"]
@@ -199,7 +203,7 @@ def data_needed_card(ctx: CardContext, notes: list[Warning], step_block: str,
     """``NOT_ESTABLISHED``: why, what is missing, what would establish it."""
     a, t = ctx.a, ctx.t
     # A1 fires for every DTC record; it is the reason only when no other gate is
-    gates = [g for g in ("A3", "A4", "A5", "A6") if g in ctx.fired] or [
+    gates: list[str] = [g for g in ("A3", "A4", "A5", "A6") if g in ctx.fired] or [
         g for g in ("A1",) if g in ctx.fired] or ["A5"]
     reasons = t["not_established_reasons"]
     folded = [w for w in a.warnings if folded_into_status(ctx, w)]

@@ -81,7 +81,7 @@ def option_line(ctx: CardContext, drug: str, lists: dict[str, list[TherapyOption
         if next(iter(lists)) != "not_eligible":
             where = "outside a trial" if "trial_only" in lists else "also listed as"
             parts.append(f"{where} not eligible: {o.reason or 'no reason given'}")
-    if drug in cautions and drug not in ctx.blocked and not with_label:
+    if cautions.get(drug) and drug not in ctx.blocked:
         parts.append("caution: " + join(cautions[drug]))
     return head + (": " + "; ".join(parts) if parts else "")
 
@@ -97,7 +97,7 @@ def therapy_card(ctx: CardContext, folded: list[Warning]) -> RenderedCard | None
     if not facts:
         return None
     cautions: dict[str, list[str]] = {}
-    for w in list(folded) + [w for w in a.warnings if w.blocking is False]:
+    for w in list(folded) + [w for w in ctx.shown_warnings() if w.blocking is False]:
         for drug in w.drugs:
             if w.code not in cautions.setdefault(drug, []):
                 cautions[drug].append(w.code)
@@ -128,6 +128,11 @@ def therapy_card(ctx: CardContext, folded: list[Warning]) -> RenderedCard | None
     # the driver rule that decided the lists (BRAF V600E, other BRAF, RAS) even when no option
     # offered carries it
     rules += [r for r in ("F5", "F6", "F7") if r in ctx.fired and r not in rules]
+    # the cautions' text is said for the lead options; the others carry the codes in their line
+    notes = [w for w in folded if not w.drugs or set(w.drugs) & set(lead_names)]
+    for w in notes:
+        for drug in set(w.drugs) & set(lead_names):
+            cautions[drug] = [c for c in cautions.get(drug, []) if c != w.code]
     sections = [reason_line(ctx, main_rule, bool(names))]
     drivers = driver_lines(ctx, rules)
     if drivers:
@@ -142,8 +147,6 @@ def therapy_card(ctx: CardContext, folded: list[Warning]) -> RenderedCard | None
             sections.append(f"**{title}:**\n" + "\n".join(
                 option_line(ctx, d, facts[d], cautions, with_label=d in lead_names)
                 for d in drugs))
-    # the cautions' text is said for the lead options; the others carry the codes in their line
-    notes = [w for w in folded if not w.drugs or set(w.drugs) & set(lead_names)]
     if notes:
         sections.append("**Cautions (not blocking):**\n" + note_lines(ctx, notes, only=lead_names))
     key = (ctx.rule_source_key(main_rule) if main_rule else None) or "S1-therapy"
@@ -153,8 +156,12 @@ def therapy_card(ctx: CardContext, folded: list[Warning]) -> RenderedCard | None
     caution_keys = [k for w in notes
                     for k in warning_source_keys(ctx, w.code, [d for d in w.drugs
                                                                 if d in lead_names])[:1]]
-    detail = ctx.detail(*sections, ctx.cite(rules or ["F1"],
-                                            [k for k in label_keys + caution_keys if k],
+    # the opening sentence names the main rule with its title: the list holds the others
+    main_keys = [ctx.rule_source_key(main_rule)] if main_rule else []
+    cited = [r for r in rules if r != main_rule] if main_rule else (rules or ["F1"])
+    detail = ctx.detail(*sections, ctx.cite(cited,
+                                            [k for k in main_keys + label_keys + caution_keys
+                                             if k],
                                             card_source=key))
     return ctx.card("therapy-options", summary, "info", key, detail, links=links or None)
 

@@ -48,8 +48,7 @@ def absorbed_by_critical(ctx: CardContext, w: Warning) -> bool:
 def warning_card(ctx: CardContext, entries: list[Warning],
                  also: Sequence[Warning] = ()) -> RenderedCard:
     """The card of one warning code: critical when ``entries`` block, else the template's
-    indicator. ``also`` are the same code's non-blocking entries: their drugs carry the caution
-    on the therapy card, so they are named here only when there is no therapy card.
+    indicator. ``also`` are the same code's non-blocking entries, named in one line.
 
     The detail opens with the warning's reason (its text about these drugs only), then its own
     evidence (the reading that raised it) and its rules and sources."""
@@ -65,15 +64,14 @@ def warning_card(ctx: CardContext, entries: list[Warning],
     else:
         summary = f"{wt.get('title', w.code)} ({w.code})" + (f": {drugs}" if drugs_list else "")
     rules = [r for r in warning_own_rules(ctx, w) if r in ctx.t["rules"]]
-    raised_by = join(dict.fromkeys(e.rule for e in entries if e.rule))
+    raised_by = join(dict.fromkeys(e.rule for e in entries if e.rule)) or join(
+        [r for r in wt.get("rules", []) if r in ctx.fired] or wt.get("rules", [])[:1])
     first = [] if rules else [f"- **{w.code}** {wt.get('title', '')}"
                               + (f" (raised by rule {raised_by})" if raised_by else "")]
     message = ctx.warning_message(w, drugs, only=drugs_list)
     blocks = [lead(f"**{w.code}** ({'blocking' if w.blocking else 'not blocking'}"
                    + (f" for {drugs}" if drugs_list else "") + "): " + message)]
-    has_therapy_card = bool(ctx.a.on_label or ctx.a.guideline_supported_off_label
-                            or ctx.a.trial_only or ctx.a.not_eligible)
-    others = [] if has_therapy_card else list(dict.fromkeys(d for o in also for d in o.drugs))
+    others = list(dict.fromkeys(d for o in also for d in o.drugs))
     if others:
         blocks.append(f"**Not blocking, use with caution:** {join(others)}.")
     evidence = warning_evidence(ctx, entries)
@@ -99,11 +97,11 @@ def warning_own_rules(ctx: CardContext, w: Warning) -> list[str]:
 
 def warning_source_keys(ctx: CardContext, code: str, drugs: list[str]) -> list[str]:
     """The warning's sources about these drugs: their labels where the template cites them,
-    else every source of the template."""
+    else the drugs' own labels, else every source of the template."""
     keys = list(ctx.wt(code).get("sources", []))
-    labels = [ctx.t["drugs"].get(d, {}).get("source") for d in drugs]
+    labels = [k for d in drugs if (k := ctx.t["drugs"].get(d, {}).get("source"))]
     own = [k for k in keys if k in labels]
-    return own or keys
+    return own or labels or keys
 
 
 def warning_evidence(ctx: CardContext, entries: list[Warning]) -> list[str]:
