@@ -24,7 +24,7 @@ from plugin.thyroid.cards_common import (
     safe_reason,
     safe_reference,
 )
-from plugin.thyroid.cards_warnings import folded_into_status, note_lines
+from plugin.thyroid.cards_warnings import critical_evidence, folded_into_status, note_lines
 from plugin.thyroid.clinical_model import Histology
 from plugin.thyroid.to_facts_rai import rai_activity
 
@@ -220,10 +220,12 @@ def data_needed_card(ctx: CardContext, notes: list[Warning], step_block: str,
     scan_warnings = [w for w in folded if w.code != "W-DATA-MISSING"]
     if a.action == "COMPLETE_DATA":
         step_block, step_rules = "", []
-    gate_lines = criterion_evidence(ctx, gates)
+    shown = critical_evidence(ctx)  # the critical card (W-IODINE, W-TSH) shows the scan
+    gate_lines = [x for x in criterion_evidence(ctx, gates)
+                  if x[2:].rsplit(" (", 1)[0] not in shown]
     lines = list(dict.fromkeys(
         gate_lines + [cumulative_line(ctx)]
-        + ([] if any("scan" in x for x in gate_lines) else scan_lines(ctx))
+        + ([] if shown or any("scan" in x for x in gate_lines) else scan_lines(ctx))
         + progression_lines(ctx)))
     blocks = [
         lead(t["status"]["NOT_ESTABLISHED"]["detail_intro"]),

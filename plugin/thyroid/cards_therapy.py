@@ -14,7 +14,7 @@ from typing import Any
 from cds_hooks.cards import Action, Link, Suggestion
 from plugin.thyroid.assessment import TherapyOption, Warning
 from plugin.thyroid.cards_common import CardContext, RenderedCard, join, lead
-from plugin.thyroid.cards_warnings import note_lines, warning_source_keys
+from plugin.thyroid.cards_warnings import critical_evidence, note_lines, warning_source_keys
 
 SECTIONS = (
     ("on_label", "On label (US)"),
@@ -178,7 +178,14 @@ def reason_line(ctx: CardContext, rule: str | None, usable_options: bool) -> str
 def driver_lines(ctx: CardContext, rules: list[str]) -> list[str]:
     """The molecular evidence of the options' rules (the driver or its absence), once; readings
     that belong to a warning's card (blood pressure, pregnancy...) are left to that card."""
-    lines = [x for x in ctx.evidence(rules + ["E1", "E3"]) if not ctx.is_topic_line(x[2:])]
+    # with a testing card, the testing state is that card's evidence (E1, E4)
+    testing = [x[2:].rsplit(" (", 1)[0] for x in ctx.evidence(["E1", "E4"])] \
+        if ctx.a.suggest_molecular_testing else []
+    suggest = bool(testing)
+    # and a critical card's evidence (a RET point mutation) is said there
+    testing += critical_evidence(ctx)
+    lines = [x for x in ctx.evidence(rules + ["E3"] + ([] if suggest else ["E1"]))
+             if not ctx.is_topic_line(x[2:]) and x[2:].rsplit(" (", 1)[0] not in testing]
     molecular = [x for x in lines if "Molecular" in x]
     return molecular or lines[:1]
 

@@ -115,6 +115,15 @@ def warning_evidence(ctx: CardContext, entries: list[Warning]) -> list[str]:
     return list(dict.fromkeys([f"- {x}" for x in topic] + lines))
 
 
+def critical_evidence(ctx: CardContext) -> set[str]:
+    """The evidence the critical cards show (rule suffix removed): another card leaves it out."""
+    out: set[str] = set()
+    for w in ctx.a.warnings:
+        if w.blocking and not folded_into_status(ctx, w):
+            out.update(x[2:].rsplit(" (", 1)[0] for x in warning_evidence(ctx, [w]))
+    return out
+
+
 def note_lines(ctx: CardContext, warnings: list[Warning], *, with_evidence: bool = True,
                only: Sequence[str] | None = None) -> str:
     """Folded warnings as short bullets: code, title, its text about its drugs (``only``: these
