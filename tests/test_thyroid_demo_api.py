@@ -104,3 +104,14 @@ def test_patient_list_says_when_the_page_cannot_call_the_services(demo_client):
 
 def test_unknown_patient_is_404(demo_client):
     assert demo_client.get("/demo/api/patients/nobody").status_code == 404
+
+
+def test_summary_has_the_safety_data_warnings_depend_on(demo_client):
+    bp = demo_client.get("/demo/api/patients/ret-fusion-uncontrolled-bp").get_json()["summary"]
+    assert bp["safety"]["bloodPressure"]["systolic"] == 162
+    assert bp["safety"]["bloodPressure"]["diastolic"] == 98
+    assert bp["safety"]["bloodPressure"]["date"] == "2026-11-10"
+    assert bp["safety"]["qtc"] is None and bp["safety"]["potassium"] is None
+    preg = demo_client.get("/demo/api/patients/pregnant-systemic-indicated").get_json()["summary"]
+    assert preg["safety"]["pregnancy"] == {"source": "Observation/rair-20-preg-9",
+                                           "date": "2026-11-01", "pregnant": True}

@@ -301,3 +301,50 @@ def test_markdown_renderer_is_safe(demo_server, browser):
     assert '<a href="https://example.org/a?b=1&amp;c=2"' in html
     assert 'href="javascript' not in html
     assert "<ul><li>one</li><li>two &quot;quoted&quot;</li></ul>" in html
+
+
+def _legend_and_marks(driver):
+    """(kinds of marks the timeline draws, kinds its legend names, legend text)."""
+    from selenium.webdriver.common.by import By
+
+    drawn = {el.get_attribute("data-mark")
+             for el in driver.find_elements(By.CSS_SELECTOR, "#timeline svg [data-mark]")}
+    entries = driver.find_elements(By.CSS_SELECTOR, "#timeline .legend [data-mark]")
+    named = {el.get_attribute("data-mark"): el.text for el in entries}
+    return drawn, named
+
+
+def test_record_shows_safety_data_and_the_legend_names_every_mark(demo_server, browser):
+    base, _ = demo_server
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select
+
+    _open_patient(browser, base, "ret-fusion-uncontrolled-bp")
+    rows = {el.get_attribute("data-safety"): el.text
+            for el in browser.find_elements(By.CSS_SELECTOR, "#record tr[data-safety]")}
+    assert set(rows) == {"Blood pressure", "Pregnancy status", "Lactation", "QTc", "Potassium"}
+    assert "162/98 mmHg" in rows["Blood pressure"] and "2026-11-10" in rows["Blood pressure"]
+    assert "none on file" in rows["QTc"] and "none on file" in rows["Potassium"]
+    assert "none on file" in rows["Pregnancy status"]
+    _shot(browser, "demo-safety-and-legend")
+
+    # every sample: the legend names each kind of mark drawn, with words, and nothing else
+    seen: set[str] = set()
+    scenarios = json.loads((SAMPLES / "index.json").read_text(encoding="utf-8"))["scenarios"]
+    for name, title in [(s["name"], s["title"]) for s in scenarios]:
+        Select(browser.find_element(By.ID, "patient-select")).select_by_value(name)
+        _wait(browser, lambda d, t=title: t in d.find_element(By.ID, "record").text
+              and (d.find_elements(By.CSS_SELECTOR, "#timeline .legend")
+                   or d.find_elements(By.CSS_SELECTOR, "#timeline .none")),
+              f"record and timeline of {name} not shown")
+        drawn, named = _legend_and_marks(browser)
+        assert drawn == set(named), (name, drawn ^ set(named))
+        assert all(text.strip() for text in named.values()), (name, named)
+        seen |= drawn
+        if name == "pregnant-systemic-indicated":
+            row = browser.find_element(
+                By.CSS_SELECTOR, '#record tr[data-safety="Pregnancy status"]')
+            assert "pregnant" in row.text and "2026-11-01" in row.text
+    # the samples exercise the marks a clinician most needs explained
+    assert {"cum", "thr", "rai-dose", "scan-none", "sum", "pd", "therapy-progression",
+            "today"} <= seen, seen

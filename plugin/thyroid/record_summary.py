@@ -2,7 +2,9 @@
 
 The summary is JSON (camelCase keys, ISO dates) and holds what a clinician scans first:
 diagnosis and histology, radioiodine history with the running cumulative activity, scans,
-target-lesion sums with the RECIST progression points, molecular findings and therapies.
+target-lesion sums with the RECIST progression points, molecular findings, therapies and the
+safety readings the drug warnings depend on (latest blood pressure, pregnancy and lactation
+status, QTc, potassium).
 
 It is a *view* of the record, not a decision: the assessment (rules) decides; this module only
 sorts, converts units for display and marks the sums the rules count as RECIST 1.1 PD
@@ -24,7 +26,7 @@ from plugin.thyroid.clinical_model import (
     PatientRecord,
     RecistResponse,
 )
-from plugin.thyroid.to_facts_common import Thresholds
+from plugin.thyroid.to_facts_common import Thresholds, latest_on
 from plugin.thyroid.to_facts_progression import recist_pd_points
 from plugin.thyroid.to_facts_rai import rai_activity
 
@@ -102,6 +104,7 @@ def summarize(record: PatientRecord, as_of: dt.date | None = None) -> dict[str, 
             {"source": x.source, "date": _iso(x.date), "value": x.value, "unit": x.unit}
             for x in _by_date(record.thyroglobulin)
         ],
+        "safety": safety(record, as_of),
         "dataQuality": [
             {"source": n.source, "message": n.message, "missing": n.missing}
             for n in record.data_quality
@@ -235,6 +238,39 @@ def progression(record: PatientRecord, as_of: dt.date) -> dict[str, Any]:
     pd_kinds = {"recist-computed", "new-lesion", "recist-coded", "status-worsened"}
     pd_dates = [e["date"] for e in events if e["kind"] in pd_kinds and e["date"]]
     return {"events": events, "latestPdDate": max(pd_dates, default=None)}
+
+
+def safety(record: PatientRecord, as_of: dt.date) -> dict[str, Any]:
+    """The safety readings the drug warnings depend on (W-HTN, W-PREG, W-QT): the latest dated
+    blood pressure, pregnancy status, lactation status, QTc and potassium on or before ``as_of``,
+    chosen as the rules choose them (:func:`plugin.thyroid.to_facts_common.latest_on`); ``None``
+    when none is on file. The rules also apply a recency window (``safety_window_days``)."""
+    bp = latest_on(
+        [b for b in record.blood_pressures if b.systolic is not None or b.diastolic is not None],
+        as_of,
+    )
+    preg = latest_on(record.pregnancy, as_of)
+    lact = latest_on(record.lactation, as_of)
+    qtc = latest_on(record.qtc_ms, as_of)
+    k = latest_on(record.potassium, as_of)
+    return {
+        "bloodPressure": None if bp is None else {
+            "source": bp.source, "date": _iso(bp.date),
+            "systolic": bp.systolic, "diastolic": bp.diastolic,
+        },
+        "pregnancy": None if preg is None else {
+            "source": preg.source, "date": _iso(preg.date), "pregnant": preg.pregnant,
+        },
+        "lactation": None if lact is None else {
+            "source": lact.source, "date": _iso(lact.date), "lactating": lact.value,
+        },
+        "qtc": None if qtc is None else {
+            "source": qtc.source, "date": _iso(qtc.date), "valueMs": qtc.value,
+        },
+        "potassium": None if k is None else {
+            "source": k.source, "date": _iso(k.date), "value": k.value, "unit": k.unit,
+        },
+    }
 
 
 def molecular(record: PatientRecord) -> dict[str, Any]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from functools import cache
@@ -123,9 +123,15 @@ class _Ctx:
             self.missing.append(what)
 
 
-def _latest(items: list, ctx: _Ctx) -> Any:
-    dated = [i for i in items if ctx.known(i.date)]
+def latest_on(items: Iterable[Any], as_of: dt.date) -> Any:
+    """The latest item dated on or before ``as_of`` (undated and later items are not "latest"):
+    the reading the safety rules use (blood pressure, QTc, potassium, pregnancy, lactation)."""
+    dated = [i for i in items if i.date is not None and i.date <= as_of]
     return max(dated, key=lambda i: i.date) if dated else None
+
+
+def _latest(items: list, ctx: _Ctx) -> Any:
+    return latest_on(items, ctx.as_of)
 
 
 def _within(day: dt.date, ctx: _Ctx, days: int) -> bool:

@@ -785,11 +785,35 @@
       }))
       : none("No systemic or local therapy recorded.")));
 
+    root.appendChild(section("Safety data (drug warnings)", safetyTable(summary.safety || {})));
+
     if (summary.dataQuality.length) {
       root.appendChild(section("Data-quality notes", h("ul", { class: "plain dq" }, summary.dataQuality.map(function (n) {
         return h("li", null, n.message, h("span", { class: "muted" }, " (" + n.source + ")"));
       }))));
     }
+  }
+
+  // the readings W-HTN, W-PREG and W-QT depend on, latest on or before the evaluation date
+  // (record_summary.safety, chosen as the rules choose them); "none on file" when absent
+  function safetyTable(safety) {
+    function row(label, item, value, warn) {
+      return h("tr", { "data-safety": label },
+        h("th", { scope: "row" }, label),
+        h("td", { class: warn ? "warn-text" : null }, item ? value : h("span", { class: "muted" }, "none on file")),
+        h("td", null, item ? (item.date || "undated") : "\u2014"),
+        h("td", { class: "muted" }, item ? item.source : ""));
+    }
+    var bp = safety.bloodPressure, preg = safety.pregnancy, lact = safety.lactation;
+    var qtc = safety.qtc, k = safety.potassium;
+    function num(v) { return v === null || v === undefined ? "?" : fmtNum(v); }
+    return table("Safety data the drug warnings depend on", ["Reading", "Latest value", "Date", "Source"], [
+      row("Blood pressure", bp, bp ? num(bp.systolic) + "/" + num(bp.diastolic) + " mmHg" : "", false),
+      row("Pregnancy status", preg, preg ? (preg.pregnant ? "pregnant" : "not pregnant") : "", preg && preg.pregnant),
+      row("Lactation", lact, lact ? (lact.lactating ? "lactating" : "not lactating") : "", lact && lact.lactating),
+      row("QTc", qtc, qtc ? fmtNum(qtc.valueMs) + " ms" : "", false),
+      row("Potassium", k, k ? fmtNum(k.value) + " " + (k.unit || "") : "", false),
+    ], "tbl-safety");
   }
 
   function uptakeText(u) {
@@ -840,7 +864,7 @@
     var yc = function (mbq) { return cumTop + cumH - cumH * mbq / maxCum; };
     lanes.push(laneLabel("Cumulative RAI", "GBq, therapeutic", cumTop, cumH));
     svgKids.push(s("line", { x1: L, x2: W - R, y1: yc(0), y2: yc(0), class: "axis" }));
-    svgKids.push(s("line", { x1: L, x2: W - R, y1: yc(THRESHOLD_MBQ), y2: yc(THRESHOLD_MBQ), class: "threshold" }));
+    svgKids.push(s("line", { x1: L, x2: W - R, y1: yc(THRESHOLD_MBQ), y2: yc(THRESHOLD_MBQ), class: "threshold", "data-mark": "thr" }));
     svgKids.push(s("text", { x: L + 4, y: yc(THRESHOLD_MBQ) - 4, class: "threshold-label" }, "22.2 GBq (600 mCi): JS-v needs more, with PD"));
     if (rai.length) {
       var pts = [];
@@ -852,12 +876,12 @@
         prev = a.cumulativeTherapeuticMBq;
       });
       pts.push([x(asOf), yc(prev)]);
-      svgKids.push(s("polyline", { points: pts.map(function (p) { return p.join(","); }).join(" "), class: "cum-line" }));
+      svgKids.push(s("polyline", { points: pts.map(function (p) { return p.join(","); }).join(" "), class: "cum-line", "data-mark": "cum" }));
       rai.forEach(function (a) {
         var therapeutic = a.intent === "therapeutic" && a.counted !== false;
         var xa = x(toTime(a.date));
         var label = a.date + ": " + (a.activityMBq === null ? "unknown activity" : fmtInt(a.activityMBq) + " MBq (" + fmtNum(a.activityMCi) + " mCi)") + ", " + a.intent + raiNote(a) + "; cumulative therapeutic " + fmtInt(a.cumulativeTherapeuticMBq) + " MBq";
-        svgKids.push(s("g", { class: "rai-dose" + (therapeutic ? "" : " rai-diagnostic"), tabindex: 0, role: "img", "aria-label": "RAI " + label },
+        svgKids.push(s("g", { class: "rai-dose" + (therapeutic ? "" : " rai-diagnostic"), "data-mark": therapeutic ? "rai-dose" : "rai-other", tabindex: 0, role: "img", "aria-label": "RAI " + label },
           s("title", null, "RAI " + label),
           s("circle", { cx: xa, cy: therapeutic ? yc(a.cumulativeTherapeuticMBq) : yc(0), r: therapeutic ? 5 : 3.5 }),
           therapeutic && a.activityMCi !== null ? s("text", { x: xa + 7, y: yc(a.cumulativeTherapeuticMBq) - 5, class: "pt-label" }, fmtNum(a.activityMCi, 0) + " mCi") : null));
@@ -876,7 +900,7 @@
     scans.forEach(function (sc) {
       var xs = x(toTime(sc.date));
       var label = "Scan " + sc.date + ": " + sc.kind + ", " + uptakeText(sc.uptake) + (sc.tsh !== null ? ", TSH " + fmtNum(sc.tsh) + " mIU/L" : "");
-      svgKids.push(s("g", { class: "scan scan-" + sc.uptake, tabindex: 0, role: "img", "aria-label": label },
+      svgKids.push(s("g", { class: "scan scan-" + sc.uptake, "data-mark": "scan-" + sc.uptake, tabindex: 0, role: "img", "aria-label": label },
         s("title", null, label),
         s("circle", { cx: xs, cy: scanTop + scanH / 2, r: 8 }),
         s("text", { x: xs, y: scanTop + scanH / 2 + 3.5, "text-anchor": "middle", class: "scan-letter" }, sc.kind === "post-therapy" ? "P" : sc.kind === "diagnostic" ? "D" : "?")));
@@ -891,14 +915,14 @@
     lanes.push(laneLabel("Lesion sum", "mm, RECIST 1.1", sumTop, sumH));
     svgKids.push(s("line", { x1: L, x2: W - R, y1: ys(0), y2: ys(0), class: "axis" }));
     if (sums.length) {
-      svgKids.push(s("polyline", { points: sums.map(function (p) { return x(toTime(p.date)) + "," + ys(p.sumMm); }).join(" "), class: "sum-line" }));
+      svgKids.push(s("polyline", { points: sums.map(function (p) { return x(toTime(p.date)) + "," + ys(p.sumMm); }).join(" "), class: "sum-line", "data-mark": "sum" }));
       var pdBySource = {};
       events.forEach(function (e) { if (e.kind === "recist-computed") pdBySource[e.source] = e; });
       sums.forEach(function (p) {
         var pd = pdBySource[p.source];
         var xp = x(toTime(p.date));
         var label = "Lesion sum " + p.date + ": " + fmtNum(p.sumMm) + " mm" + (pd ? "; RECIST PD (+" + fmtNum(pd.increasePercent) + "% and +" + fmtNum(pd.sumMm - pd.nadirMm) + " mm over the nadir " + fmtNum(pd.nadirMm) + " mm of " + pd.nadirDate + ")" : "");
-        svgKids.push(s("g", { class: "sum-pt" + (pd ? " sum-pd" : ""), tabindex: 0, role: "img", "aria-label": label },
+        svgKids.push(s("g", { class: "sum-pt" + (pd ? " sum-pd" : ""), "data-mark": pd ? "pd" : "sum", tabindex: 0, role: "img", "aria-label": label },
           s("title", null, label),
           s("circle", { cx: xp, cy: ys(p.sumMm), r: pd ? 6 : 3.5 }),
           s("text", { x: xp, y: ys(p.sumMm) - (pd ? 10 : 7), "text-anchor": "middle", class: "pt-label" + (pd ? " pd-label" : "") }, pd ? "PD " + fmtNum(p.sumMm) + " mm" : fmtNum(p.sumMm))));
@@ -908,7 +932,7 @@
       if (e.kind !== "new-lesion" && e.kind !== "recist-coded" && e.kind !== "status-worsened") return;
       var xe = x(toTime(e.date));
       var yb = ys(0);
-      svgKids.push(s("g", { class: "pd-coded", tabindex: 0, role: "img", "aria-label": e.date + ": " + e.text },
+      svgKids.push(s("g", { class: "pd-coded", "data-mark": "pd-coded", tabindex: 0, role: "img", "aria-label": e.date + ": " + e.text },
         s("title", null, e.date + ": " + e.text),
         s("path", { d: "M" + xe + "," + (yb - 12) + " l6,10 h-12 z" })));
     });
@@ -927,17 +951,17 @@
       var x2 = Math.max(x(toTime(r.end)), x1 + 3);
       var label = r.label + ": " + r.start + " to " + (r.ongoing ? "ongoing" : r.end) + (r.stop ? ", stopped for " + r.stop : "");
       lanes.push(laneLabel(r.label, null, y, barH));
-      svgKids.push(s("g", { class: "therapy" + (r.stop ? " therapy-" + r.stop : ""), tabindex: 0, role: "img", "aria-label": label },
+      svgKids.push(s("g", { class: "therapy" + (r.stop ? " therapy-" + r.stop : ""), "data-mark": r.stop ? "therapy-" + r.stop : "therapy", tabindex: 0, role: "img", "aria-label": label },
         s("title", null, label),
         s("rect", { x: x1, y: y + 2, width: x2 - x1, height: barH - 4, rx: 3 }),
-        r.ongoing ? s("path", { d: "M" + x2 + "," + (y + 1) + " l7," + (barH / 2 - 1) + " l-7," + (barH / 2 - 1) + " z" }) : null));
+        r.ongoing ? s("path", { "data-mark": "ongoing", d: "M" + x2 + "," + (y + 1) + " l7," + (barH / 2 - 1) + " l-7," + (barH / 2 - 1) + " z" }) : null));
       y += barH + 4;
     });
     if (locals.length) {
       lanes.push(laneLabel("Local therapy", null, y, barH));
       locals.forEach(function (t) {
         var label = "Local therapy " + t.date + (t.description ? ": " + t.description : "");
-        svgKids.push(s("g", { class: "local", tabindex: 0, role: "img", "aria-label": label }, s("title", null, label),
+        svgKids.push(s("g", { class: "local", "data-mark": "local", tabindex: 0, role: "img", "aria-label": label }, s("title", null, label),
           s("rect", { x: x(toTime(t.date)) - 3, y: y + 1, width: 6, height: barH - 2, rx: 1 })));
       });
       y += barH + 4;
@@ -951,7 +975,7 @@
       svgKids.unshift(s("line", { x1: x(t.time), x2: x(t.time), y1: 4, y2: axisY, class: "grid" }));
       svgKids.push(s("text", { x: x(t.time), y: axisY + 14, "text-anchor": "middle", class: "tick" }, t.label));
     });
-    svgKids.push(s("line", { x1: x(asOf), x2: x(asOf), y1: 2, y2: axisY, class: "today" }));
+    svgKids.push(s("line", { x1: x(asOf), x2: x(asOf), y1: 2, y2: axisY, class: "today", "data-mark": "today" }));
     svgKids.push(s("text", { x: x(asOf), y: axisY + 28, "text-anchor": "end", class: "today-label" }, "evaluation date " + summary.asOf + " \u2191"));
     var height = axisY + 34;
 
@@ -964,14 +988,38 @@
       s("desc", { id: "tl-desc" }, desc),
       lanes, svgKids);
     root.appendChild(svg);
-    root.appendChild(h("p", { class: "legend" },
-      legend("cum", "cumulative therapeutic RAI"), legend("thr", "22.2 GBq threshold"),
-      legend("scan-all", "uptake all"), legend("scan-some", "some"), legend("scan-none", "none"),
-      legend("pd", "RECIST PD"), legend("bar", "therapy (red: stopped for progression)")));
+    // the legend names every kind of mark this timeline draws (and only those)
+    var drawn = {};
+    svg.querySelectorAll("[data-mark]").forEach(function (el) { drawn[el.getAttribute("data-mark")] = true; });
+    root.appendChild(h("p", { class: "legend", "aria-label": "Timeline legend" },
+      LEGEND.filter(function (entry) { return drawn[entry[0]]; }).map(function (entry) {
+        return legend(entry[0], entry[1]);
+      })));
   }
 
+  // every mark the timeline can draw (data-mark) and what it means, in reading order
+  var LEGEND = [
+    ["cum", "cumulative therapeutic RAI"],
+    ["thr", "22.2 GBq (600 mCi) threshold"],
+    ["rai-dose", "therapeutic I-131 dose"],
+    ["rai-other", "diagnostic or not-counted dose"],
+    ["scan-all", "scan: uptake in all lesions"],
+    ["scan-some", "scan: uptake in some"],
+    ["scan-none", "scan: no uptake"],
+    ["scan-unknown", "scan: uptake not reported"],
+    ["sum", "target-lesion sum"],
+    ["pd", "RECIST PD (computed)"],
+    ["pd-coded", "recorded PD, new lesion or worsened status"],
+    ["therapy", "systemic therapy"],
+    ["therapy-progression", "stopped for progression"],
+    ["therapy-intolerance", "stopped for intolerance"],
+    ["ongoing", "ongoing"],
+    ["local", "local therapy"],
+    ["today", "evaluation date"],
+  ];
+
   function legend(kind, text) {
-    return h("span", { class: "lg lg-" + kind }, h("span", { class: "lg-swatch", "aria-hidden": "true" }), text);
+    return h("span", { class: "lg lg-" + kind, "data-mark": kind }, h("span", { class: "lg-swatch", "aria-hidden": "true" }), text);
   }
 
   function laneLabel(title, sub, top, height) {
