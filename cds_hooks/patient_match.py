@@ -1,0 +1,85 @@
+"""One record, one patient: does a prefetch value hold another patient's data?
+
+A hook call is about ``context.patientId``. A prefetched ``Patient`` whose ``id`` is another, or
+a resource whose ``subject`` or ``patient`` reference names another patient, must never be used
+for it (docs/ARCHITECTURE.md, "One record, one patient"): an EHR that mixes up two patients'
+prefetch would otherwise get one patient's assessment, and orders, for the other.
+
+References compared (by the patient's id):
+
+* ``Patient/<id>`` (with or without ``/_history/<version>``);
+* absolute URLs ending so (``https://ehr.example.org/fhir/Patient/<id>``);
+* ``urn:uuid:`` / ``urn:oid:`` references inside a supplied Bundle, resolved through the
+  Bundle's ``entry.fullUrl`` to the ``Patient`` entry they name, whose ``id`` is then compared.
+
+A reference that names no patient (``Group/1``, ``#contained``, a logical ``identifier``, a
+``urn:uuid:`` that no entry resolves to a Patient with an id) is not a mismatch: it cannot be
+compared. Messages name the resource type and the member, never an id (no patient data).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+#: members of a resource that name the patient it is about (FHIR R4: subject or patient)
+PATIENT_MEMBERS = ("subject", "patient")
+_TYPED = re.compile(r"(?:^|/)Patient/([A-Za-z0-9\-.]{1,64})(?:/_history/[^/]+)?$")
+
+
+def foreign_patient(value: Any, patient_id: str) -> str | None:
+    """Why the prefetch ``value`` holds data of a patient other than ``patient_id``, or None.
+
+    ``value`` is one prefetch value: a resource, or a Bundle whose entries are checked one by
+    one (``urn:uuid:`` references resolved inside it).
+    """
+    if not isinstance(value, Mapping):
+        return None
+    if value.get("resourceType") != "Bundle":
+        return _mismatch(value, patient_id, {})
+    entries = [e for e in value.get("entry") or [] if isinstance(e, Mapping)]
+    by_full_url = {
+        e["fullUrl"]: e["resource"]
+        for e in entries
+        if isinstance(e.get("fullUrl"), str) and isinstance(e.get("resource"), Mapping)
+    }
+    found = [
+        problem
+        for entry in entries
+        if (problem := _mismatch(entry.get("resource"), patient_id, by_full_url)) is not None
+    ]
+    if not found:
+        return None
+    more = f" (and {len(found) - 1} more)" if len(found) > 1 else ""
+    return f"{found[0]}{more}"
+
+
+def referenced_patient(reference: str, by_full_url: Mapping[str, Any]) -> str | None:
+    """The id of the Patient that ``reference`` names, or None when it names none we can tell."""
+    reference = reference.strip()
+    if reference.startswith(("urn:uuid:", "urn:oid:")):
+        target = by_full_url.get(reference)
+        if isinstance(target, Mapping) and target.get("resourceType") == "Patient":
+            ident = target.get("id")
+            return ident if isinstance(ident, str) and ident else None
+        return None
+    match = _TYPED.search(reference)
+    return match.group(1) if match else None
+
+
+def _mismatch(resource: Any, patient_id: str, by_full_url: Mapping[str, Any]) -> str | None:
+    if not isinstance(resource, Mapping):
+        return None
+    rtype = resource.get("resourceType")
+    if rtype == "Patient" and resource.get("id") != patient_id:
+        return "a Patient whose id is not context.patientId"
+    for member in PATIENT_MEMBERS:
+        ref = resource.get(member)
+        reference = ref.get("reference") if isinstance(ref, Mapping) else None
+        if not isinstance(reference, str):
+            continue
+        named = referenced_patient(reference, by_full_url)
+        if named is not None and named != patient_id:
+            return f"{rtype}.{member} names another patient than context.patientId"
+    return None
