@@ -92,3 +92,16 @@ def test_with_fhir_server_the_mixed_keys_are_fetched_and_the_answer_is_the_patie
     assert not compare(expected, actual), compare(expected, actual)
     assert compare(foreign, actual), "the answer must not be the other patient's assessment"
     assert actual["action"] != foreign["action"]
+
+
+def test_the_order_hooks_refuse_another_patients_prefetch_too(base):
+    """The rule sits in the protocol layer: order-sign with the prefetch of another patient."""
+    order = json.loads((SAMPLES_DIR / "orders" / "order-sign.continuation-lenvatinib.json")
+                       .read_text(encoding="utf-8"))
+    other = json.loads(Path(scenario(EXPECTED["foreignScenario"])["request"]).read_text("utf-8"))
+    assert order["context"]["patientId"] != other["context"]["patientId"]
+    status, _, body = http("POST", base + "/cds-services/rair-order-sign",
+                           dict(order, prefetch=other["prefetch"]))
+    assert status == 412, body
+    named = {i["expression"][0] for i in body["issue"] if i["severity"] == "error"}
+    assert {"prefetch.patient", "prefetch.observations", "prefetch.conditions"} <= named
