@@ -21,7 +21,8 @@ from typing import Any
 
 import requests
 
-FHIR_JSON = "application/fhir+json"
+from cds_hooks.fhir_client import FHIR_JSON, token_session
+
 #: answers to a transaction POST that mean "this server does not do transactions"
 _NO_TRANSACTIONS = {HTTPStatus.NOT_FOUND, HTTPStatus.METHOD_NOT_ALLOWED, HTTPStatus.NOT_IMPLEMENTED}
 _EXPLAINED: dict[int, str] = {
@@ -65,10 +66,7 @@ class FhirWriter:
         self.base_url = base_url.rstrip("/")
         self._token = access_token
         self.timeout = timeout
-        if session is None:
-            session = requests.Session()
-            session.trust_env = False  # no proxies or .netrc credentials from the environment
-        self.session = session
+        self.session = session or token_session()
         #: None until the server has answered a transaction; False once it refused one
         self.transactions: bool | None = None
 

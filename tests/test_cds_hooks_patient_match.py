@@ -14,16 +14,15 @@ import logging
 import pytest
 import responses
 from conftest import assert_operation_outcome
+from test_cds_hooks_prefetch import BASE, CONDITIONS_URL, PATIENT_URL, TOKEN, fhir, seen
+from test_cds_hooks_prefetch import request_body as prefetch_request
 
 from cds_hooks.errors import PrefetchUnavailable
 from cds_hooks.patient_match import foreign_patient, referenced_patient
 
-BASE = "https://ehr.example.org/fhir"
-PID = "1288992"
+PID = "1288992"  # the context patient of the prefetch tests' requests
 OTHER = "4455"
-PATIENT_URL = f"{BASE}/Patient/{PID}"
-CONDITIONS_URL = f"{BASE}/Condition?patient={PID}&category=problem-list-item"
-TOKEN = "tok-secret-123"
+__all__ = ["fhir"]  # the mocked EHR fixture, shared with the prefetch tests
 
 
 def condition(ident, reference, member="subject"):
@@ -112,31 +111,13 @@ def test_references_that_name_no_patient_cannot_mismatch():
 # -- through the protocol layer (toy plugin, mocked EHR) ---------------------------------------
 
 
-def request_body(prefetch, *, fhir_server=True, **context):
-    body = {
-        "hook": "patient-view",
-        "hookInstance": "d1577c69-dfbe-44ad-ba6d-3e05e953b2ea",
-        "context": {"userId": "Practitioner/example", "patientId": PID, **context},
-        "prefetch": prefetch,
-    }
-    if fhir_server:
-        body["fhirServer"] = BASE
-        body["fhirAuthorization"] = {
-            "access_token": TOKEN, "token_type": "Bearer", "expires_in": 300,
-            "scope": "user/Patient.read user/Condition.read", "subject": "cds-service",
-        }
+def request_body(prefetch, *, fhir_server=True):
+    """The prefetch tests' request (context patient PID, token TOKEN), with or without a
+    fhirServer."""
+    body = prefetch_request(prefetch)
+    if not fhir_server:
+        del body["fhirServer"], body["fhirAuthorization"]
     return body
-
-
-@pytest.fixture
-def fhir():
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
-        yield mock
-
-
-def seen(response):
-    assert response.status_code == 200, response.get_json()
-    return response.get_json()["extension"]["org.example.toy"]
 
 
 def test_a_foreign_patient_is_never_greeted_and_is_fetched_instead(client, fhir, caplog):
