@@ -38,7 +38,8 @@ def foreign_patient(value: Any, patient_id: str) -> str | None:
         return None
     if value.get("resourceType") != "Bundle":
         return _mismatch(value, patient_id, {})
-    entries = [e for e in value.get("entry") or [] if isinstance(e, Mapping)]
+    listed = value.get("entry")
+    entries = [e for e in listed if isinstance(e, Mapping)] if isinstance(listed, list) else []
     by_full_url = {
         e["fullUrl"]: e["resource"]
         for e in entries

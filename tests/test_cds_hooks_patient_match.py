@@ -95,6 +95,16 @@ def test_urn_uuid_references_resolve_through_the_bundles_full_urls():
     assert referenced_patient(own, {own: patient}) == PID
 
 
+@pytest.mark.parametrize("value", [
+    {"resourceType": "Bundle", "entry": {"resource": {}}}, {"resourceType": "Bundle", "entry": "x"},
+    {"resourceType": "Bundle", "entry": [None, 3, {"resource": "x", "fullUrl": ["u"]}]},
+    {"resourceType": "Condition", "subject": "Patient/4455"},
+    {"resourceType": "Condition", "subject": {"reference": 7}}, [], "Patient/4455", None,
+])
+def test_malformed_values_are_not_a_crash(value):
+    assert foreign_patient(value, PID) is None
+
+
 def test_references_that_name_no_patient_cannot_mismatch():
     for reference in ("Group/7", "#p1", "urn:uuid:unresolved", "Patient?identifier=x|1",
                       "Practitioner/4455"):
