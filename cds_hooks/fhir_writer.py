@@ -1,10 +1,11 @@
 """Write resources with stable ids into a FHIR R4 server, idempotently (``rair-cds load-samples``).
 
 :meth:`FhirWriter.sync` reads each resource first (``GET Type/id``) and writes only those that are
-absent or differ (``meta`` is the server's, not compared), so a second run changes nothing, not
-even a version id. It writes one ``transaction`` Bundle of ``PUT`` entries per call, or, where the
-server refuses transactions (404, 405, 501, or an ``OperationOutcome`` coded ``not-supported``),
-one ``PUT`` per resource, in the given order (a Patient before the resources that name it).
+absent or differ (:func:`same_content`: ``meta`` and a server-generated narrative are not
+compared), so a second run changes nothing, not even a version id. It writes one
+``transaction`` Bundle of ``PUT`` entries per call, or, where the server refuses transactions
+(404, 405, 501, or an ``OperationOutcome`` coded ``not-supported``), one ``PUT`` per resource, in
+the given order (a Patient before the resources that name it).
 
 The bearer token goes only into the ``Authorization`` header of requests under ``base_url``: never
 into a message, a ``repr`` or a log line; redirects are not followed and the environment's proxies
@@ -167,8 +168,10 @@ class FhirWriter:
 
 
 def same_content(current: Mapping[str, Any], wanted: Mapping[str, Any]) -> bool:
-    """Whether the server's copy holds ``wanted`` (the server's ``meta`` is not compared)."""
-    return {k: v for k, v in current.items() if k != "meta"} == {
+    """Whether the server's copy holds ``wanted``. Not compared: ``meta`` (the server's), and
+    ``text`` when ``wanted`` has none (servers such as HAPI may generate a narrative)."""
+    ignored = {"meta"} | ({"text"} if "text" not in wanted else set())
+    return {k: v for k, v in current.items() if k not in ignored} == {
         k: v for k, v in wanted.items() if k != "meta"
     }
 

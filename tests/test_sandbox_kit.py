@@ -23,7 +23,7 @@ from mock_fhir import bundle_resources, serve
 
 from cds_hooks import cli
 from cds_hooks.errors import PrefetchUnavailable
-from cds_hooks.fhir_writer import FhirWriteError, FhirWriter, outcome_text
+from cds_hooks.fhir_writer import FhirWriteError, FhirWriter, outcome_text, same_content
 from cds_hooks.settings import DEFAULTS
 from plugin.thyroid.cli import evaluate_file
 from plugin.thyroid.samples import evaluation_date, sample_index
@@ -208,3 +208,12 @@ def test_outcome_text_is_bounded_and_tolerant():
     assert len(outcome_text(long)) <= 600
     assert outcome_text({"resourceType": "OperationOutcome",
                          "issue": [{"diagnostics": "d"}, {"code": "c"}, "junk"]}) == "d; c"
+
+
+def test_same_content_ignores_the_servers_meta_and_generated_narrative():
+    wanted = {"resourceType": "Patient", "id": "p1", "gender": "female"}
+    narrative = {"status": "generated", "div": "<div>p1</div>"}
+    assert same_content(wanted | {"meta": {"versionId": "3"}, "text": narrative}, wanted)
+    assert not same_content(wanted | {"gender": "male"}, wanted)
+    assert not same_content(wanted | {"text": narrative}, wanted | {"text": {"status": "empty"}})
+    assert not same_content({"resourceType": "Patient", "id": "p1"}, wanted)
