@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import logging
+import signal
 import threading
 from typing import Any
 
@@ -96,10 +97,25 @@ def serve(app: Flask, host: str, port: int, threads: int = 8) -> None:
     """Serve ``app`` until interrupted."""
     server = create_server(app, host=host, port=port, threads=threads)
     log.info("rair-cds listening on http://%s:%s", host, server.effective_port)
+    if threading.current_thread() is threading.main_thread():
+        # SIGTERM (service managers) ends like Ctrl-C: the finally below runs
+        signal.signal(signal.SIGTERM, _terminate)
     try:
         server.run()
     finally:
         shutdown(server)
+        close_feedback_store(app)
+
+
+def _terminate(signum: int, frame: object) -> None:
+    raise SystemExit(0)
+
+
+def close_feedback_store(app: Flask) -> None:
+    """Flush the issued-card queue and close the feedback store (at shutdown)."""
+    closer = getattr(app.extensions["rair_cds"].feedback_store, "close", None)
+    if callable(closer):
+        closer()
 
 
 class BackgroundServer:
