@@ -18,8 +18,8 @@ from typing import Any
 
 from cds_hooks.app import create_app, load_config
 from cds_hooks.errors import ConfigurationError
+from cds_hooks.feedback_postgres import redact_url
 from cds_hooks.feedback_report import format_report
-from cds_hooks.feedback_sql import redact_url
 from cds_hooks.feedback_store import is_postgres_url, open_store
 from cds_hooks.registry import import_plugins
 from cds_hooks.settings import SettingsError

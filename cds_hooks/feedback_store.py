@@ -158,7 +158,8 @@ def is_postgres_url(value: str | os.PathLike[str]) -> bool:
 def open_store(value: str | os.PathLike[str]) -> FeedbackStore:
     """The store a ``FEEDBACK_DB`` value names; relative SQLite paths are under the working
     directory. Nothing is opened until first use (or ``ensure_schema``)."""
-    from cds_hooks.feedback_sql import PostgresFeedbackStore, SqliteFeedbackStore
+    from cds_hooks.feedback_postgres import PostgresFeedbackStore
+    from cds_hooks.feedback_sql import SqliteFeedbackStore
 
     if is_postgres_url(value):
         return PostgresFeedbackStore(str(value))
@@ -183,10 +184,14 @@ __all__ = [
 
 
 def __getattr__(name: str) -> object:
-    """``SqliteFeedbackStore`` and ``PostgresFeedbackStore`` live in :mod:`cds_hooks.feedback_sql`
-    (imported lazily: that module imports this one); kept importable from here."""
-    if name in ("SqliteFeedbackStore", "PostgresFeedbackStore"):
-        from cds_hooks import feedback_sql
+    """``SqliteFeedbackStore`` (:mod:`cds_hooks.feedback_sql`) and ``PostgresFeedbackStore``
+    (:mod:`cds_hooks.feedback_postgres`), importable from here too (lazily: they import this)."""
+    if name == "SqliteFeedbackStore":
+        from cds_hooks.feedback_sql import SqliteFeedbackStore
 
-        return getattr(feedback_sql, name)
+        return SqliteFeedbackStore
+    if name == "PostgresFeedbackStore":
+        from cds_hooks.feedback_postgres import PostgresFeedbackStore
+
+        return PostgresFeedbackStore
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -84,12 +84,17 @@ class QueuedFeedbackStore:
                 self._start()
                 return
         self.inline_writes += 1
-        log.warning("issued-card queue full or closing: writing %d card(s) inline", len(batch))
+        if self.inline_writes == 1 or self.inline_writes % 1000 == 0:  # not once per call
+            log.warning(
+                "issued-card queue full or closed: cards written on the request thread "
+                "(%d call(s) so far)",
+                self.inline_writes,
+            )
         self._write_now(batch)  # a failure reaches the caller, which logs it
 
     def add(self, service_id: str, items: list[FeedbackItem]) -> int:
         """Flush the queue (the cards the feedback names may be in it), then store."""
-        self.flush()
+        self.flush(timeout=5.0)  # a database that is down fails the store below (503)
         return self.store.add(service_id, items)
 
     def report(self) -> list[ReportRow]:

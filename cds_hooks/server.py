@@ -25,7 +25,7 @@ from waitress import wasyncore
 from waitress.server import create_server as _waitress_server
 from waitress.task import ErrorTask
 
-from cds_hooks.errors import operation_outcome
+from cds_hooks.errors import ConfigurationError, operation_outcome
 from cds_hooks.http_errors import FHIR_JSON, issue_code_for
 
 log = logging.getLogger("rair_cds.server")
@@ -42,7 +42,14 @@ def create_server(
     store = app.extensions["rair_cds"].feedback_store
     ensure = getattr(store, "ensure_schema", None)
     if callable(ensure):
-        ensure()  # fail at start-up, not on the first feedback, when the database is unusable
+        try:
+            ensure()  # fail at start-up, not on the first feedback, when the database is unusable
+        except ConfigurationError:
+            raise
+        except Exception as exc:  # a clear line, not a traceback (the URL's password redacted)
+            raise ConfigurationError(
+                f"the feedback database {store!r} cannot be used: {type(exc).__name__}: {exc}"
+            ) from exc
     max_body = app.config.get("MAX_CONTENT_LENGTH")
     if max_body:
         # waitress buffers a whole body (by default up to 1 GiB) before the app can refuse it:

@@ -13,14 +13,9 @@ import pytest
 
 from cds_hooks.errors import ConfigurationError
 from cds_hooks.feedback import FeedbackItem
+from cds_hooks.feedback_postgres import PostgresFeedbackStore, redact_url
 from cds_hooks.feedback_report import format_report
-from cds_hooks.feedback_sql import (
-    MIGRATIONS,
-    SCHEMA_VERSION,
-    PostgresFeedbackStore,
-    SqliteFeedbackStore,
-    redact_url,
-)
+from cds_hooks.feedback_sql import MIGRATIONS, SCHEMA_VERSION, SqliteFeedbackStore
 from cds_hooks.feedback_store import IssuedCard, Marks, judge, open_store
 
 TS = "2024-01-01T00:00:00.000Z"
