@@ -236,3 +236,69 @@ def test_the_report_ranks_rules_by_override_rate_and_counts_marks_apart(tmp_path
 def test_judge_compares_feedback_with_what_the_card_offered(item, marks):
     assert judge(item, CARD) == marks
     assert judge(item, None) == Marks(unknown_card=True)
+
+
+def test_a_version_1_database_is_migrated_forward_on_both_backends(
+    store_location, monkeypatch
+):
+    from cds_hooks import feedback_sql
+
+    with monkeypatch.context() as patched:  # a rair-cds that knew version 1 only
+        patched.setattr(feedback_sql, "MIGRATIONS", MIGRATIONS[:1])
+        patched.setattr(feedback_sql, "SCHEMA_VERSION", 1)
+        old = open_store(store_location)
+        old.ensure_schema()
+        with old._transaction() as conn:  # noqa: SLF001 - version-1 rows, as 1 wrote them
+            old._run(conn, "INSERT INTO issued_cards VALUES ('c1', 'svc', 'alpha', ?)", (TS,))
+            old._run(
+                conn,
+                "INSERT INTO feedback (service_id, card, outcome, outcome_timestamp, kind, "
+                "received_at) VALUES ('svc', 'c1', 'overridden', ?, 'alpha', ?)",
+                (TS, TS),
+            )
+        assert old.schema_version() == 1
+        getattr(old, "close", lambda: None)()
+    new = open_store(store_location)
+    new.ensure_schema()
+    assert new.schema_version() == SCHEMA_VERSION
+    assert [(r.kind, r.overridden) for r in new.report()] == [("alpha", 1)]
+    assert new.add("svc", [FeedbackItem("c1", "overridden", TS)]) == 0  # still idempotent
+    getattr(new, "close", lambda: None)()
+
+
+def test_instances_starting_together_migrate_once(store_location):
+    stores = [open_store(store_location) for _ in range(4)]
+    errors: list[BaseException] = []
+
+    def start(s) -> None:
+        try:
+            s.ensure_schema()
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=start, args=(s,)) for s in stores]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    with stores[0]._transaction() as conn:  # noqa: SLF001
+        versions = stores[0]._run(conn, "SELECT version FROM schema_version ORDER BY 1")
+        assert [v for (v,) in versions.fetchall()] == [1, 2]
+    for s in stores:
+        getattr(s, "close", lambda: None)()
+
+
+def test_the_report_command_reads_a_postgresql_url(postgres_url, capsys):
+    from cds_hooks.cli import main
+
+    store = PostgresFeedbackStore(postgres_url)
+    store.record_issued("svc", [CARD])
+    store.add("svc", [FeedbackItem("c1", "overridden", TS, override_code="made-up")])
+    store.close()
+    assert main(["feedback-report", "--db", postgres_url]) == 0
+    out = capsys.readouterr().out
+    assert "Marked feedback" in out and out.splitlines()[-1].split() == ["svc", "0", "0", "1"]
+    assert main(["feedback-report", "--db", "postgresql://rair:pw-x@127.0.0.1:1/none"]) == 2
+    err = capsys.readouterr().err
+    assert "cannot read the feedback database" in err and "pw-x" not in err
