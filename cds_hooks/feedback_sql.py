@@ -131,8 +131,11 @@ class SqlFeedbackStore:
         return statement if self.placeholder == "?" else statement.replace("?", self.placeholder)
 
     def _run(self, conn: Any, statement: str, params: Iterable[Any] = ()) -> Any:  # noqa: ANN401
+        # PostgreSQL text cannot hold NUL: both backends store U+FFFD for it, so that the same
+        # feedback is the same row (idempotence) whichever backend keeps it
+        values = tuple(p.replace("\x00", "\ufffd") if isinstance(p, str) else p for p in params)
         cursor = conn.cursor()
-        cursor.execute(self._sql(statement), tuple(params))
+        cursor.execute(self._sql(statement), values)
         return cursor
 
     # -- schema -----------------------------------------------------------------------------

@@ -302,3 +302,10 @@ def test_the_report_command_reads_a_postgresql_url(postgres_url, capsys):
     assert main(["feedback-report", "--db", "postgresql://rair:pw-x@127.0.0.1:1/none"]) == 2
     err = capsys.readouterr().err
     assert "cannot read the feedback database" in err and "pw-x" not in err
+
+
+def test_nul_characters_are_stored_on_both_backends_and_stay_idempotent(store):
+    item = FeedbackItem("a\x00b", "overridden", TS, user_comment="x\x00y")
+    assert store.add("svc", [item]) == 1
+    assert store.add("svc", [item]) == 0
+    assert store.full_report().marked[0].unknown_card == 1
