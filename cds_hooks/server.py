@@ -48,7 +48,8 @@ def create_server(
             raise
         except Exception as exc:  # a clear line, not a traceback (the URL's password redacted)
             raise ConfigurationError(
-                f"the feedback database {store!r} cannot be used: {type(exc).__name__}: {exc}"
+                f"the feedback database cannot be used: {type(exc).__name__}: {exc} "
+                f"({getattr(store, 'store', store)!r})"
             ) from exc
     max_body = app.config.get("MAX_CONTENT_LENGTH")
     if max_body:

@@ -309,3 +309,12 @@ def test_nul_characters_are_stored_on_both_backends_and_stay_idempotent(store):
     assert store.add("svc", [item]) == 1
     assert store.add("svc", [item]) == 0
     assert store.full_report().marked[0].unknown_card == 1
+
+
+def test_serve_refuses_an_unusable_database_in_one_line_without_the_password(make_app):
+    from cds_hooks.server import create_server
+
+    app = make_app(FEEDBACK_DB="postgresql://rair:pw-start@127.0.0.1:1/none")
+    with pytest.raises(ConfigurationError) as caught:
+        create_server(app, host="127.0.0.1", port=0)
+    assert "cannot be used" in caught.value.message and "pw-start" not in caught.value.message
