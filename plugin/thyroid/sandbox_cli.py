@@ -148,7 +148,7 @@ def evaluate_server(
     return {
         "assessment": body["extension"]["rair-cds"]["assessment"],
         "cards": body["cards"],
-        "cardKinds": [kind for _, kind in outcome.issued],
+        "cardKinds": [card.kind for card in outcome.issued],
     }
 
 
