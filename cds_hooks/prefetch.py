@@ -8,7 +8,8 @@ Per key of the service's ``ServiceDefinition.prefetch`` (STYLE G5):
 * supplied, or fetched, with another patient's data (a Patient whose id is not
   ``context.patientId``, a ``subject``/``patient`` naming another patient:
   :mod:`cds_hooks.patient_match`): never used; a supplied one counts as absent (fetched when
-  allowed), a fetched one as missing.
+  allowed), a fetched one as missing. In a prefetch that holds another patient's data, a
+  supplied key that names no patient (an empty searchset, ``null``) counts as absent too.
 
 Keys are fetched concurrently. When a key the service *needs* (``needs_data``) cannot be had,
 :class:`~cds_hooks.errors.PrefetchUnavailable` (412) names every key that could not be had, each
@@ -38,7 +39,7 @@ from cds_hooks.errors import (
 )
 from cds_hooks.fhir_client import FhirClient, missing_matches, next_link
 from cds_hooks.hook_request import HookRequest
-from cds_hooks.patient_match import foreign_patient
+from cds_hooks.patient_match import foreign_patient, refusals
 from cds_hooks.service import ServiceDefinition
 
 log = logging.getLogger("rair_cds.prefetch")
@@ -185,12 +186,20 @@ def resolve_prefetch(
     elif request.fhir_server and client_factory is not None:
         client = client_factory(request.fhir_server, token)
 
-    def one(key: str) -> tuple[Any, str, str | None]:
-        return _resolve_key(key, definition.prefetch[key], request, client, no_client)
-
     keys = list(definition.prefetch)
     if not keys:
         return PrefetchResult()
+    patient_id = _patient_id(request)
+    refused = refusals(request.prefetch, keys, patient_id) if patient_id else {}
+    for key in refused:
+        # one record, one patient (cds_hooks.patient_match): fetch the key instead when allowed
+        log.warning("prefetch key %s is not used: it holds, or may hold, another patient's data",
+                    key)
+
+    def one(key: str) -> tuple[Any, str, str | None]:
+        return _resolve_key(
+            key, definition.prefetch[key], request, client, no_client, refused.get(key)
+        )
     with ThreadPoolExecutor(max_workers=max(1, min(concurrency, len(keys)))) as pool:
         outcomes = dict(zip(keys, pool.map(one, keys), strict=True))
 
@@ -204,22 +213,36 @@ def resolve_prefetch(
     return PrefetchResult(values=values, states=states, missing=tuple(reasons))
 
 
-def _resolve_key(
-    key: str, template: str, request: HookRequest, client: FhirClient | None, no_client: str
-) -> tuple[Any, str, str | None]:
-    """(value, state, reason why missing) for one key; DeadlineExceeded propagates."""
-    supplied = request.prefetch.get(key, _ABSENT)
-    if supplied is None:
-        return None, NULL, None
+def _patient_id(request: HookRequest) -> str | None:
     patient_id = request.context.get("patientId")
-    patient_id = patient_id if isinstance(patient_id, str) and patient_id else None
-    usable = supplied is not _ABSENT and supplied.get("resourceType") != "OperationOutcome"
+    return patient_id if isinstance(patient_id, str) and patient_id else None
+
+
+def _resolve_key(
+    key: str,
+    template: str,
+    request: HookRequest,
+    client: FhirClient | None,
+    no_client: str,
+    refusal: str | None = None,
+) -> tuple[Any, str, str | None]:
+    """(value, state, reason why missing) for one key; DeadlineExceeded propagates.
+
+    ``refusal``: why the supplied value must not be used (another patient's data): then the key
+    is fetched as if absent, and the reason leads the reason why it is missing.
+    """
+    supplied = request.prefetch.get(key, _ABSENT)
+    if supplied is None and refusal is None:
+        return None, NULL, None
+    patient_id = _patient_id(request)
+    usable = (
+        refusal is None
+        and supplied is not _ABSENT
+        and supplied is not None
+        and supplied.get("resourceType") != "OperationOutcome"
+    )
     # why a supplied value is not used, prefixed to the reason when the key ends up missing
-    refused = ""
-    if usable and patient_id and (foreign := foreign_patient(supplied, patient_id)):
-        # one record, one patient (cds_hooks.patient_match): fetch the key instead when allowed
-        log.warning("prefetch key %s holds another patient's data; not used", key)
-        usable, refused = False, f"the supplied value holds another patient's data ({foreign}); "
+    refused = f"{refusal}; " if refusal else ""
     if usable and next_link(supplied) is None and missing_matches(supplied) > 0:
         # a supplied searchset cut short without a next link: fetch the key whole instead
         usable, refused = False, "supplied searchset is incomplete (fewer entries than total); "

@@ -18,7 +18,7 @@ from test_cds_hooks_prefetch import BASE, CONDITIONS_URL, PATIENT_URL, TOKEN, fh
 from test_cds_hooks_prefetch import request_body as prefetch_request
 
 from cds_hooks.errors import PrefetchUnavailable
-from cds_hooks.patient_match import foreign_patient, referenced_patient
+from cds_hooks.patient_match import foreign_patient, names_patient, referenced_patient, refusals
 
 PID = "1288992"  # the context patient of the prefetch tests' requests
 OTHER = "4455"
@@ -118,6 +118,22 @@ def test_references_that_name_no_patient_cannot_mismatch():
     assert foreign_patient(bundle, PID) is None
 
 
+def test_in_a_mixed_prefetch_keys_that_name_no_patient_are_not_trusted():
+    own = searchset(condition("c1", f"Patient/{PID}"))
+    empty = {"resourceType": "Bundle", "type": "searchset", "total": 0}
+    prefetch = {"patient": {"resourceType": "Patient", "id": OTHER}, "own": own, "empty": empty,
+                "null": None, "outcome": {"resourceType": "OperationOutcome", "issue": []}}
+    keys = [*prefetch, "absent"]
+    why = refusals(prefetch, keys, PID)
+    assert sorted(why) == ["empty", "null", "patient"]
+    assert why["patient"].startswith("the supplied value holds another patient's data")
+    assert "names no patient" in why["empty"] and "names no patient" in why["null"]
+    # without a foreign key, nothing is refused: an empty searchset is simply "no data"
+    assert refusals({k: v for k, v in prefetch.items() if k != "patient"}, keys, PID) == {}
+    assert names_patient(own, PID) and not names_patient(empty, PID)
+    assert names_patient({"resourceType": "Patient", "id": PID}, PID)
+
+
 # -- through the protocol layer (toy plugin, mocked EHR) ---------------------------------------
 
 
@@ -140,7 +156,8 @@ def test_a_foreign_patient_is_never_greeted_and_is_fetched_instead(client, fhir,
     assert seen(response)["prefetch"]["patient"]["id"] == PID
     assert [c.request.url for c in fhir.calls] == [PATIENT_URL]  # conditions were the patient's
     assert fhir.calls[0].request.headers["Authorization"] == f"Bearer {TOKEN}"
-    assert "prefetch key patient holds another patient's data" in caplog.text
+    assert "prefetch key patient is not used: it holds, or may hold, another patient's data" \
+        in caplog.text
     assert OTHER not in caplog.text and PID not in caplog.text
 
 
@@ -154,6 +171,16 @@ def test_a_foreign_optional_key_is_fetched_and_a_failed_fetch_leaves_it_missing(
     response = client.post("/cds-services/toy-greeter", json=request_body(prefetch))
     assert seen(response)["prefetch"]["conditions"] is None
     assert seen(response)["missing"] == ["conditions"]
+
+
+def test_a_null_beside_a_foreign_key_is_read_again(client, fhir):
+    """The EHR that sent another patient's Patient may have sent that patient's "no conditions"."""
+    fhir.get(PATIENT_URL, json={"resourceType": "Patient", "id": PID})
+    fhir.get(CONDITIONS_URL, json=searchset(condition("c9", f"Patient/{PID}")))
+    prefetch = {"patient": {"resourceType": "Patient", "id": OTHER}, "conditions": None}
+    response = client.post("/cds-services/toy-greeter", json=request_body(prefetch))
+    assert seen(response)["prefetch"]["conditions"]["entries"] == 1
+    assert sorted(c.request.url for c in fhir.calls) == sorted([PATIENT_URL, CONDITIONS_URL])
 
 
 def test_without_fhir_server_a_foreign_needed_key_is_412_naming_key_and_mismatch(client, fhir):

@@ -20,6 +20,7 @@ from conftest import REPO_DIR, http
 from mock_fhir import bundle_resources, serve
 from test_thyroid_samples_e2e import compare
 
+from plugin.thyroid import service as thyroid_service
 from plugin.thyroid.samples import SAMPLES_DIR, evaluation_date, sample_index
 
 pytestmark = pytest.mark.e2e
@@ -66,13 +67,16 @@ def test_without_fhir_server_the_answer_is_412_naming_every_mixed_key(base):
     assert status == EXPECTED["withoutFhirServer"]["status"], body
     assert body["resourceType"] == "OperationOutcome"
     named = {i["expression"][0].removeprefix("prefetch."): i for i in body["issue"]}
-    assert sorted(named) == sorted(EXPECTED["mismatchedKeys"])
+    assert sorted(named) == sorted(EXPECTED["mismatchedKeys"] + EXPECTED["unprovenKeys"])
+    assert EXPECTED["unprovenKeys"], "the sample has keys that name no patient"
     for key in EXPECTED["withoutFhirServer"]["neededKeys"]:
         assert named[key]["severity"] == "error"
     for key in EXPECTED["withoutFhirServer"]["optionalKeys"]:
         assert named[key]["severity"] == "warning"
-    for issue in named.values():
-        assert "holds another patient's data" in issue["diagnostics"]
+    for key in EXPECTED["mismatchedKeys"]:
+        assert "holds another patient's data" in named[key]["diagnostics"]
+    for key in EXPECTED["unprovenKeys"]:
+        assert "names no patient" in named[key]["diagnostics"]
     assert EXPECTED["foreignPatientId"] not in json.dumps(body)
 
 
@@ -86,7 +90,10 @@ def test_with_fhir_server_the_mixed_keys_are_fetched_and_the_answer_is_the_patie
         fetched = sorted({c.request.url.split("/fhir/")[1].split("?")[0].split("/")[0]
                           for c in ehr.calls})
     assert status == EXPECTED["withFhirServer"]["status"], body
-    assert fetched == ["MedicationAdministration", "Observation", "Patient"]
+    templates = thyroid_service.PREFETCH
+    assert fetched == sorted({templates[k].split("/")[0].split("?")[0]
+                              for k in EXPECTED["withFhirServer"]["fetchedKeys"]})
+    assert "Condition" not in fetched  # the context patient's own Condition was used
     actual = body["extension"]["rair-cds"]["assessment"]
     expected = json.loads((SAMPLES_DIR / EXPECTED["withFhirServer"]["expected"]).read_text())
     assert not compare(expected, actual), compare(expected, actual)

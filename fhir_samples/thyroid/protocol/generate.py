@@ -5,10 +5,12 @@ Usage: .venv/bin/python fhir_samples/thyroid/protocol/generate.py   (rewrites th
 ``patient-view.mismatched-prefetch.json``: a ``patient-view`` request about one sample patient
 (``context.patientId``) whose prefetch keys ``patient``, ``observations`` and
 ``medicationAdministrations`` hold another sample patient's data (an EHR that mixed two records
-up). The other keys are the context patient's own. ``mismatched-prefetch.expected.json`` says
-what the service must answer (docs/ARCHITECTURE.md, "One record, one patient"): never the other
-patient's assessment; 412 naming the three keys without a ``fhirServer``; the context patient's own
-expected assessment when the keys are fetched from a ``fhirServer``.
+up). The other keys are the context patient's own; those that name no patient (empty searchsets)
+cannot be told apart from the other patient's and are not trusted either.
+``mismatched-prefetch.expected.json`` says what the service must answer (docs/ARCHITECTURE.md,
+"One record, one patient"): never the other patient's assessment; 412 naming every such key
+without a ``fhirServer``; the context patient's own expected assessment when they are fetched
+from a ``fhirServer``.
 Run it again after ``scripts/make_samples.py`` renumbers the sample patients.
 """
 
@@ -52,6 +54,10 @@ def build() -> dict[str, dict[str, Any]]:
             for key, value in own["prefetch"].items()
         },
     }
+    unproven = [key for key, value in request["prefetch"].items()
+                 if key not in MIXED_KEYS and value.get("resourceType") == "Bundle"
+                 and not value.get("entry")]
+    refused = [*MIXED_KEYS, *unproven]
     expected = {
         "scenario": NAME,
         "title": "Prefetch mixed up: three keys hold another patient's data",
@@ -60,20 +66,22 @@ def build() -> dict[str, dict[str, Any]]:
         "foreignScenario": FOREIGN_SCENARIO,
         "foreignPatientId": _scenario(FOREIGN_SCENARIO)["patientId"],
         "mismatchedKeys": list(MIXED_KEYS),
+        "unprovenKeys": unproven,
         "withoutFhirServer": {
             "status": 412,
             "neededKeys": list(NEEDED_KEYS),
-            "optionalKeys": [k for k in MIXED_KEYS if k not in NEEDED_KEYS],
+            "optionalKeys": [k for k in refused if k not in NEEDED_KEYS],
         },
         "withFhirServer": {
             "status": 200,
-            "fetchedKeys": list(MIXED_KEYS),
+            "fetchedKeys": refused,
             "expected": _scenario(CONTEXT_SCENARIO)["expected"],
         },
         "notes": "The foreign patient's record would give SYSTEMIC_FIRST_LINE (lenvatinib); the "
-        "context patient is not RAI-refractory (MONITOR). A mixed-up key is never used: it is "
-        "fetched from fhirServer when allowed, and without a fhirServer the call fails with 412 "
-        "naming each such key.",
+        "context patient is not RAI-refractory (MONITOR). A mixed-up key is never used, nor, in a "
+        "prefetch that mixes patients, a key that names no patient (unprovenKeys: empty "
+        "searchsets): they are fetched from fhirServer when allowed, and without a fhirServer the "
+        "call fails with 412 naming each such key.",
     }
     return {
         f"patient-view.{NAME}.json": request,
