@@ -66,6 +66,9 @@ def option_line(ctx: CardContext, drug: str, lists: dict[str, list[TherapyOption
     label = ctx.t["drugs"].get(drug)
     if label:
         parts.append(f"{label['label']} ({ctx.source_link(label['source'])})")
+    # a caveat on a listed drug (G4: "limited expected activity", §A4.14)
+    parts += [o.reason for name in ("on_label", "guideline_supported_off_label")
+              for o in lists.get(name, []) if o.reason]
     rules = list(dict.fromkeys(o.rule for o in options if o.rule))
     if rules:
         parts.append("rule " + join(rules))
