@@ -163,8 +163,6 @@ def _molecular(rec: cm.PatientRecord, ctx: _Ctx) -> tuple[dict, list[dict]]:
         or all(g in fusion_tested for g in _NTRK)
         or actionable_capable,
         "braf_known": ("BRAF" in point_tested or actionable_capable) and not braf_unread,
-        # §A4.13: BRAF V600E from a DNA-only assay is a known driver, fusion status stays open
-        "braf_v600e_dna_only": has["braf_v600e"] and not complete,
         "dna_only_no_fusion": bool(dna_only_fusion_negative) and not actionable_capable,
         **_ntrk_resistance(classes),
         "missing_tests": ", ".join(needed) if needed else "",
