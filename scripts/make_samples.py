@@ -637,14 +637,7 @@ def _(p: Patient) -> None:
            "rulesFired": ["G4"]},
           "G4: acquired solvent-front resistance mutation after larotrectinib.")
 def _(p: Patient) -> None:
-    js_ii_base(p)
-    p.variant("NTRK3", fusion_partner="ETV6", date="2024-08-01",
-              text="ETV6::NTRK3 fusion detected by RNA NGS")
-    p.lesion_sum("2024-09-20", 45)
-    p.lesion_sum("2025-03-01", 24)
-    p.lesion_sum("2026-07-25", 31)
-    p.status("2026-07-25", "worsened")
-    p.therapy("larotrectinib", "2024-10-01", "2026-08-01", stopped="progression")
+    ntrk3_fusion_pd_on_larotrectinib(p)
     p.variant("NTRK3", p_hgvs="NP_001012338.1:p.Gly623Arg", date="2026-08-20", vaf=0.12,
               text="NTRK3 G623R (solvent-front) acquired resistance mutation")
 
@@ -835,6 +828,18 @@ def _(p: Patient) -> None:
 LEGACY_EXT = "http://hl7.org/fhir/StructureDefinition/"
 
 
+def ntrk3_fusion_pd_on_larotrectinib(p: Patient) -> None:
+    """JS-ii; ETV6::NTRK3 (RNA panel, 2024); PD on larotrectinib (stopped for progression)."""
+    js_ii_base(p)
+    p.variant("NTRK3", fusion_partner="ETV6", date="2024-08-01",
+              text="ETV6::NTRK3 fusion detected by RNA NGS")
+    p.lesion_sum("2024-09-20", 45)
+    p.lesion_sum("2025-03-01", 24)
+    p.lesion_sum("2026-07-25", 31)
+    p.status("2026-07-25", "worsened")
+    p.therapy("larotrectinib", "2024-10-01", "2026-08-01", stopped="progression")
+
+
 def set_histology(p: Patient, morph: str, display: str) -> None:
     """Replace the ICD-O-3 morphology of the patient's thyroid-cancer Condition."""
     cond = next(r for r in p.resources if r["resourceType"] == "Condition")
@@ -960,14 +965,7 @@ def _(p: Patient) -> None:
           "§A4.14 / G4: an xDFG substitution: repotrectinib listed with 'limited expected "
           "activity' and MDT review (classes in rules/thyroid/therapies.yaml).")
 def _(p: Patient) -> None:
-    js_ii_base(p)
-    p.variant("NTRK3", fusion_partner="ETV6", date="2024-08-01",
-              text="ETV6::NTRK3 fusion detected by RNA NGS")
-    p.lesion_sum("2024-09-20", 45)
-    p.lesion_sum("2025-03-01", 24)
-    p.lesion_sum("2026-07-25", 31)
-    p.status("2026-07-25", "worsened")
-    p.therapy("larotrectinib", "2024-10-01", "2026-08-01", stopped="progression")
+    ntrk3_fusion_pd_on_larotrectinib(p)
     p.variant("NTRK3", p_hgvs="NP_001012338.1:p.Gly696Ala", date="2026-08-20", vaf=0.1,
               text="NTRK3 G696A (xDFG) acquired resistance mutation")
 
