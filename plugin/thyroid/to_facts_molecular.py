@@ -138,8 +138,10 @@ def _molecular(rec: cm.PatientRecord, ctx: _Ctx) -> tuple[dict, list[dict]]:
     untested = [g for g in _REQUIRED_GENES if g not in point_tested]
     no_fusion = [g for g in _FUSION_GENES if g not in fusion_tested]
     needed = []
-    if "BRAF" in untested or braf_unread:
+    if "BRAF" in untested:
         needed.append("BRAF V600E")
+    elif braf_unread:
+        needed.append("BRAF V600E (the reported BRAF change could not be read)")
     if no_fusion:
         needed.append(
             "/".join(
@@ -170,7 +172,7 @@ def _molecular(rec: cm.PatientRecord, ctx: _Ctx) -> tuple[dict, list[dict]]:
         "label": (
             "Molecular: "
             + (", ".join(f["label"] for f in facts) or "no alteration found")
-            + ("; testing complete" if complete else f"; not yet tested: {', '.join(needed)}")
+            + ("; testing complete" if complete else f"; still needed: {', '.join(needed)}")
         ),
     }
     if fact["dna_only_no_fusion"]:
