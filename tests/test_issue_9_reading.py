@@ -85,6 +85,10 @@ V600E_ENCODINGS = {
         {"coding": [{"system": "http://www.ncbi.nlm.nih.gov/clinvar", "code": "13961",
                      "display": "p.Val600Glu"}]},
         type_=_cc("http://snomed.info/sct", "36845000", "missense")),
+    "r4 geneticsVariant Name c.HGVS": {**_legacy_r4(None), "extension": [
+        _legacy_r4(None)["extension"][0],
+        {"url": EXT + "observation-geneticsVariant", "extension": [
+            {"url": "Name", "valueCodeableConcept": {"text": "NM_004333.4:c.1799T>A"}}]}]},
     "flat STU3 bare": _legacy_flat("V600E"),
     "flat STU3 three-letter": _legacy_flat("p.Val600Glu"),
     "GR p.HGVS bare one-letter": _gr_variant("V600E"),
