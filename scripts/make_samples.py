@@ -905,7 +905,8 @@ def _(p: Patient) -> None:
 
 
 @scenario("braf-v600e-lenvatinib-intolerance-no-pd",
-          "BRAF V600E, lenvatinib stopped for intolerance, no progression since: monitor, no option",
+          "BRAF V600E, lenvatinib stopped for intolerance, no progression since: monitor, "
+          "no option",
           {"rairStatus": "YES", "rairCriteria": ["JS-ii"], "progression": "NO_PD",
            "action": "MONITOR", "suggestMolecularTesting": False, "drivers": BRAF_V600E,
            "therapiesAbsent": {"onLabel": ["dabrafenib+trametinib", "cabozantinib", "lenvatinib",

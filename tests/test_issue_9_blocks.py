@@ -189,7 +189,7 @@ def test_assessment(row: Row) -> None:
         assert a.every_option_held() is row.all_held
 
 
-# -- the generic resolution (assess.build_assessment): preferred passes to the next rank ---------
+# -- the generic resolution (assess.build_assessment): preferred passes to the next rank --
 
 
 def _facts(*warnings: dict) -> list[dict]:
@@ -228,7 +228,7 @@ def test_preferred_and_override_resolution(warnings, preferred, action) -> None:
     assert a.action == action
 
 
-# -- cards (rules/thyroid/cards.yaml texts) -------------------------------------------------------
+# -- cards (rules/thyroid/cards.yaml texts) ---------------------------------------------
 
 
 def _cards(b: B) -> dict:
@@ -271,7 +271,7 @@ def test_option_notes_are_on_the_therapy_card() -> None:
     assert "COSMIC-311 excluded prior BRAF inhibitors" in detail
 
 
-# -- order hooks agree with the assessment ----------------------------------------------------------
+# -- order hooks agree with the assessment --------------------------------------------------
 
 
 @pytest.fixture
@@ -317,7 +317,7 @@ def test_order_hooks_flag_what_the_assessment_blocks(client, sample, rxnorm, cod
     assert body["cards"][0]["indicator"] == "critical" and code in body["cards"][0]["summary"]
 
 
-# -- item 7 and the rules README ------------------------------------------------------------------
+# -- item 7 and the rules README ---------------------------------------------------------
 
 README = (ROOT / "rules" / "README.md").read_text(encoding="utf-8")
 

@@ -62,8 +62,8 @@ def fix_first(ctx: CardContext) -> str:
                  if o.preferred]
     if not preferred or preferred[0] not in ctx.fix_first:
         return ""
-    texts = [ctx.wt(w.code).get("fix_first") for w in ctx.a.fixable_blocks(preferred[0])]
-    texts = [t.format(drug=preferred[0]) for t in texts if t]
+    texts = [str(t).format(drug=preferred[0]) for w in ctx.a.fixable_blocks(preferred[0])
+             if (t := ctx.wt(w.code).get("fix_first"))]
     return (join(texts) + ", then ") if texts else ""
 
 

@@ -111,7 +111,8 @@ def _clinical(rec: cm.PatientRecord, ctx: _Ctx, age: int | None) -> tuple[dict, 
     out["preg_label"] = ""
     if out["lactating"]:
         src = lact.source if lact and lact.value else undated_lact[0].source
-        out["preg_label"] = f"Lactation: breastfeeding ({src}, {_iso(lact.date) if lact else 'undated'})"
+        when = _iso(lact.date) if lact else "undated"
+        out["preg_label"] = f"Lactation: breastfeeding ({src}, {when})"
     if out["pregnant"]:
         out["preg_label"] = (f"Pregnancy status: pregnant ({preg.source},"
                              f" {preg.date.isoformat()})")
