@@ -275,14 +275,9 @@ def test_option_notes_are_on_the_therapy_card() -> None:
 
 
 @pytest.fixture
-def client(tmp_path):
-    from cds_hooks import create_app
-
-    app = create_app({
-        "TESTING": True, "AUTH_MODE": "off", "EVALUATION_DATE": "2026-11-27",
-        "FEEDBACK_DB": str(tmp_path / "feedback.sqlite3"), "FHIR_REQUIRE_AUTHORIZATION": False,
-    })
-    return app.test_client()
+def thyroid_client(make_app):
+    """The real thyroid plugin (conftest's ``make_app`` defaults to the toy plugin)."""
+    return make_app(PLUGINS=["plugin.thyroid"], EVALUATION_DATE="2026-11-27").test_client()
 
 
 def _order(client, sample: str, rid: str, rxnorm: str) -> dict:
@@ -309,9 +304,9 @@ def _order(client, sample: str, rid: str, rxnorm: str) -> dict:
     # W-PREG lists the offered TKIs and holds every drug: an unoffered one is blocked too
     ("pregnant-systemic-indicated", "2370147", "W-PREG"),
 ])
-def test_order_hooks_flag_what_the_assessment_blocks(client, sample, rxnorm, code,
+def test_order_hooks_flag_what_the_assessment_blocks(thyroid_client, sample, rxnorm, code,
                                                       assert_valid_response) -> None:
-    body = assert_valid_response(_order(client, sample, "d1", rxnorm))
+    body = assert_valid_response(_order(thyroid_client, sample, "d1", rxnorm))
     review = body["extension"]["rair-cds"]["orderReview"]
     assert review[0]["cards"] == ["order-blocking"]
     assert body["cards"][0]["indicator"] == "critical" and code in body["cards"][0]["summary"]
