@@ -865,6 +865,7 @@ def braf_after_lenvatinib(p: Patient, stopped: str, sums: tuple = (28, 36)) -> N
     p.variant("BRAF", p_hgvs="NP_004324.2:p.Val600Glu", c_hgvs="NM_004333.4:c.1799T>A",
               vaf=0.3, date="2024-12-01")
     p.negatives(("RET", "NTRK1", "NTRK2", "NTRK3", "ALK"), date="2024-12-01")
+    p.bp("2026-11-10", 128, 78)
 
 
 BRAF_V600E = [{"gene": "BRAF", "alteration": "V600E", "kind": "snv"}]
