@@ -27,10 +27,11 @@ DEFAULT_TEMPLATES = Path(__file__).resolve().parents[2] / "rules" / "thyroid" / 
 
 @dataclass(frozen=True)
 class RenderedCard:
-    """A card and the name of its kind (for feedback reports)."""
+    """A card, the name of its kind and the rules it cites (for feedback reports)."""
 
     kind: str
     card: Card
+    rules: tuple[str, ...] = ()
 
 
 @functools.lru_cache(maxsize=8)
@@ -132,6 +133,7 @@ class CardContext:
             patient_id = record.patient_source.split("/", 1)[-1]
         self.patient_id = patient_id
         self.fired = list(a.rules_fired)
+        self._cited: list[str] = []  # rules cited since the last card (its card_rules)
         self.blocked: dict[str, list[str]] = {}  # drug -> blocking W-codes
         for w in a.warnings:
             if w.blocking:
@@ -139,6 +141,8 @@ class CardContext:
                     codes = self.blocked.setdefault(drug, [])
                     if w.code not in codes:
                         codes.append(w.code)
+        # §A4.11: drugs under a fixable block only (W-HTN: fix first; still the option)
+        self.fix_first = {d for d in self.blocked if not a.held(d)}
 
     # --- templates ------------------------------------------------------------------------------
     def source(self, key: str) -> Source:
@@ -194,6 +198,7 @@ class CardContext:
         lines = list(first)
         keys: dict[str, None] = {}
         for rule in dict.fromkeys(r for r in rules if r):
+            self._cited.append(rule)
             info = self.t["rules"].get(rule, {})
             title = self.rule_title(rule)
             design = " (DESIGN)" if "DESIGN" in str(info.get("grade", "")) else ""
@@ -299,7 +304,8 @@ class CardContext:
             detail=detail,
             **extra,
         )
-        return RenderedCard(kind, card)
+        rules, self._cited = tuple(dict.fromkeys(self._cited)), []
+        return RenderedCard(kind, card, rules)
 
     # --- warnings -------------------------------------------------------------------------------
     def warning_rules(self, w: Warning) -> list[str]:
