@@ -133,13 +133,22 @@ def test_rule_lists_name_only_rules_that_apply(responses):
 
 
 def test_a_warning_names_only_its_own_drugs(responses):
-    cards = responses["pv:ret-fusion-uncontrolled-bp"]
-    critical = next(c for c in cards if c["indicator"] == "critical")
-    assert critical["summary"].startswith("Control blood pressure before starting selpercatinib")
-    assert "Selpercatinib: do not initiate" in critical["detail"]
-    assert "73 %" not in critical["detail"] and "Lenvatinib" not in critical["detail"]
-    assert "LENVIMA" not in critical["detail"]
-    # the RET-fusion therapy card says the lenvatinib hypertension text only if lenvatinib leads
+    # a selpercatinib block: the selpercatinib sentence, never lenvatinib's 73 % text
+    a = Assessment(
+        evaluation_date=dt.date(2026, 11, 27), rair_status="YES", rair_criteria=["JS-ii"],
+        progression="RECENT_PD", action="SYSTEMIC_FIRST_LINE",
+        on_label=[TherapyOption("selpercatinib", preferred=True, rule="F2"),
+                  TherapyOption("lenvatinib", rule="F1")],
+        warnings=[Warning("W-HTN", True, ("selpercatinib",), rule="F2"),
+                  Warning("W-HTN", False, ("lenvatinib",), rule="F1")],
+        rules_fired=["B2", "C1", "C2", "F1", "F2"])
+    cards = {rc.kind: rc.card for rc in render(a, _record())}
+    critical = cards["warning-W-HTN"]
+    assert critical.summary.startswith("Control blood pressure before starting selpercatinib")
+    assert "Selpercatinib: do not initiate" in critical.detail
+    assert "73 %" not in critical.detail and "Lenvatinib:" not in critical.detail
+    assert "LENVIMA" not in critical.detail
+    # the RET-fusion sample's therapy card: the RET inhibitors lead, lenvatinib's text is not said
     therapy = next(c for c in responses["pv:ret-fusion-first-line"]
                    if c["summary"].startswith("Systemic options"))
     assert "73 %" not in therapy["detail"]

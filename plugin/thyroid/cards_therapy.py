@@ -226,7 +226,7 @@ def testing_card(ctx: CardContext) -> RenderedCard:
     if dna_only and not symptomatic:
         summary = tt["summary_dna_only"]
     rules = ["E1", "E3"] + [r for r in ("E4", "D3") if r in ctx.fired]
-    detail = ctx.detail(tt["dna_only_driver"] if dna_only else "", lead(tt["detail"]),
+    detail = ctx.detail(lead(tt["dna_only_driver"]) if dna_only else "", lead(tt["detail"]),
                         ctx.evidence_block(["E1", "E4"]), ctx.cite(rules, card_source="S1"))
     resource: dict[str, Any] = {
         "resourceType": "ServiceRequest",
