@@ -189,10 +189,12 @@ class CardContext:
         return label.split(" (")[0]
 
     def cite(self, rules: Iterable[str], source_keys: Iterable[str] = (),
-             first: Iterable[str] = (), card_source: str | None = None) -> str:
+             first: Iterable[str] = (), card_source: str | None = None,
+             drop: Iterable[str] = ()) -> str:
         """``**Rules:**`` one bullet per contributing rule (title, DESIGN when the grade says so),
         then one ``**Sources:**`` line: the first source of each rule plus ``source_keys``,
-        except ``card_source`` (the card's ``source`` names it already).
+        except ``card_source`` (the card's ``source`` names it already) and ``drop`` (e.g. the
+        labels of drugs a warning card is not about).
         ``first``: ready bullets said before the rules (a warning raised by a rule). A rule the
         card's opening sentence already names with its title is left out by the caller."""
         lines = list(first)
@@ -205,6 +207,8 @@ class CardContext:
             lines.append(f"- **{rule}**" + (f" {title}" if title else "") + design)
             keys.update(dict.fromkeys(info.get("sources", [])[:1]))
         keys.update(dict.fromkeys(k for k in source_keys if k in self.t["sources"]))
+        for k in drop:
+            keys.pop(k, None)
         own = self.short_source(card_source) if card_source else None
         sources = "; ".join(x for x in dict.fromkeys(self.short_source(k) for k in keys)
                             if x != own)
@@ -326,7 +330,8 @@ class CardContext:
         names = list(only if only is not None else w.drugs)
         per_drug = self.t.get("warning_drug_messages", {}).get(w.code) or {}
         if per_drug and names:
-            picked = [" ".join(str(per_drug[d]).split()) for d in names if d in per_drug]
+            picked = [" ".join(str(per_drug["common"]).split())] if per_drug.get("common") else []
+            picked += [" ".join(str(per_drug[d]).split()) for d in names if d in per_drug]
             rest = [d for d in names if d not in per_drug]
             if rest and per_drug.get("other"):
                 picked.append(" ".join(str(per_drug["other"]).split()).format(
@@ -340,13 +345,12 @@ class CardContext:
         return "**Sources:** " + "; ".join(labels) if labels else ""
 
     def warning_source_key(self, w: Warning) -> str:
-        """The warning's source: the label of the drug it names when the template cites it."""
+        """The warning's source: the label of the drug it names when the template cites it,
+        else that drug's own label (a pregnancy block on lenvatinib cites LENVIMA, not RETEVMO),
+        else the template's first source."""
         keys = list(self.wt(w.code).get("sources") or ["DESIGN"])
-        for drug in w.drugs:
-            label_key = self.t["drugs"].get(drug, {}).get("source")
-            if label_key in keys:
-                return label_key
-        return keys[0]
+        labels = [k for d in w.drugs if (k := self.t["drugs"].get(d, {}).get("source"))]
+        return next((k for k in labels if k in keys), labels[0] if labels else keys[0])
 
     def fold_target(self, w: Warning) -> str:
         """Where a non-blocking warning is said: ``therapy``, ``status``, ``data-quality`` or

@@ -182,6 +182,9 @@ def therapy_card(ctx: CardContext, folded: list[Warning]) -> RenderedCard | None
 
 def reason_line(ctx: CardContext, rule: str | None, usable_options: bool) -> str:
     """The one-sentence reason the therapy card opens with: the deciding rule's title."""
+    if ctx.a.every_option_held():
+        codes = join(dict.fromkeys(c for cs in ctx.blocked.values() for c in cs))
+        return f"Every on-label option is blocked ({codes}): its critical card says why."
     if not usable_options:
         return "No option is usable on label for this patient; see the lists below."
     if not rule:

@@ -78,7 +78,7 @@ def warning_card(ctx: CardContext, entries: list[Warning],
     blocks += [
         "**Evidence:**\n" + "\n".join(evidence) if evidence else "",
         ctx.cite(rules, warning_source_keys(ctx, w.code, drugs_list), first,
-                 card_source=ctx.warning_source_key(w)),
+                 card_source=ctx.warning_source_key(w), drop=other_labels(ctx, drugs_list)),
     ]
     indicator = "critical" if w.blocking else wt.get("indicator", "info")
     return ctx.card(f"warning-{w.code}", capitalise(summary), indicator,
@@ -93,6 +93,15 @@ def warning_own_rules(ctx: CardContext, w: Warning) -> list[str]:
     rules = list(dict.fromkeys([w.rule] if w.rule else []))
     rules += [r for r in ctx.wt(w.code).get("rules", []) if r not in rules]
     return [r for r in rules if r[:1] not in ("F", "G", "D")]
+
+
+def other_labels(ctx: CardContext, drugs: list[str]) -> list[str]:
+    """The label sources of drugs a warning card is not about (when it names its drugs)."""
+    if not drugs:
+        return []
+    own = {ctx.t["drugs"].get(d, {}).get("source") for d in drugs}
+    return [k for d, info in ctx.t["drugs"].items()
+            if (k := info.get("source")) not in own and k != "S9"]
 
 
 def warning_source_keys(ctx: CardContext, code: str, drugs: list[str]) -> list[str]:
