@@ -109,7 +109,9 @@ def test_malformed_feedback_is_400_and_stores_nothing(app, client, body):
 
 
 SAMPLES = REPO_DIR / "fhir_samples" / "thyroid"
-CITED = re.compile(r"^- Rule \*\*([^*]+)\*\*", re.MULTILINE)
+# order cards: "- Rule **B8**: ..."; patient-view cards (§A4.16): "- **B8** ..." (W-codes are
+# warnings, not rules)
+CITED = re.compile(r"^- (?:Rule )?\*\*([A-H]\d+[a-z]?)\*\*", re.MULTILINE)
 
 
 @pytest.mark.parametrize(

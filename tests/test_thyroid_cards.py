@@ -115,7 +115,7 @@ def test_status_yes_card_shows_criterion_and_evidence():
     assert status.summary == ("RAIR (JS-ii), recent PD: first-line systemic therapy, "
                               "lenvatinib preferred")
     # §A4.16: the summary says the decision, the detail opens with the reason
-    assert status.detail.startswith("RAI-refractory by JS-ii, no 131I uptake")
+    assert status.detail.startswith("RAI-refractory by JS-ii (B2), with progression within")
     assert "next-step" not in cards
     assert "2024-03-08" in status.detail and "5,550 MBq (150 mCi)" in status.detail
     assert "Post-therapy scan" in status.detail and "TSH 85 mIU/L" in status.detail

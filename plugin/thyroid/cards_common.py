@@ -190,19 +190,20 @@ class CardContext:
 
     def cite(self, rules: Iterable[str], source_keys: Iterable[str] = (),
              first: Iterable[str] = (), card_source: str | None = None,
-             drop: Iterable[str] = ()) -> str:
+             drop: Iterable[str] = (), said: Iterable[str] = ()) -> str:
         """``**Rules:**`` one bullet per contributing rule (title, DESIGN when the grade says so),
         then one ``**Sources:**`` line: the first source of each rule plus ``source_keys``,
         except ``card_source`` (the card's ``source`` names it already) and ``drop`` (e.g. the
         labels of drugs a warning card is not about).
-        ``first``: ready bullets said before the rules (a warning raised by a rule). A rule the
-        card's opening sentence already names with its title is left out by the caller."""
+        ``first``: ready bullets said before the rules (a warning raised by a rule). ``said``:
+        rules whose title the card's opening sentence already gives (listed without it)."""
         lines = list(first)
         keys: dict[str, None] = {}
+        said = set(said)
         for rule in dict.fromkeys(r for r in rules if r):
             self._cited.append(rule)
             info = self.t["rules"].get(rule, {})
-            title = self.rule_title(rule)
+            title = "(the reason above)" if rule in said else self.rule_title(rule)
             design = " (DESIGN)" if "DESIGN" in str(info.get("grade", "")) else ""
             lines.append(f"- **{rule}**" + (f" {title}" if title else "") + design)
             keys.update(dict.fromkeys(info.get("sources", [])[:1]))

@@ -147,15 +147,17 @@ def status_card(ctx: CardContext, notes: list[Warning], has_critical: bool) -> R
         prog = ctx.t["progression_text"].get(a.progression, a.progression)
         summary = st["YES"]["summary"].format(criteria=criteria, progression=prog, next=phrase)
         long = "; ".join(ctx.t["criteria_long"].get(c, c) for c in a.rair_criteria)
+        # the criteria with their rules; the rule list under it says what each means
+        named = join(c + "".join(f" ({m})" for m in re.findall(
+            r"\(([A-H]\d[a-z]?)\)", ctx.t["criteria_long"].get(c, ""))[:1])
+            for c in a.rair_criteria)
         intro = st["YES"]["detail_intro"].format(
-            criteria_long=long or criteria,
+            criteria_long=long or criteria, criteria_rules=named or criteria,
             progression_long=ctx.t.get("progression_long", {}).get(a.progression, prog))
         indicator, key = status_indicator(ctx, has_critical), "S2"
         criteria_rules = [r for r in ctx.fired if r in _CRITERION_RULES]
         evidence = criterion_evidence(ctx, criteria_rules) + [cumulative_line(ctx)]
-        # the opening sentence names the criterion rules with their meaning
-        named = [r for r in criteria_rules if f"({r})" in intro]
-        rules = [r for r in criteria_rules if r not in named] + ["B8"]
+        rules = criteria_rules + ["B8"]
     elif a.rair_status == "NO":
         summary = st["NO"]["summary"].format(next=phrase)
         intro = st["NO"]["detail_intro"]

@@ -170,13 +170,14 @@ def therapy_card(ctx: CardContext, folded: list[Warning]) -> RenderedCard | None
     caution_keys = [k for w in notes
                     for k in warning_source_keys(ctx, w.code, [d for d in w.drugs
                                                                 if d in lead_names])[:1]]
-    # the opening sentence names the main rule with its title: the list holds the others
     main_keys = [ctx.rule_source_key(main_rule)] if main_rule else []
-    cited = [r for r in rules if r != main_rule] if main_rule else (rules or ["F1"])
+    cited = rules or ["F1"]
     detail = ctx.detail(*sections, ctx.cite(cited,
                                             [k for k in main_keys + label_keys + caution_keys
                                              if k],
-                                            card_source=key))
+                                            card_source=key,
+                                            said=[main_rule] if main_rule and ctx.rule_title(
+                                                main_rule).rstrip(".") in sections[0] else []))
     return ctx.card("therapy-options", summary, "info", key, detail, links=links or None)
 
 
