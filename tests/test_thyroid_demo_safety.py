@@ -22,6 +22,7 @@ from plugin.thyroid.to_facts import to_facts
 D = dt.date
 AS_OF = D(2026, 11, 27)
 
+
 def test_safety_shows_the_latest_reading_the_rules_use_and_none_on_file():
     record = PatientRecord(
         patient_source="Patient/p1", birth_date=D(1990, 1, 1), sex="female",
