@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from plugin.thyroid.assessment import Assessment, TherapyOption, Warning
-from plugin.thyroid.cards import render
+from plugin.thyroid.cards import load_templates, render
 from plugin.thyroid.clinical_model import CancerDiagnosis, Histology, PatientRecord
 from plugin.thyroid.orders import ORDER_SELECT_ID, ORDER_SIGN_ID
 from plugin.thyroid.samples import SAMPLES_DIR, evaluation_date, sample_index
@@ -184,3 +184,17 @@ def test_an_off_label_caution_is_shown_only_for_offered_drugs():
 def test_the_braf_sample_has_no_vemurafenib_off_label_caution(responses):
     for card in responses["pv:braf-v600e-first-line"]:
         assert "W-OFF-LABEL" not in card["detail"], card["summary"]
+
+
+def test_each_per_drug_warning_text_names_its_own_drug_only():
+    t = load_templates()
+    drugs = [d for d in t["drugs"] if "+" not in d]
+    for code, texts in t["warning_drug_messages"].items():
+        assert code in t["warnings"], code
+        for drug, text in texts.items():
+            if drug in ("other", "common"):
+                continue
+            assert drug in t["drugs"], (code, drug)
+            assert text.startswith(drug.capitalize() + ":"), (code, drug)
+            others = [d for d in drugs if d != drug and d in text.lower()]
+            assert not others, (code, drug, others)
