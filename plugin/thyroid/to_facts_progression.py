@@ -18,7 +18,6 @@ from plugin.thyroid.to_facts_common import (
     _Ctx,
     _num,
     add_months,
-    load_therapies,
     load_thresholds,
 )
 from plugin.thyroid.to_facts_rai import _rai
@@ -112,7 +111,7 @@ def episode_bounds(
     starts = [d for d in ([dated_ther[-1].date] if dated_ther else []) + local if d is not None]
     episode_start = max(starts) if starts else None  # §A4.5
     # The current therapy (needs no PD events to be found).
-    _, therapy_start = _history(rec, ctx, [], load_therapies()["drugs"])
+    _, therapy_start = _history(rec, ctx, [], ctx.drugs)
     if therapy_start is not None and episode_start is not None and therapy_start < episode_start:
         therapy_start = None  # the episode start is later: C1c applies
     return episode_start, therapy_start
