@@ -1,0 +1,169 @@
+"""Issue 10 item 1 (and issue 9 item 6): one derivation of the record, read by every service.
+
+The I-131 order card used to count radioiodine its own way: two same-day 11,100 MBq records and
+one dated after the evaluation date gave 11,100 MBq on patient-view but 25,900 MBq on the order
+card. Both now read the derivation (:mod:`plugin.thyroid.derivation`).
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+import json
+import re
+from pathlib import Path
+
+import pytest
+from conftest import http
+
+from plugin.thyroid.clinical_model import (
+    PatientRecord,
+    RadioiodineAdministration,
+    RadioiodineScan,
+    RaiIntent,
+    ScanKind,
+    Uptake,
+    activity_text,
+    mci_text,
+)
+from plugin.thyroid.derivation import derive
+from plugin.thyroid.knowledge import load_knowledge
+from plugin.thyroid.order_cards import DraftOrder, cards_for_order
+from plugin.thyroid.record_summary import summarize
+
+SAMPLES = Path(__file__).resolve().parents[1] / "fhir_samples" / "thyroid"
+AS_OF = "2026-11-27"
+RAIR = "https://rair-cds.org/fhir/CodeSystem/concepts"
+
+
+def _i131(rid: str, day: str, mci: int, *, therapeutic: bool = True) -> dict:
+    resource = {
+        "resourceType": "MedicationAdministration", "id": rid, "status": "completed",
+        "medicationCodeableConcept": {"coding": [{"system": "http://snomed.info/sct",
+                                                  "code": "111160004"}]},
+        "subject": {"reference": "Patient/rair-02"},
+        "effectiveDateTime": day,
+        "dosage": {"dose": {"value": mci, "unit": "mCi", "system": "http://unitsofmeasure.org",
+                            "code": "mCi"}},
+    }
+    if therapeutic:
+        resource["category"] = {"coding": [{"system": RAIR, "code": "therapeutic"}]}
+    return resource
+
+
+def _patient_view_request() -> dict:
+    """The JS-ii sample with its RAI history replaced: 300 mCi (11,100 MBq) recorded twice on one
+    day, and 100 mCi (3,700 MBq) dated after the evaluation date."""
+    body = json.loads((SAMPLES / "patient-view.js-ii-post-therapy-no-uptake.json").read_text())
+    body["prefetch"]["medicationAdministrations"] = {
+        "resourceType": "Bundle", "type": "searchset",
+        "entry": [{"resource": _i131("rai-a", "2024-03-01", 300)},
+                  {"resource": _i131("rai-b", "2024-03-01", 300)},
+                  {"resource": _i131("rai-later", "2027-02-01", 100)}],
+    }
+    body["prefetch"]["procedures"] = None  # no other RAI record
+    return body
+
+
+def _order_sign_request(patient_view: dict, mci: int = 100) -> dict:
+    body = copy.deepcopy(patient_view)
+    order = {
+        "resourceType": "MedicationRequest", "id": "i131-new", "status": "draft",
+        "intent": "order",
+        "medicationCodeableConcept": {"coding": [{"system": "http://snomed.info/sct",
+                                                  "code": "111160004"}]},
+        "subject": {"reference": "Patient/rair-02"},
+        "dosageInstruction": [{"doseAndRate": [{"doseQuantity": {
+            "value": mci, "unit": "mCi", "system": "http://unitsofmeasure.org", "code": "mCi"}}]}],
+    }
+    body["hook"] = "order-sign"
+    body["context"]["draftOrders"] = {"resourceType": "Bundle", "entry": [{"resource": order}]}
+    return body
+
+
+@pytest.mark.e2e
+def test_patient_view_and_order_sign_find_the_same_cumulative_activity(make_app, live_server):
+    app = make_app(PLUGINS=["plugin.thyroid"], EVALUATION_DATE=AS_OF)
+    base = live_server(app)
+    pv_request = _patient_view_request()
+
+    status, _, pv = http("POST", f"{base}/cds-services/rair-patient-view", pv_request)
+    assert status == 200, pv
+    status, _, sign = http("POST", f"{base}/cds-services/rair-order-sign",
+                           _order_sign_request(pv_request))
+    assert status == 200, sign
+
+    pv_text = "\n".join(c.get("detail", "") for c in pv["cards"])
+    (pv_total,) = re.findall(r"Cumulative therapeutic activity: ([\d,]+) MBq", pv_text)
+    sign_text = "\n".join(c.get("detail", "") for c in sign["cards"])
+    (prior,) = re.findall(r"([\d,]+) MBq from (\d+) itemized therapeutic", sign_text)
+    assert pv_total == prior[0] == "11,100"  # the same day once; the later record not at all
+    assert prior[1] == "1"
+    assert "14,800 MBq" in sign_text  # 11,100 so far + 3,700 ordered
+    assert "25,900" not in sign_text and "29,600" not in sign_text
+    # and the two hooks carry the same assessment
+    assert sign["extension"]["rair-cds"]["assessment"] == pv["extension"]["rair-cds"]["assessment"]
+
+
+def test_the_demo_summary_counts_what_the_cards_count(make_app):
+    request = _patient_view_request()
+    resources = [e["resource"] for key in ("medicationAdministrations",)
+                 for e in request["prefetch"][key]["entry"]]
+    from plugin.thyroid.from_fhir import read_record
+
+    record = read_record(resources)
+    as_of = dt.date.fromisoformat(AS_OF)
+    derivation = derive(record, as_of, load_knowledge().thresholds)
+    rai = summarize(record, as_of, derivation=derivation)["rai"]
+    assert rai["cumulativeTherapeuticMBq"] == derivation.rai.cumulative_mbq == 11100
+
+
+def test_one_mci_formatter_for_patient_view_and_order_cards():
+    # 1,000 MBq is 27.03 mCi: neither card may print it as a whole "27"
+    assert mci_text(1000) == "27.0" and activity_text(1000, grouped=True) == "1,000 MBq (27.0 mCi)"
+    from plugin.thyroid.assessment import Assessment
+
+    assessment = Assessment(dt.date(2026, 11, 27), rair_status="YES", rair_criteria=["JS-ii"],
+                            progression="RECENT_PD", action="SYSTEMIC_FIRST_LINE")
+    order = DraftOrder(ref="MedicationRequest/x", resource_type="MedicationRequest",
+                       resource={}, label="I-131", i131=True, activity_mbq=1000,
+                       intent="therapeutic")
+    (card,) = cards_for_order(order, assessment, PatientRecord(), "p1")
+    assert "27.0 mCi" in card.card.detail
+
+
+def test_the_thresholds_live_once_in_thresholds_yaml():
+    text = (Path(__file__).resolve().parents[1] / "rules" / "thyroid" / "order_cards.yaml")
+    data = text.read_text(encoding="utf-8")
+    assert "cumulative_threshold_mbq:" not in data and "diagnostic_below_mbq:" not in data
+    reader = (Path(__file__).resolve().parents[1] / "plugin" / "thyroid" / "from_fhir.py")
+    assert "1110" not in reader.read_text(encoding="utf-8")
+
+
+def test_threshold_overrides_reach_the_order_card_through_the_derivation():
+    from plugin.thyroid.assessment import Assessment
+
+    th = load_knowledge().thresholds.overridden({"cumulative_threshold_mbq": 10000})
+    record = PatientRecord(rai_administrations=[RadioiodineAdministration(
+        "MA/1", dt.date(2024, 1, 1), 5550, RaiIntent.THERAPEUTIC, True)])
+    as_of = dt.date(2026, 11, 27)
+    assessment = Assessment(as_of, rair_status="NO", progression="NO_PD", action="MONITOR")
+    order = DraftOrder(ref="MedicationRequest/x", resource_type="MedicationRequest",
+                       resource={}, label="I-131", i131=True, activity_mbq=5550,
+                       intent="therapeutic")
+    (card,) = cards_for_order(order, assessment, record, "p1",
+                              derivation=derive(record, as_of, th))
+    assert "above 10,000 MBq" in card.card.detail
+
+
+def test_the_reader_infers_no_scan_kind_the_derivation_does():
+    dose = RadioiodineAdministration("MA/1", dt.date(2024, 1, 1), 5550, RaiIntent.THERAPEUTIC,
+                                     True)
+    scan = RadioiodineScan("Observation/s", dt.date(2024, 1, 8), ScanKind.UNKNOWN,
+                           Uptake.NO_LESIONS)
+    record = PatientRecord(rai_administrations=[dose], scans=[scan])
+    reading = derive(record, dt.date(2026, 11, 27)).scan_reading(scan)
+    assert (reading.kind, reading.inferred, reading.dose) == ("post-therapy", True, dose)
+    summary = summarize(record, dt.date(2026, 11, 27))
+    assert (summary["scans"][0]["kind"], summary["scans"][0]["kindInferred"]) == (
+        "post-therapy", True)
