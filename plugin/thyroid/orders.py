@@ -35,9 +35,8 @@ Settings (service config; environment values may arrive as strings):
 
 from __future__ import annotations
 
-import datetime as dt
 import re
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -50,10 +49,7 @@ from plugin.thyroid.alert_cache import (
     AlertCache,
     card_signature,
 )
-from plugin.thyroid.assessment import Assessment
-from plugin.thyroid.clinical_model import DataQualityNote, PatientRecord
 from plugin.thyroid.codes import CodeLists, concept_texts, load_codes, normalise_system
-from plugin.thyroid.derivation import derive
 from plugin.thyroid.from_fhir import activity_mbq, is_i131, recognise_drug
 from plugin.thyroid.knowledge import Knowledge, load_knowledge
 from plugin.thyroid.order_cards import (
@@ -68,7 +64,6 @@ from plugin.thyroid.service import (
     NEEDS_DATA,
     PREFETCH,
     Assessor,
-    Evaluation,
     PatientViewService,
     flatten_prefetch,
 )
@@ -92,12 +87,6 @@ _THERAPY_WORDS = re.compile(r"\b(therap|treat|ablat)", re.IGNORECASE)
 #: Combinations named as the assessment names them (§A1: ``dabrafenib+trametinib``).
 COMBINATIONS = (("dabrafenib", "trametinib"),)
 
-#: An assessor that returns ``(record, assessment)`` instead of an :class:`Evaluation` (tests'
-#: stand-ins for the rules); the derivation is then computed from the record.
-LegacyAssessor = Callable[
-    [list[Mapping[str, Any]], dt.date, Iterable[DataQualityNote], Iterable[str]],
-    tuple[PatientRecord, Assessment],
-]
 
 
 # -- reading the draft orders --------------------------------------------------------------------
@@ -350,7 +339,7 @@ class OrderService:
         cache: AlertCache,
         settings: OrderCardSettings,
         repeat_critical_at_sign: bool = False,
-        assessor: Assessor | LegacyAssessor | None = None,
+        assessor: Assessor | None = None,
         text: OrderCardText | None = None,
         knowledge: Knowledge | None = None,
     ) -> None:
@@ -365,14 +354,6 @@ class OrderService:
         self.assessor = assessor or PatientViewService(knowledge=self.knowledge).evaluate_resources
         self.text = text or self.knowledge.order_text
 
-    def _evaluate(self, resources: list[Mapping[str, Any]], as_of: dt.date,
-                  notes: Iterable[DataQualityNote], unavailable: Iterable[str]) -> Evaluation:
-        done = self.assessor(resources, as_of, notes, unavailable)
-        if isinstance(done, Evaluation):
-            return done
-        record, assessment = done
-        return Evaluation(record, derive(record, as_of, self.knowledge.thresholds), assessment)
-
     @property
     def is_select(self) -> bool:
         return self.definition.hook == "order-select"
@@ -383,8 +364,8 @@ class OrderService:
                                    codes=self.knowledge.codes)
         patient_id = str(call.context.get("patientId"))
         resources, notes = flatten_prefetch(call.prefetch)
-        done = self._evaluate(without_drafts(resources, drafts.all_refs), call.evaluation_date,
-                              notes, call.missing_prefetch)
+        done = self.assessor(without_drafts(resources, drafts.all_refs), call.evaluation_date,
+                             notes, call.missing_prefetch)
         record, assessment = done.record, done.assessment
 
         shown: list[OrderCard] = []
@@ -456,7 +437,7 @@ def create_order_services(
     *,
     prefetch: Mapping[str, str] | None = None,
     needs_data: Iterable[str] | None = None,
-    assessor: Assessor | LegacyAssessor | None = None,
+    assessor: Assessor | None = None,
     knowledge: Knowledge | None = None,
 ) -> list[CdsService]:
     """The two order services, sharing one alert cache.
