@@ -167,3 +167,25 @@ def test_the_reader_infers_no_scan_kind_the_derivation_does():
     summary = summarize(record, dt.date(2026, 11, 27))
     assert (summary["scans"][0]["kind"], summary["scans"][0]["kindInferred"]) == (
         "post-therapy", True)
+
+
+def test_the_order_card_and_the_rules_read_one_testing_state():
+    """A RET point mutation reported by a fusion-capable panel is not a RET fusion test in the
+    rules (§A4.3: only a negative or a tested-gene record from a capable assay counts); the
+    selpercatinib order card used to read it as "RET tested: no RET fusion found"."""
+    from plugin.thyroid.assessment import Assessment
+    from plugin.thyroid.clinical_model import Variant, VariantKind
+    from plugin.thyroid.to_facts import to_facts
+
+    as_of = dt.date(2026, 11, 27)
+    record = PatientRecord(variants=[Variant("Observation/v", "RET", True, VariantKind.SNV,
+                                             alteration="M918T", fusion_capable=True)])
+    (molecular,) = [f for f in to_facts(record, as_of) if f["type"] == "molecular"]
+    assert molecular["ret_fusion_known"] is False
+    assessment = Assessment(as_of, rair_status="YES", rair_criteria=["JS-ii"],
+                            progression="RECENT_PD", action="SYSTEMIC_FIRST_LINE")
+    order = DraftOrder(ref="MedicationRequest/s", resource_type="MedicationRequest",
+                       resource={}, label="selpercatinib", drugs=("selpercatinib",))
+    cards = cards_for_order(order, assessment, record, "p1")
+    (driver,) = [c for c in cards if c.kind == "order-driver-missing"]
+    assert "RET not tested with a fusion-capable (RNA) assay" in driver.card.detail

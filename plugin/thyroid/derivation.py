@@ -11,6 +11,8 @@ The reader (:mod:`plugin.thyroid.from_fhir`) only reads; it infers nothing. :fun
   greater; docs/DECISIONS.md §D2);
 * ``scans``: every radioiodine scan with its kind, a scan without a coded kind 2-14 days after a
   therapeutic dose being post-therapy (docs/DECISIONS.md §D3);
+* ``testing``: which genes were tested, for point mutations and for fusions (§A4.3, E4:
+  only a fusion-capable assay rules a fusion out);
 * ``recist_pd``: the lesion sums that are RECIST 1.1 progression over their nadir, episode and
   therapy windows included (:func:`plugin.thyroid.to_facts_progression.recist_pd_points`).
 
@@ -47,6 +49,27 @@ class ScanReading:
     dose: cm.RadioiodineAdministration | None
 
 
+@dataclass(frozen=True, slots=True)
+class TestingState:
+    """Which genes the record shows as tested (§A4.3, §A4.4, E4).
+
+    ``point_tested``: genes with any finding or any tested-gene record (a pertinent negative
+    counts). ``fusion_tested``: genes a fusion-capable assay tested, from a tested-gene record or
+    a negative finding (a DNA-only panel leaves fusion status unknown).
+    """
+
+    point_tested: frozenset[str]
+    fusion_tested: frozenset[str]
+
+
+def testing_state(record: cm.PatientRecord) -> TestingState:
+    """The :class:`TestingState` of ``record`` (the rules' and the order cards' reading)."""
+    point = {g.gene for g in record.genes_tested} | {v.gene for v in record.variants}
+    fusion = {g.gene for g in record.genes_tested if g.fusion_capable}
+    fusion |= {v.gene for v in record.variants if not v.present and v.fusion_capable}
+    return TestingState(frozenset(point), frozenset(fusion))
+
+
 @dataclass(frozen=True)
 class Derivation:
     """The record as of ``as_of`` under ``thresholds`` (see the module docstring)."""
@@ -56,6 +79,7 @@ class Derivation:
     thresholds: Thresholds
     rai: RaiActivity
     scans: tuple[ScanReading, ...]  # in the record's order
+    testing: TestingState
 
     @functools.cached_property
     def recist_pd(self) -> tuple[RecistPd, ...]:
@@ -79,6 +103,7 @@ def derive(
         thresholds=th,
         rai=rai_activity(record, as_of, th),
         scans=tuple(_scan_reading(s, admins, th) for s in record.scans),
+        testing=testing_state(record),
     )
 
 

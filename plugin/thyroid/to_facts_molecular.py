@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from plugin.thyroid import clinical_model as cm
+from plugin.thyroid.derivation import testing_state
 from plugin.thyroid.to_facts_common import _Ctx
 
 _FUSION_GENES = ("RET", "NTRK1", "NTRK2", "NTRK3", "ALK")
@@ -70,9 +71,8 @@ def _molecular(rec: cm.PatientRecord, ctx: _Ctx) -> tuple[dict, list[dict]]:
             }
         )
     # §A4.3 / §A4.4 / E4: which genes are tested, for point mutations and for fusions.
-    point_tested = {g.gene for g in rec.genes_tested} | {v.gene for v in rec.variants}
-    fusion_tested = {g.gene for g in rec.genes_tested if g.fusion_capable}
-    fusion_tested |= {v.gene for v in rec.variants if not v.present and v.fusion_capable}
+    tested = testing_state(rec)
+    point_tested, fusion_tested = tested.point_tested, tested.fusion_tested
     dna_only_fusion_negative = sorted(
         {
             v.gene
