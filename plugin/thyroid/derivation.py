@@ -8,7 +8,7 @@ The reader (:mod:`plugin.thyroid.from_fhir`) only reads; it infers nothing. :fun
   therapeutic activity (:func:`plugin.thyroid.to_facts_rai.rai_activity`: intent from the activity
   when not coded, a coded intent that contradicts the activity is unknown, a day recorded twice
   counts once, records dated after the evaluation date are not counted, "above" is strictly
-  greater; docs/DECISIONS.md §D2);
+  greater; docs/DECISIONS.md §K0.3, §K5);
 * ``scans``: every radioiodine scan with its kind, a scan without a coded kind 2-14 days after a
   therapeutic dose being post-therapy (docs/DECISIONS.md §D3);
 * ``testing``: which genes were tested, for point mutations and for fusions (§A4.3, E4:
