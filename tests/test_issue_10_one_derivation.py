@@ -189,3 +189,23 @@ def test_the_order_card_and_the_rules_read_one_testing_state():
     cards = cards_for_order(order, assessment, record, "p1")
     (driver,) = [c for c in cards if c.kind == "order-driver-missing"]
     assert "RET not tested with a fusion-capable (RNA) assay" in driver.card.detail
+
+
+def test_every_decisions_section_cited_in_the_repository_exists():
+    """Code cites docs/DECISIONS.md (issue 10 item 6); a cited section must be there."""
+    import subprocess
+
+    root = Path(__file__).resolve().parents[1]
+    text = (root / "docs" / "DECISIONS.md").read_text(encoding="utf-8")
+    defined = set(re.findall(r"(?:^#+ |\*\*|^- \*\*)§([DK][\d.]*\d)", text, re.M))
+    files = subprocess.run(["git", "ls-files", "plugin", "cds_hooks", "rules", "scripts",
+                            "tests", "fhir_samples", "docs"], cwd=root, capture_output=True,
+                           text=True, check=True).stdout.split()
+    cited = set()
+    for name in files:
+        if name.endswith((".py", ".yaml", ".md", ".json")):
+            body = (root / name).read_text(encoding="utf-8")
+            for run in re.findall(r"DECISIONS(?:\.md)? (§[^\n]*)", body):
+                cited |= set(re.findall(r"§([DK][\d.]*\d)", run))
+    assert {"D1", "D3", "D4.11", "K0.3", "K2.9", "K5"} <= defined
+    assert cited and cited <= defined, sorted(cited - defined)
