@@ -1,8 +1,9 @@
 """Issue 10 item 1 (and issue 9 item 6): one derivation of the record, read by every service.
 
-The I-131 order card used to count radioiodine its own way: two same-day 11,100 MBq records and
-one dated after the evaluation date gave 11,100 MBq on patient-view but 25,900 MBq on the order
-card. Both now read the derivation (:mod:`plugin.thyroid.derivation`).
+The I-131 order card (and the patient-view card's RAI-history line) used to count radioiodine
+their own way: two same-day 11,100 MBq records and a 3,700 MBq one dated after the evaluation date
+printed 25,900 MBq while the rules counted 11,100 MBq. Every reader now takes the derivation's
+count (:mod:`plugin.thyroid.derivation`).
 """
 
 from __future__ import annotations
