@@ -210,3 +210,25 @@ def test_every_decisions_section_cited_in_the_repository_exists():
                 cited |= set(re.findall(r"§([DK][\d.]*\d)", run))
     assert {"D1", "D3", "D4.11", "K0.3", "K2.9", "K5"} <= defined
     assert cited and cited <= defined, sorted(cited - defined)
+
+
+@pytest.mark.parametrize("name", ["FHIR_REQUIRE_AUTHORIZATION", "AUTH_DISCOVERY",
+                                  "ALLOW_HTTP_FHIR"])
+def test_one_boolean_parser_a_typo_in_a_security_switch_stops_start_up(make_app, name):
+    from cds_hooks.settings import parse_bool
+
+    assert [parse_bool(t) for t in ("on", " TRUE ", "0", "", "No")] == [
+        True, True, False, False, False]
+    from cds_hooks.errors import ConfigurationError
+
+    with pytest.raises(ConfigurationError, match="ture"):
+        make_app(**{name: "ture"})
+
+
+def test_the_order_services_read_their_switches_with_the_same_parser():
+    from plugin.thyroid.orders import create_order_services
+
+    with pytest.raises(ValueError, match="ORDER_INFO_CARDS"):
+        create_order_services({"ORDER_INFO_CARDS": "maybe"})
+    (select, _) = create_order_services({"ORDER_INFO_CARDS": " Off "})
+    assert select.settings.info_cards is False
