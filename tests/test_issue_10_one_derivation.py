@@ -155,6 +155,7 @@ def test_threshold_overrides_reach_the_order_card_through_the_derivation():
     (card,) = cards_for_order(order, assessment, record, "p1",
                               derivation=derive(record, as_of, th))
     assert "above 10,000 MBq" in card.card.detail
+    assert "above 10 GBq (270.3 mCi)" in card.card.summary  # not a "22.2 GBq" written in a text
 
 
 def test_the_reader_infers_no_scan_kind_the_derivation_does():

@@ -136,7 +136,7 @@ def _cumulative_text(cum: Cumulative) -> str:
     if total == cum.threshold_mbq:
         return (
             f"Cumulative therapeutic activity with this order: exactly {limit}, which is **not**"
-            " above the threshold (600 mCi is not >600 mCi; W-THRESHOLD-EQUAL)."
+            f" above the threshold ({_mci(cap)} mCi is not >{_mci(cap)} mCi; W-THRESHOLD-EQUAL)."
         )
     return (
         f"Cumulative therapeutic activity with this order: {total:,} MBq ({_gbq(total)} GBq), not"
@@ -173,6 +173,9 @@ def i131_cards(b: OrderCardBuilder) -> list[OrderCard]:
         "order_activity_text": _activity_text(order.activity_mbq),
         "cumulative_text": _cumulative_text(cum),
         "total_gbq": _gbq(cum.total_mbq) if cum.total_mbq is not None else "?",
+        # the threshold the comparison used (thresholds.yaml), never a number written in a text
+        "threshold_gbq": _gbq(cum.threshold_mbq),
+        "threshold_mci": _mci(cum.threshold_mbq),
         "criteria": b.criteria() or "criteria not recorded",
         "action": a.action,
     }
