@@ -233,3 +233,25 @@ def test_the_order_services_read_their_switches_with_the_same_parser():
         create_order_services({"ORDER_INFO_CARDS": "maybe"})
     (select, _) = create_order_services({"ORDER_INFO_CARDS": " Off "})
     assert select.settings.info_cards is False
+
+
+def test_the_radioiodine_count_is_computed_once_per_evaluation(monkeypatch):
+    """Facts, patient-view cards and order cards read the one derivation of the call."""
+    from plugin.thyroid import to_facts_rai
+    from plugin.thyroid.cards import render
+    from plugin.thyroid.service import PatientViewService, flatten_prefetch
+
+    calls = []
+    real = to_facts_rai._activity
+    monkeypatch.setattr(to_facts_rai, "_activity",
+                        lambda *a, **k: calls.append(1) or real(*a, **k))
+    request = _patient_view_request()
+    resources, notes = flatten_prefetch(request["prefetch"])
+    service = PatientViewService()
+    done = service.evaluate_resources(resources, dt.date.fromisoformat(AS_OF), notes)
+    render(done.assessment, done.record, derivation=done.derivation)
+    order = DraftOrder(ref="MedicationRequest/x", resource_type="MedicationRequest",
+                       resource={}, label="I-131", i131=True, activity_mbq=3700,
+                       intent="therapeutic")
+    cards_for_order(order, done.assessment, done.record, "rair-02", derivation=done.derivation)
+    assert calls == [1]

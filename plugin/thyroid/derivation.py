@@ -84,7 +84,7 @@ class Derivation:
     @functools.cached_property
     def recist_pd(self) -> tuple[RecistPd, ...]:
         """Every RECIST 1.1 PD point the rules count, in date order (computed on first use)."""
-        return tuple(recist_pd_points(self.record, self.as_of, self.thresholds))
+        return tuple(recist_pd_points(self.record, self.as_of, self.thresholds, self.rai))
 
     def scan_reading(self, scan: cm.RadioiodineScan) -> ScanReading:
         """The reading of ``scan`` (one of the record's scans)."""

@@ -170,7 +170,8 @@ def to_facts(
     th = thresholds or load_thresholds()
     ctx = _Ctx(as_of, th, drugs)
     drugs_table = ctx.drugs
-    if derivation is None or derivation.as_of != as_of or derivation.thresholds != th:
+    if (derivation is None or derivation.record is not record or derivation.as_of != as_of
+            or derivation.thresholds != th):
         derivation = derive(record, as_of, th)
     facts: list[dict] = []
     patient = _patient(record, ctx, region)

@@ -20,7 +20,7 @@ from plugin.thyroid.to_facts_common import (
     add_months,
     load_thresholds,
 )
-from plugin.thyroid.to_facts_rai import _rai
+from plugin.thyroid.to_facts_rai import RaiActivity, _rai
 from plugin.thyroid.to_facts_therapy import _history
 
 _PD_TEXT = "progression evidence"
@@ -132,13 +132,17 @@ def _therapy_windows(rec: cm.PatientRecord, ctx: _Ctx, exposures: list) -> list[
 
 
 def recist_pd_points(
-    rec: cm.PatientRecord, as_of: dt.date, thresholds: Thresholds | None = None
+    rec: cm.PatientRecord,
+    as_of: dt.date,
+    thresholds: Thresholds | None = None,
+    rai: RaiActivity | None = None,
 ) -> list[RecistPd]:
     """Every RECIST 1.1 PD point the rules count, in date order: those of the current
     monitoring episode (§A4.5, C1b, C1c) and those within each therapy's window (the history,
-    G1). A sum counted by both is listed once, with the episode's nadir."""
+    G1). A sum counted by both is listed once, with the episode's nadir. ``rai`` is the record's
+    counted radioiodine (the derivation's; computed here when not given)."""
     ctx = _Ctx(as_of, thresholds or load_thresholds())
-    _, dated_ther = _rai(rec, ctx)
+    _, dated_ther = _rai(rec, ctx, rai)
     episode_start, therapy_start = episode_bounds(rec, ctx, dated_ther)
 
     def in_episode(day: dt.date | None) -> TypeGuard[dt.date]:
