@@ -58,12 +58,25 @@ ROWS = [
     ),
     _r(
         "A1",
-        "poorly differentiated: not DTC, MDT review",
+        "poorly differentiated (§A4.14): classified as DTC, W-HISTOLOGY-PDTC, MDT review",
         lambda: _swap_histology(rair_pd(), "PDTC"),
+        status="YES",
+        action="MDT_REVIEW_REQUIRED",
+        criteria=["JS-ii"],
+        on_label={"lenvatinib", "sorafenib"},
+        warnings=[("W-HISTOLOGY-PDTC", False)],
+    ),
+    _r(
+        "A2b",
+        "RAI judged not appropriate (§A4.14), RET fusion: RET inhibitors, not lenvatinib",
+        lambda: _swap_histology(rair_pd(), "PTC")
+        .flag("rai_ineligible", "2026-10-01")
+        .variant("RET", "fusion", "fusion"),
         status="NOT_ESTABLISHED",
         action="MDT_REVIEW_REQUIRED",
-        criteria=[],
-        on_label=set(),
+        on_label={"selpercatinib", "pralsetinib"},
+        not_eligible={"lenvatinib": "RAI-refractory", "sorafenib": "RAI-refractory"},
+        preferred={"selpercatinib", "pralsetinib"},
     ),
     _r(
         "A1b",
@@ -710,11 +723,11 @@ ROWS = [
     ),
     _r(
         "H1",
-        "age unknown: no label age can be checked",
+        "age unknown (§A4.14): age-limited drugs stay in their lists; date of birth asked",
         lambda: rair_pd(age=None),
-        on_label=set(),
-        missing=["date of birth"],
-        not_eligible={"lenvatinib": "age unknown"},
+        on_label={"lenvatinib", "sorafenib"},
+        missing=["date of birth (label age limits)"],
+        no_warnings=["W-PEDS-AGE"],
     ),
     _r(
         "H2",

@@ -77,6 +77,9 @@ def compare(expected: dict, actual: dict) -> list[str]:
         diffs.append(f"rulesFired: {missing_fired} not fired (fired: {actual['rulesFired']})")
     if expected.get("missingData") == "non-empty" and not actual["missingData"]:
         diffs.append("missingData: expected at least one item, got none")
+    for item in expected.get("missingDataIncludes", []):
+        if item not in actual["missingData"]:
+            diffs.append(f"missingData: {item!r} missing; have {actual['missingData']}")
     return diffs
 
 

@@ -175,7 +175,9 @@ def build_assessment(
             TherapyOption(
                 drug=drug,
                 preferred=drug in preferred and f["list"] in _PROPOSED,
-                reason=f.get("reason") if f["list"] == "notEligible" else None,
+                # a notEligible reason, or a caveat on a listed drug (G4 "limited expected
+                # activity", §A4.14)
+                reason=f.get("reason"),
                 trial=f.get("trial"),
                 rule=base_id(f["rule"]),
             )

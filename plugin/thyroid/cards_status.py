@@ -58,10 +58,14 @@ def mdt_reason(ctx: CardContext) -> str:
     reasons = ctx.t.get("mdt_reasons", {})
     found = [reasons[w.code] for w in ctx.a.warnings if w.blocking and w.code in reasons]
     hist = ctx.histology()
-    if hist in (Histology.ATC, Histology.MTC):
+    if hist in (Histology.ATC, Histology.MTC, Histology.PDTC):
         found.insert(0, reasons.get(hist.value, hist.value))
+    if "A2b" in ctx.fired:  # §A4.14: RAI judged not appropriate
+        found.insert(0, reasons.get("A2b", "RAI judged not appropriate"))
     if any(f.value for f in ctx.record.airway_invasion):
         found.append(reasons.get("airway", "airway invasion"))
+    # a caveat on a listed drug (G4: "limited expected activity")
+    found += [f"{o.drug}: {o.reason.split(' (')[0]}" for o in ctx.a.on_label if o.reason]
     return join(dict.fromkeys(found))
 
 
@@ -132,6 +136,10 @@ def status_card(ctx: CardContext, notes: list[Warning], has_critical: bool) -> R
         key = "S18" if hist != Histology.MTC else "S9"
         rules = ["A1b"] + [r for r in ctx.fired if r in ("H2", "H3", "E5")]
         history, step_block, step_rules = "", "", []
+    elif "A2b" in ctx.fired:  # §A4.14: RAI judged not appropriate; the next step is MDT review
+        summary, intro = st["A2b"]["summary"], st["A2b"]["detail_intro"]
+        indicator, key = "warning", ctx.rule_source_key("A2b") or "S12"
+        rules = ["A2b"] + [r for r in status_rules if r not in ("A2b", "A2")]
     elif "A2" in ctx.fired:
         summary, intro = st["A2"]["summary"], st["A2"]["detail_intro"]
         indicator, key = "warning", "S1"

@@ -66,6 +66,9 @@ def option_line(ctx: CardContext, drug: str, lists: dict[str, list[TherapyOption
     label = ctx.t["drugs"].get(drug)
     if label:
         parts.append(f"{label['label']} ({ctx.source_link(label['source'])})")
+    # a caveat on a listed drug (G4: "limited expected activity", §A4.14)
+    parts += [o.reason for name in ("on_label", "guideline_supported_off_label")
+              for o in lists.get(name, []) if o.reason]
     rules = list(dict.fromkeys(o.rule for o in options if o.rule))
     if rules:
         parts.append("rule " + join(rules))
@@ -110,6 +113,8 @@ def therapy_card(ctx: CardContext, folded: list[Warning]) -> RenderedCard | None
         if len(first + more) > 100:
             more = f"; +{len(rest)} more"
         summary = ctx.t["therapy"]["summary"].format(first=first, more=more)
+    elif "A2b" in ctx.fired:  # §A4.14: say why there is none (RAI judged not appropriate)
+        summary = ctx.t["therapy"]["summary_none_rai_ineligible"]
     else:
         summary = ctx.t["therapy"]["summary_none"]
     sections = []
@@ -152,8 +157,14 @@ def testing_card(ctx: CardContext) -> RenderedCard:
     tt = ctx.t["testing"]
     symptomatic = ctx.a.action in ("SYSTEMIC_FIRST_LINE", "SYSTEMIC_LATER_LINE")
     summary = tt["summary_symptomatic"] if symptomatic else tt["summary"]
+    # §A4.13: a known BRAF V600E while testing is still suggested came from a DNA-only assay
+    # (a fusion-capable one would have completed testing, §A4.3)
+    dna_only = any(d.gene == "BRAF" and d.alteration == "V600E" for d in ctx.a.drivers)
+    if dna_only and not symptomatic:
+        summary = tt["summary_dna_only"]
     rules = ["E1", "E3"] + [r for r in ("E4", "D3") if r in ctx.fired]
-    detail = ctx.detail(tt["detail"], ctx.evidence_block(["E1", "E4"]), ctx.cite(rules))
+    detail = ctx.detail(tt["dna_only_driver"] if dna_only else "", tt["detail"],
+                        ctx.evidence_block(["E1", "E4"]), ctx.cite(rules))
     resource: dict[str, Any] = {
         "resourceType": "ServiceRequest",
         "status": "draft",

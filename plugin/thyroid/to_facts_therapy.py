@@ -55,6 +55,9 @@ def _clinical(rec: cm.PatientRecord, ctx: _Ctx, age: int | None) -> tuple[dict, 
 
     out["symptomatic"] = flag("symptomatic", rec.symptomatic, "Symptomatic or threatening disease")
     out["oligoprogression"] = flag("oligoprogression", rec.oligoprogression, "Oligoprogression")
+    # §A4.14: a clinician judged RAI not appropriate (rair#rai-ineligible)
+    out["rai_ineligible"] = flag("rai_ineligible", rec.rai_ineligible, "RAI judged not appropriate",
+                                 undated_counts=True)
     out["airway_invasion"] = flag(
         "airway_invasion",
         rec.airway_invasion,
