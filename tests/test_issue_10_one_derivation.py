@@ -275,3 +275,38 @@ def test_the_citation_rewrite_is_mechanical(before, after):
     spec.loader.exec_module(module)
     assert module.rewrite(before) == after
     assert module.rewrite(after) == after  # idempotent
+
+
+def test_an_evaluation_reads_only_the_knowledge_it_was_given(monkeypatch):
+    """Knowledge is loaded once and passed down: no file is read again during a call."""
+    from plugin.thyroid import cards_common, codes, order_cards_common, to_facts_common
+    from plugin.thyroid.cards import render
+    from plugin.thyroid.service import PatientViewService, flatten_prefetch
+
+    knowledge = load_knowledge()
+    service = PatientViewService(knowledge=knowledge)
+
+    def no_read(*args, **kwargs):
+        raise AssertionError(f"a knowledge file was read during the call: {args}")
+
+    for module, name in ((to_facts_common, "_read_therapies"),
+                         (to_facts_common, "_read_thresholds"),
+                         (codes, "_load_cached"), (cards_common, "_load_templates"),
+                         (order_cards_common, "_load")):
+        monkeypatch.setattr(module, name, no_read)
+    index = json.loads((SAMPLES / "index.json").read_text(encoding="utf-8"))
+    as_of = dt.date.fromisoformat(index["evaluationDate"])
+    for scenario in index["scenarios"]:
+        request = json.loads((SAMPLES / scenario["request"]).read_text(encoding="utf-8"))
+        resources, notes = flatten_prefetch(request["prefetch"])
+        done = service.evaluate_resources(resources, as_of, notes)
+        render(done.assessment, done.record, templates=knowledge.templates,
+               derivation=done.derivation)
+        summarize(done.record, as_of, derivation=done.derivation)
+        for order in (DraftOrder(ref="MedicationRequest/i", resource_type="MedicationRequest",
+                                 resource={}, label="I-131", i131=True, activity_mbq=5550),
+                      DraftOrder(ref="MedicationRequest/s", resource_type="MedicationRequest",
+                                 resource={}, label="selpercatinib", drugs=("selpercatinib",))):
+            cards_for_order(order, done.assessment, done.record, "p1",
+                            text=knowledge.order_text, derivation=done.derivation,
+                            templates=knowledge.templates)

@@ -79,7 +79,7 @@ def assess(
     """
     k = knowledge or load_knowledge()
     th = thresholds or k.thresholds
-    facts = to_facts(record, as_of, th, region=region, drugs=k.therapies["drugs"],
+    facts = to_facts(record, as_of, th, region=region, therapies=k.therapies,
                      derivation=derivation)
     result = (engine or k.engine).evaluate(facts)
     missing = [f["what"] for f in facts if f["type"] == "missing_input"]

@@ -82,7 +82,7 @@ def create_blueprint(config: Mapping[str, Any]) -> Blueprint:
         as_of = evaluation_date()
         record = read_record(resources, codes=knowledge.codes,
                              diagnostic_below_mbq=knowledge.thresholds.diagnostic_cut_mbq)
-        derivation = derive(record, as_of, knowledge.thresholds)
+        derivation = derive(record, as_of, knowledge.thresholds, knowledge.therapies)
         return jsonify(
             {
                 "name": sample["name"],

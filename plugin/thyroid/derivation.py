@@ -25,7 +25,9 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from plugin.thyroid import clinical_model as cm
 from plugin.thyroid.to_facts_common import Thresholds, load_thresholds
@@ -80,11 +82,13 @@ class Derivation:
     rai: RaiActivity
     scans: tuple[ScanReading, ...]  # in the record's order
     testing: TestingState
+    therapies: Mapping[str, Any] | None = None  # the drug table (None: the knowledge folder's)
 
     @functools.cached_property
     def recist_pd(self) -> tuple[RecistPd, ...]:
         """Every RECIST 1.1 PD point the rules count, in date order (computed on first use)."""
-        return tuple(recist_pd_points(self.record, self.as_of, self.thresholds, self.rai))
+        return tuple(recist_pd_points(self.record, self.as_of, self.thresholds, self.rai,
+                                      self.therapies))
 
     def scan_reading(self, scan: cm.RadioiodineScan) -> ScanReading:
         """The reading of ``scan`` (one of the record's scans)."""
@@ -92,9 +96,13 @@ class Derivation:
 
 
 def derive(
-    record: cm.PatientRecord, as_of: dt.date, thresholds: Thresholds | None = None
+    record: cm.PatientRecord,
+    as_of: dt.date,
+    thresholds: Thresholds | None = None,
+    therapies: Mapping[str, Any] | None = None,
 ) -> Derivation:
-    """The derivation of ``record`` as of ``as_of`` (thresholds default to the knowledge's)."""
+    """The derivation of ``record`` as of ``as_of``; ``thresholds`` and ``therapies`` (the drug
+    table) default to the knowledge folder's."""
     th = thresholds or load_thresholds()
     admins = [a for a in record.rai_administrations if a.date and a.date <= as_of]
     return Derivation(
@@ -104,6 +112,7 @@ def derive(
         rai=rai_activity(record, as_of, th),
         scans=tuple(_scan_reading(s, admins, th) for s in record.scans),
         testing=testing_state(record),
+        therapies=therapies,
     )
 
 

@@ -206,7 +206,7 @@ class PatientViewService:
         else:
             record = self._reader(resources)
         record.data_quality.extend(extra_notes)
-        derivation = derive(record, as_of, k.thresholds)
+        derivation = derive(record, as_of, k.thresholds, k.therapies)
         if self._assessor is None:
             assessment = assess(record, as_of, knowledge=k, derivation=derivation)
         else:

@@ -159,19 +159,19 @@ def to_facts(
     thresholds: Thresholds | None = None,
     *,
     region: str = "US",
-    drugs: Mapping[str, Any] | None = None,
+    therapies: Mapping[str, Any] | None = None,
     derivation: Derivation | None = None,
 ) -> list[dict]:
     """Turn ``record`` into the flat facts of ``rules/README.md``, as of ``as_of``.
 
-    ``drugs`` is the drug table (``therapies.yaml`` ``drugs``; default: the knowledge folder's);
+    ``therapies`` is the drug table (``therapies.yaml``; default: the knowledge folder's);
     ``derivation`` the record's :class:`~plugin.thyroid.derivation.Derivation` (computed here
     when not given; its thresholds must be ``thresholds``). The last fact has type
     ``missing_input`` per data gap found while mapping (its ``what`` is a short phrase for
     ``missingData``).
     """
     th = thresholds or load_thresholds()
-    ctx = _Ctx(as_of, th, drugs)
+    ctx = _Ctx(as_of, th, therapies)
     drugs_table = ctx.drugs
     if (derivation is None or derivation.record is not record or derivation.as_of != as_of
             or derivation.thresholds != th):

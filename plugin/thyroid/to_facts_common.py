@@ -115,15 +115,16 @@ def _num(x: float) -> Decimal:
 
 
 class _Ctx:
-    """What every fact builder needs: the day, the thresholds, the drug table (``drugs`` of
-    ``therapies.yaml``) and the missing-data notes."""
+    """What every fact builder needs: the day, the thresholds, the drug table (``therapies``, the
+    parsed ``therapies.yaml``; ``drugs`` its drug entries) and the missing-data notes."""
 
     def __init__(
-        self, as_of: dt.date, th: Thresholds, drugs: Mapping[str, Any] | None = None
+        self, as_of: dt.date, th: Thresholds, therapies: Mapping[str, Any] | None = None
     ) -> None:
         self.as_of = as_of
         self.th = th
-        self.drugs: Mapping[str, Any] = load_therapies()["drugs"] if drugs is None else drugs
+        self.therapies: Mapping[str, Any] = load_therapies() if therapies is None else therapies
+        self.drugs: Mapping[str, Any] = self.therapies["drugs"]
         self.missing: list[str] = []
 
     def days_ago(self, day: dt.date) -> int:

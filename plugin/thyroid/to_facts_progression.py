@@ -8,7 +8,7 @@ marks exactly the sums the rules count as RECIST PD).
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeGuard
 
@@ -136,12 +136,13 @@ def recist_pd_points(
     as_of: dt.date,
     thresholds: Thresholds | None = None,
     rai: RaiActivity | None = None,
+    therapies: Mapping[str, Any] | None = None,
 ) -> list[RecistPd]:
     """Every RECIST 1.1 PD point the rules count, in date order: those of the current
     monitoring episode (§A4.5, C1b, C1c) and those within each therapy's window (the history,
     G1). A sum counted by both is listed once, with the episode's nadir. ``rai`` is the record's
     counted radioiodine (the derivation's; computed here when not given)."""
-    ctx = _Ctx(as_of, thresholds or load_thresholds())
+    ctx = _Ctx(as_of, thresholds or load_thresholds(), therapies)
     _, dated_ther = _rai(rec, ctx, rai)
     episode_start, therapy_start = episode_bounds(rec, ctx, dated_ther)
 
