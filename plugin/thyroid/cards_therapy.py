@@ -40,7 +40,7 @@ def usable(ctx: CardContext, facts: dict[str, dict[str, list[TherapyOption]]]) -
     """On-label then off-label drugs that are neither blocked nor also listed as not eligible."""
     names = [d for d, lists in facts.items()
              if ("on_label" in lists or "guideline_supported_off_label" in lists)
-             and "not_eligible" not in lists and d not in ctx.blocked]
+             and "not_eligible" not in lists and not ctx.a.held(d)]
     # preferred first, whichever list (an off-label ALK inhibitor may be the preferred option)
     return sorted(names, key=lambda d: not is_preferred(facts[d]))
 
@@ -80,6 +80,8 @@ def option_line(ctx: CardContext, drug: str, lists: dict[str, list[TherapyOption
         if name == "not_eligible" or name not in lists or name == next(iter(lists)):
             continue
         parts.append(f"also listed: {title.lower()}")
+    for name in ("on_label", "guideline_supported_off_label"):
+        parts += [o.reason for o in lists.get(name, []) if o.reason]  # §A4.12 notes
     for o in lists.get("not_eligible", []):
         if next(iter(lists)) != "not_eligible":
             where = "outside a trial" if "trial_only" in lists else "also listed as"
@@ -101,11 +103,18 @@ def therapy_card(ctx: CardContext, folded: list[Warning]) -> RenderedCard | None
             if w.code not in cautions.setdefault(drug, []):
                 cautions[drug].append(w.code)
     names = usable(ctx, facts)
-    if names:
+    if a.every_option_held():
+        # §A4.11 rule 3: say why, never "options: X (preferred)"
+        texts = ctx.t["therapy"]["summary_all_blocked"]
+        codes = [w.code for w in a.warnings if w.blocking and not w.fixable and w.code in texts]
+        summary = texts[codes[0]] if codes else texts["default"]
+    elif names:
         # every preferred option leads the summary (e.g. two RET inhibitors), not just one
         lead = [n for n in names if is_preferred(facts[n])] or names[:1]
+        fix = [ctx.wt(c).get("fix_tag", "") for c in ctx.blocked.get(lead[0], [])]
         tags = [t for t, on in (("preferred", is_preferred(facts[lead[0]])),
-                                ("off-label", any("on_label" not in facts[n] for n in lead)))
+                                ("off-label", any("on_label" not in facts[n] for n in lead)),
+                                *((f, lead[0] in ctx.fix_first) for f in fix if f))
                 if on]
         first = join(lead) + (f" ({', '.join(tags)})" if tags else "")
         rest = [n for n in names if n not in lead]

@@ -196,6 +196,7 @@ def to_facts(
     history_pd = sorted(set(pd_events) | set(_history_pd_events(record, ctx, exposures)))
     history, _ = _history(record, ctx, history_pd, drugs_table)
     progressed = history.pop("_progressed")
+    intolerant = history.pop("_intolerant")
     facts.append(history)
 
     # B4 (JS-iv): the last therapeutic dose whose post-therapy scan showed uptake in all lesions.
@@ -232,7 +233,7 @@ def to_facts(
     molecular, variants = _molecular(record, ctx)
     facts.append(molecular)
     facts += variants
-    facts += _drugs(record, ctx, region, progressed)
+    facts += _drugs(record, ctx, region, progressed, intolerant)
     facts += _tg(record, ctx)
     facts.append(_structural(record, ctx))
     dq = [n for n in record.data_quality if n.missing]
