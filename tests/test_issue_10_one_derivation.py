@@ -258,11 +258,11 @@ def test_the_radioiodine_count_is_computed_once_per_evaluation(monkeypatch):
 
 
 @pytest.mark.parametrize(("before", "after"), [
-    ("(DOMAIN.md §A4.2, §A4.10, §2.9, §5)", "(DECISIONS §D4.2, §D4.10, §K2.9, §K5)"),
-    ("DOMAIN.md B0.3: 1 mCi", "DECISIONS §K0.3: 1 mCi"),
-    ("DOMAIN.md §2.6-§2.9, §3).", "DECISIONS §K2.6-§K2.9, §K3)."),
-    ("(DOMAIN §A3, rules A5 and A6)", "(DECISIONS §D3, rules A5 and A6)"),
-    ("DOMAIN.md C1: up", "DECISIONS C1: up"),
+    ("(DECISIONS §D4.2, §D4.10, §K2.9, §K5)", "(DECISIONS §D4.2, §D4.10, §K2.9, §K5)"),
+    ("DECISIONS §K0.3: 1 mCi", "DECISIONS §K0.3: 1 mCi"),
+    ("DECISIONS §K2.6-§K2.9, §K3).", "DECISIONS §K2.6-§K2.9, §K3)."),
+    ("(DECISIONS §D3, rules A5 and A6)", "(DECISIONS §D3, rules A5 and A6)"),
+    ("DECISIONS C1: up", "DECISIONS C1: up"),
     ("its DOMAIN.md rule ID", "its DOMAIN.md rule ID"),
 ])
 def test_the_citation_rewrite_is_mechanical(before, after):

@@ -1,4 +1,4 @@
-"""Issue 9, histology and eligibility gaps (DOMAIN.md §A4.14): PDTC inside the framework,
+"""Issue 9, histology and eligibility gaps (DECISIONS §D4.14): PDTC inside the framework,
 ``rair#rai-ineligible``, unknown age, NTRK resistance classes, the MTC card."""
 
 from __future__ import annotations

@@ -273,7 +273,7 @@ def _therapy_lists(
                 rule=base_id(f["rule"]),
             )
         )
-    # preferred first; then the order of therapies.yaml (DOMAIN.md §2.6/§3: e.g. selpercatinib
+    # preferred first; then the order of therapies.yaml (DECISIONS §K2.6/§K3: e.g. selpercatinib
     # before pralsetinib, lenvatinib before sorafenib); unknown drugs last, by name
     order = load_knowledge().therapies["drugs"] if drug_order is None else drug_order
     rank = {drug: i for i, drug in enumerate(order)}

@@ -7,7 +7,7 @@ Conventions (they hold for every class here):
 
 * Dates are :class:`datetime.date` (the day of ``effective[x]``/``performed[x]``/``authoredOn``,
   the start of a period); ``None`` means the date is unknown.
-* Radioiodine activity is an **integer MBq** (1 mCi = 37 MBq exactly, DOMAIN.md B0.3);
+* Radioiodine activity is an **integer MBq** (1 mCi = 37 MBq exactly, DECISIONS §K0.3);
   ``None`` means unknown. A number without a unit is never guessed: it is ``None``, and the
   reader adds a :class:`DataQualityNote`.
 * ``source`` is the relative reference of the FHIR resource the value came from
@@ -22,7 +22,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-MBQ_PER_MCI = 37  # DOMAIN.md B0.3: 1 mCi = 37 MBq exactly
+MBQ_PER_MCI = 37  # DECISIONS §K0.3: 1 mCi = 37 MBq exactly
 
 
 def mci_text(mbq: int, *, grouped: bool = False) -> str:
@@ -41,7 +41,7 @@ def activity_text(mbq: int, *, grouped: bool = False) -> str:
 
 
 class Histology(StrEnum):
-    """Histology class (DOMAIN.md §A3, thyroid-cancer row)."""
+    """Histology class (DECISIONS §D3, thyroid-cancer row)."""
 
     PTC = "PTC"  # papillary
     FTC = "FTC"  # follicular
@@ -95,7 +95,7 @@ class RecistResponse(StrEnum):
 
 
 class VariantKind(StrEnum):
-    """Kind of a genomic alteration (DOMAIN.md §A1 ``drivers[].kind``)."""
+    """Kind of a genomic alteration (DECISIONS §D1 ``drivers[].kind``)."""
 
     SNV = "snv"
     INDEL = "indel"

@@ -1,6 +1,6 @@
 """Read FHIR R4 resources into a :class:`~plugin.thyroid.clinical_model.PatientRecord`.
 
-The entry point of the reader (DOMAIN.md §A3). ``read_record`` flattens Bundles and Parameters,
+The entry point of the reader (DECISIONS §D3). ``read_record`` flattens Bundles and Parameters,
 validates each resource it reads with ``fhir.resources.R4B`` (a resource strict parsing rejects
 is still read from its JSON, with a data-quality note), and hands each one to the module for its
 concept: ``from_fhir_medication`` (radioiodine, therapy, contrast, local therapy),

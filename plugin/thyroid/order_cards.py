@@ -1,6 +1,6 @@
 """Cards for draft orders: what the order hooks say about one order, given the assessment.
 
-The rules (issue 4; DOMAIN.md §A4.2, §A4.10, §2.9, §5), at most one card per drug in an order and
+The rules (issue 4; DECISIONS §D4.2, §D4.10, §K2.9, §K5), at most one card per drug in an order and
 one card per I-131 order:
 
 1. **I-131 for a refractory patient** (``order-i131-rair``): warning (critical if configured)

@@ -1,4 +1,4 @@
-"""Drug order cards (rules 2-5 of :mod:`plugin.thyroid.order_cards`; DOMAIN.md §2.6-§2.9, §3).
+"""Drug order cards (rules 2-5 of :mod:`plugin.thyroid.order_cards`; DECISIONS §K2.6-§K2.9, §K3).
 
 At most one card per drug: a blocking warning (critical) absorbs the driver gap and the
 not-eligible reason; a missing driver absorbs the not-eligible reason; a drug both not eligible

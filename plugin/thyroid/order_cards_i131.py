@@ -1,4 +1,4 @@
-"""I-131 order cards (rule 1; DOMAIN.md §A4.10, §5, B0.3): refractory status, cumulative activity.
+"""I-131 order cards (rule 1; DECISIONS §D4.10, §K5, §K0.3): refractory status, cumulative activity.
 
 * ``order-i131-rair``: I-131 therapy for RAIR disease (ATA 2025 Rec 59B), with a *delete* and a
   referral suggestion; warning (critical with ``ORDER_I131_CRITICAL``).

@@ -2,7 +2,7 @@
 
 Each reads the ``draftOrders`` Bundle of the hook context (CDS Hooks Library 1.0.1): order-select
 evaluates only the orders named in ``selections``, order-sign evaluates every draft. The patient's
-assessment (DOMAIN.md §A1) is computed from the prefetch (the patient-view templates) and carried
+assessment (DECISIONS §D1) is computed from the prefetch (the patient-view templates) and carried
 in every response as ``extension["rair-cds"]["assessment"]``; the cards come from
 :mod:`plugin.thyroid.order_cards`.
 

@@ -6,7 +6,7 @@ target-lesion sums with the RECIST progression points, molecular findings and th
 
 It is a *view* of the record, not a decision: the assessment (rules) decides; this module only
 sorts, converts units for display and marks the sums the rules count as RECIST 1.1 PD
-(DOMAIN.md C1: up >= 20 % **and** >= 5 mm over the nadir, with the nadir rules of C1b, C1c and
+(DECISIONS C1: up >= 20 % **and** >= 5 mm over the nadir, with the nadir rules of C1b, C1c and
 §A4.5) and the cumulative therapeutic activity the rules count (B0.3, A5, A6, §5), both taken
 from the rules' own computation so the timeline cannot disagree with the assessment.
 """

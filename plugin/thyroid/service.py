@@ -94,7 +94,7 @@ DESCRIPTION = (
 USAGE = (
     "Needs the patient's thyroid-cancer Condition and Observations (FHIR R4; RAI scans, "
     "target-lesion sums, variants, labs) plus, when available, radioiodine and systemic-therapy "
-    "medication records, procedures and diagnostic reports (DOMAIN.md §A3 profile). Decision "
+    "medication records, procedures and diagnostic reports (DECISIONS §D3 profile). Decision "
     "support for clinicians; not for patients."
 )
 

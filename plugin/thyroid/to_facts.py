@@ -2,7 +2,7 @@
 
 This module does the arithmetic durable_rules can't (RULE-ENGINE.md §3.6-§3.7): dates become
 integer day counts relative to the evaluation date (``days_ago``), activities are summed in
-integer MBq, RECIST 1.1 is computed from lesion sums with the nadir rules of DOMAIN.md §A4.5,
+integer MBq, RECIST 1.1 is computed from lesion sums with the nadir rules of DECISIONS §D4.5,
 scan validity (A3), the latest safety values, ages, and every negation the rules need is a
 positive boolean here (durable's ``none()`` is order dependent). Facts hold only JSON scalars
 or lists of strings; a value that is unknown is omitted (or flagged, e.g. ``has_age``), never

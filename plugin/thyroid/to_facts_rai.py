@@ -312,7 +312,7 @@ def _activity_conflict(rec: cm.PatientRecord, therapeutic: list, ctx: _Ctx) -> l
                     f" {mbq_text(a.activity_mbq)}: intent treated as unknown",
                 }
             )
-    # A6 also covers "a unit is missing" on an itemized administration (DOMAIN.md §A3: "a
+    # A6 also covers "a unit is missing" on an itemized administration (DECISIONS §D3: "a
     # unitless activity is never guessed (A6)"): the dose counts as unknown, never as a number.
     for a in rec.rai_administrations:
         if a.activity_mbq is None and (a.date is None or a.date <= ctx.as_of):
