@@ -1,4 +1,4 @@
-"""Cards a clinician reads in seconds (DOMAIN.md §A4.16), measured on every bundled sample.
+"""Cards a clinician reads in seconds (DECISIONS §D4.16), measured on every bundled sample.
 
 Every ``patient-view`` sample and every order scenario goes through the real service (reader,
 rules, cards) with the samples' evaluation date. The tests measure the median card detail, and

@@ -27,7 +27,6 @@ from plugin.thyroid.cards_common import (
 )
 from plugin.thyroid.cards_warnings import critical_evidence, folded_into_status, note_lines
 from plugin.thyroid.clinical_model import Histology
-from plugin.thyroid.to_facts_rai import rai_activity
 
 _UPTAKE_TEXT = {
     "all": "uptake in all lesions",
@@ -218,8 +217,8 @@ def progression_rules(ctx: CardContext) -> list[str]:
 
 
 def cumulative_line(ctx: CardContext) -> str:
-    """The cumulative therapeutic activity as the rules count it (:func:`rai_activity`)."""
-    view = rai_activity(ctx.record, ctx.a.evaluation_date)
+    """The cumulative therapeutic activity exactly as the rules counted it (the derivation)."""
+    view = ctx.derivation.rai
     if not view.doses and not view.unknown_intent:
         return "- Therapeutic I-131: none on record"
     total = format_activity(view.cumulative_mbq)
@@ -273,16 +272,16 @@ def data_needed_card(ctx: CardContext, notes: list[Warning], step_block: str,
 
 
 def scan_lines(ctx: CardContext) -> list[str]:
-    """The radioiodine scans and stable-iodine exposures, one line each."""
-    rec = ctx.record
+    """The radioiodine scans (kinds as the rules read them) and stable-iodine exposures."""
     lines = []
-    for scan in sorted(rec.scans, key=lambda x: x.date or dt.date.min):
+    for reading in sorted(ctx.derivation.scans, key=lambda x: x.scan.date or dt.date.min):
+        scan = reading.scan
         tsh = f", TSH {scan.tsh_miu_per_l:g} mIU/L" if scan.tsh_miu_per_l is not None else ""
-        inferred = " (kind inferred from timing)" if scan.kind_inferred else ""
+        inferred = " (kind inferred from timing)" if reading.inferred else ""
         uptake = _UPTAKE_TEXT.get(scan.uptake.value, scan.uptake.value)
-        lines.append(f"- {iso(scan.date)}: {scan.kind.value} whole-body scan{inferred}, "
+        lines.append(f"- {iso(scan.date)}: {reading.kind} whole-body scan{inferred}, "
                      f"{uptake}{tsh} ({scan.source})")
-    for exp in rec.iodine_exposures:
+    for exp in ctx.record.iodine_exposures:
         lines.append(f"- {iso(exp.date)}: iodinated contrast / stable iodine ({exp.source})")
     return lines
 

@@ -1,4 +1,4 @@
-"""Warning cards (DOMAIN.md §2.9, §A4.2) and the warning notes folded into other cards.
+"""Warning cards (DECISIONS §K2.9, §D4.2) and the warning notes folded into other cards.
 
 * A **blocking** warning is one critical card per code; a non-blocking entry of the same code
   (e.g. W-BLEED blocking cabozantinib, not blocking sorafenib) is said on that card, not on a
