@@ -224,7 +224,7 @@ def cumulative_line(ctx: CardContext) -> str:
     total = format_activity(view.cumulative_mbq)
     if not view.complete:
         total = f"at least {total} (an activity or intent is unknown)"
-    return f"- Cumulative therapeutic I-131: {total} from {len(view.doses)} dose(s)"
+    return f"- Cumulative therapeutic activity: {total} from {len(view.doses)} dose(s)"
 
 
 def data_needed_card(ctx: CardContext, notes: list[Warning], step_block: str,
