@@ -28,7 +28,7 @@ from plugin.thyroid.clinical_model import (
     ScanKind,
     Uptake,
 )
-from plugin.thyroid.codes import CodeLists
+from plugin.thyroid.codes import CodeLists, codings
 from plugin.thyroid.from_fhir_input import (
     Entry,
     ReadContext,
@@ -266,3 +266,26 @@ _HANDLERS: dict[str, Callable[[Entry, ReadContext, PatientRecord, CodeLists], No
     **{name: _flag_handler(attr, name in ("hemoptysis", "airway_invasion"))
        for name, attr in _FLAG_LISTS.items()},
 }
+
+#: The concept lists an Observation is read by (its ``Observation.code``): the handlers above, the
+#: genomics region studied and variant (``from_fhir_genomics``). Observations with none of these
+#: codes are skipped before model validation, and the prefetch templates search only for these
+#: codes (``plugin/thyroid/service.py``), both from ``rules/thyroid/codes.yaml``.
+OBSERVATION_CONCEPTS: tuple[str, ...] = (*_HANDLERS, "region_studied", "variant_observation")
+
+_read_keys: dict[int, tuple[CodeLists, frozenset[tuple[str, str]]]] = {}
+
+
+def observation_keys(codes: CodeLists) -> frozenset[tuple[str, str]]:
+    """Every (system alias, code) pair of :data:`OBSERVATION_CONCEPTS` in ``codes``."""
+    known = _read_keys.get(id(codes))
+    if known is None or known[0] is not codes:
+        keys = frozenset(k for name in OBSERVATION_CONCEPTS for k in codes.concepts[name])
+        known = _read_keys[id(codes)] = (codes, keys)
+    return known[1]
+
+
+def has_read_code(res: Mapping[str, Any], codes: CodeLists) -> bool:
+    """Whether ``res.code`` has a coding in :data:`OBSERVATION_CONCEPTS`."""
+    wanted = observation_keys(codes)
+    return any(codes.key(c) in wanted for c in codings(res.get("code")))
