@@ -72,6 +72,9 @@ DEFAULTS: dict[str, Any] = {
     "MAX_PREFETCH_KEYS": 64,
     "MAX_PREFETCH_KEY_BYTES": 8 * 1024 * 1024,
     "MAX_FHIR_RESPONSE_BYTES": 16 * 1024 * 1024,
+    # entries of a supplied prefetch Bundle (instead of MAX_JSON_ARRAY_LENGTH and
+    # MAX_PREFETCH_RESOURCES): a long-followed patient's record (issue 11)
+    "MAX_PREFETCH_ENTRIES": 50000,
     # defaults for `rair-cds serve`
     "HOST": "127.0.0.1",
     "PORT": 8080,
