@@ -113,7 +113,10 @@ def is_readable(res: Mapping[str, Any], codes: CodeLists) -> bool:
     """
     rtype = res.get("resourceType")
     if rtype == "Observation":
-        return has_read_code(res, codes) or is_variant_observation(res, codes)
+        if has_read_code(res, codes):
+            return True
+        # without a read code, only a profile or a legacy extension makes it a variant
+        return bool(res.get("meta") or res.get("extension")) and is_variant_observation(res, codes)
     if rtype == "DiagnosticReport":
         return codes.is_(res.get("code"), "rai_wbs")
     return True

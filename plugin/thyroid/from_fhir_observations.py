@@ -274,6 +274,9 @@ _HANDLERS: dict[str, Callable[[Entry, ReadContext, PatientRecord, CodeLists], No
 OBSERVATION_CONCEPTS: tuple[str, ...] = (*_HANDLERS, "region_studied", "variant_observation")
 
 _read_keys: dict[int, tuple[CodeLists, frozenset[tuple[str, str]]]] = {}
+#: has_read_code answers by raw (system, code), per CodeLists: a record repeats its lab codes
+_answers: dict[int, tuple[CodeLists, dict[tuple[Any, Any], bool]]] = {}
+_MAX_ANSWERS = 20_000
 
 
 def observation_keys(codes: CodeLists) -> frozenset[tuple[str, str]]:
@@ -287,5 +290,18 @@ def observation_keys(codes: CodeLists) -> frozenset[tuple[str, str]]:
 
 def has_read_code(res: Mapping[str, Any], codes: CodeLists) -> bool:
     """Whether ``res.code`` has a coding in :data:`OBSERVATION_CONCEPTS`."""
-    wanted = observation_keys(codes)
-    return any(codes.key(c) in wanted for c in codings(res.get("code")))
+    known = _answers.get(id(codes))
+    if known is None or known[0] is not codes:
+        known = _answers[id(codes)] = (codes, {})
+    answers = known[1]
+    for coding in codings(res.get("code")):
+        raw = (coding.get("system"), coding.get("code"))
+        hashable = isinstance(raw[0], str | None) and isinstance(raw[1], str | None)
+        found = answers.get(raw) if hashable else None
+        if found is None:
+            found = codes.key(coding) in observation_keys(codes)
+            if hashable and len(answers) < _MAX_ANSWERS:
+                answers[raw] = found
+        if found:
+            return True
+    return False
