@@ -38,8 +38,8 @@ def create_server(
     Run it with :func:`serve` or :class:`BackgroundServer`; stop it with :func:`shutdown`. The
     bound port is ``server.effective_port``. ``adjustments`` are further waitress settings.
     """
-    store = app.extensions["rair_cds"].feedback_store
-    ensure = getattr(store, "ensure_schema", None)
+    state = app.extensions.get("rair_cds")  # absent for a bare app (the benchmark's floor)
+    ensure = getattr(getattr(state, "feedback_store", None), "ensure_schema", None)
     if callable(ensure):
         ensure()  # fail at start-up, not on the first feedback, when the database is unusable
     max_body = app.config.get("MAX_CONTENT_LENGTH")

@@ -9,6 +9,7 @@ reads need threads. State that must be shared lives in Redis (``cds_hooks/shared
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from flask import Flask
@@ -18,8 +19,11 @@ from gunicorn.app.base import BaseApplication
 class GunicornServer(BaseApplication):
     """gunicorn configured from arguments, loading :func:`cds_hooks.create_app` in each worker."""
 
-    def __init__(self, options: dict[str, Any]) -> None:
+    def __init__(
+        self, options: dict[str, Any], factory: Callable[[], Flask] | None = None
+    ) -> None:
         self.options = options
+        self.factory = factory
         super().__init__()
 
     def load_config(self) -> None:
@@ -27,6 +31,8 @@ class GunicornServer(BaseApplication):
             self.cfg.set(key, value)
 
     def load(self) -> Flask:
+        if self.factory is not None:
+            return self.factory()
         from cds_hooks.app import create_app
 
         return create_app()
@@ -54,7 +60,16 @@ def gunicorn_options(
 
 
 def serve_workers(
-    host: str, port: int, workers: int, threads: int, deadline_seconds: float
+    host: str,
+    port: int,
+    workers: int,
+    threads: int,
+    deadline_seconds: float,
+    factory: Callable[[], Flask] | None = None,
 ) -> None:
-    """Run gunicorn in the foreground until it is stopped (SIGTERM/SIGINT)."""
-    GunicornServer(gunicorn_options(host, port, workers, threads, deadline_seconds)).run()
+    """Run gunicorn in the foreground until it is stopped (SIGTERM/SIGINT).
+
+    ``factory`` builds each worker's app (default: :func:`cds_hooks.create_app`).
+    """
+    options = gunicorn_options(host, port, workers, threads, deadline_seconds)
+    GunicornServer(options, factory).run()
