@@ -240,3 +240,23 @@ def test_two_instances_share_the_replay_cache_the_alert_memory_and_the_jwks(two_
     logs = one.log.read_text() + other.log.read_text()
     assert sign["context"]["patientId"] not in logs
     assert headers["Authorization"].split()[1] not in logs
+
+
+# -- behind a TLS proxy (FORWARDED_HOPS) --------------------------------------------------------
+
+
+@pytest.mark.parametrize("hops,expected", [(1, 200), (0, 401)])
+def test_forwarded_headers_are_trusted_only_with_forwarded_hops(make_app, hops, expected):
+    key = ec.generate_private_key(ec.SECP384R1())
+    app = make_app(AUTH_MODE="required", FORWARDED_HOPS=hops,
+                   JWT_ISSUERS={ISSUER: {"keys": [public_jwk(key)]}})
+    # no PUBLIC_BASE_URL: the audience is the URL the client called, as the proxy reports it
+    token = signed_token(key, iss=ISSUER, aud=f"{PUBLIC}/cds-services/toy-greeter")
+    body = {"hook": "patient-view", "hookInstance": "d1577c69-dfbe-44ad-ba6d-3e05e953b2ea",
+            "context": {"userId": "Practitioner/1", "patientId": "p1"},
+            "prefetch": {"patient": {"resourceType": "Patient", "id": "p1"}, "conditions": None}}
+    response = app.test_client().post(
+        "/cds-services/toy-greeter", json=body,
+        headers={"Authorization": f"Bearer {token}", "X-Forwarded-Proto": "https",
+                 "X-Forwarded-Host": "cds.example.org", "X-Forwarded-For": "203.0.113.7"})
+    assert response.status_code == expected, response.get_json()
