@@ -27,10 +27,11 @@ DEFAULT_TEMPLATES = Path(__file__).resolve().parents[2] / "rules" / "thyroid" / 
 
 @dataclass(frozen=True)
 class RenderedCard:
-    """A card and the name of its kind (for feedback reports)."""
+    """A card, the name of its kind and the rules it cites (for feedback reports)."""
 
     kind: str
     card: Card
+    rules: tuple[str, ...] = ()
 
 
 @functools.lru_cache(maxsize=8)
@@ -122,6 +123,7 @@ class CardContext:
             patient_id = record.patient_source.split("/", 1)[-1]
         self.patient_id = patient_id
         self.fired = list(a.rules_fired)
+        self._cited: list[str] = []  # rules cited since the last card (its card_rules)
         self.blocked: dict[str, list[str]] = {}  # drug -> blocking W-codes
         for w in a.warnings:
             if w.blocking:
@@ -129,6 +131,8 @@ class CardContext:
                     codes = self.blocked.setdefault(drug, [])
                     if w.code not in codes:
                         codes.append(w.code)
+        # §A4.11: drugs under a fixable block only (W-HTN: fix first; still the option)
+        self.fix_first = {d for d in self.blocked if not a.held(d)}
 
     # --- templates ------------------------------------------------------------------------------
     def source(self, key: str) -> Source:
@@ -159,6 +163,7 @@ class CardContext:
         """``**Rules and sources:**`` with one bullet per rule: title, grade, sources."""
         lines = []
         for rule in dict.fromkeys(r for r in rules if r):
+            self._cited.append(rule)
             info = self.t["rules"].get(rule, {})
             srcs = [self.t["sources"].get(k, {}).get("label", k) for k in info.get("sources", [])]
             parts = [p for p in (info.get("title", ""), info.get("grade"), "; ".join(srcs)) if p]
@@ -225,7 +230,8 @@ class CardContext:
             detail=detail,
             **extra,
         )
-        return RenderedCard(kind, card)
+        rules, self._cited = tuple(dict.fromkeys(self._cited)), []
+        return RenderedCard(kind, card, rules)
 
     # --- warnings -------------------------------------------------------------------------------
     def warning_rules(self, w: Warning) -> list[str]:
