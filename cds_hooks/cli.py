@@ -114,11 +114,10 @@ def _serve(args: argparse.Namespace) -> int:
     if args.workers == 1:
         serve(app, host=args.host, port=args.port, threads=args.threads)
         return 0
+    from cds_hooks.server import check_feedback_store
     from cds_hooks.workers import serve_workers  # gunicorn only with several workers
 
-    ensure = getattr(app.extensions["rair_cds"].feedback_store, "ensure_schema", None)
-    if callable(ensure):
-        ensure()  # fail at start-up, not in every worker
+    check_feedback_store(app)  # fail at start-up, not in every worker
     serve_workers(args.host, args.port, args.workers, args.threads,
                   float(app.config["DEADLINE_SECONDS"]))
     return 0

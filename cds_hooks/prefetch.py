@@ -38,11 +38,8 @@ from cds_hooks.errors import (
 )
 from cds_hooks.fhir_client import FhirClient, missing_matches, next_link
 from cds_hooks.hook_request import HookRequest
-<<<<<<< HEAD
-from cds_hooks.pools import shared_pool
-=======
 from cds_hooks.patient_match import foreign_patient, refusals
->>>>>>> main
+from cds_hooks.pools import shared_pool
 from cds_hooks.service import ServiceDefinition
 
 log = logging.getLogger("rair_cds.prefetch")
@@ -195,17 +192,6 @@ def resolve_prefetch(
     keys = list(definition.prefetch)
     if not keys:
         return PrefetchResult()
-<<<<<<< HEAD
-    if client is None:  # nothing can be fetched: every key is resolved at once, no thread
-        outcomes = {key: one(key) for key in keys}
-    else:  # at most `concurrency` keys at once, on the process's long-lived pool
-        pool = shared_pool("prefetch", PREFETCH_THREADS)
-        step = max(1, concurrency)
-        outcomes = {}
-        for start in range(0, len(keys), step):
-            chunk = keys[start : start + step]
-            outcomes.update(zip(chunk, pool.map(one, chunk), strict=True))
-=======
     patient_id = _patient_id(request)
     refused = refusals(request.prefetch, keys, patient_id) if patient_id else {}
     for key in refused:
@@ -217,9 +203,16 @@ def resolve_prefetch(
         return _resolve_key(
             key, definition.prefetch[key], request, client, no_client, refused.get(key)
         )
-    with ThreadPoolExecutor(max_workers=max(1, min(concurrency, len(keys)))) as pool:
-        outcomes = dict(zip(keys, pool.map(one, keys), strict=True))
->>>>>>> main
+
+    if client is None:  # nothing can be fetched: every key is resolved at once, no thread
+        outcomes = {key: one(key) for key in keys}
+    else:  # at most `concurrency` keys at once, on the process's long-lived pool
+        pool = shared_pool("prefetch", PREFETCH_THREADS)
+        step = max(1, concurrency)
+        outcomes = {}
+        for start in range(0, len(keys), step):
+            chunk = keys[start : start + step]
+            outcomes.update(zip(chunk, pool.map(one, chunk), strict=True))
 
     values = {key: outcomes[key][0] for key in keys}
     states = {key: outcomes[key][1] for key in keys}
