@@ -18,6 +18,14 @@ from plugin.thyroid.samples import evaluation_date, sample_index
 SAMPLES = {s["name"]: s for s in sample_index()}
 
 
+def toy_request(conditions: dict | None) -> dict:
+    """A patient-view request for the toy plugin with ``conditions`` as that prefetch key."""
+    return {"hook": "patient-view", "hookInstance": "d1577c69-dfbe-44ad-ba6d-3e05e953b2ea",
+            "context": {"userId": "Practitioner/1", "patientId": "p1"},
+            "prefetch": {"patient": {"resourceType": "Patient", "id": "p1"},
+                         "conditions": conditions}}
+
+
 @pytest.fixture
 def thyroid_app(make_app):
     return make_app(PLUGINS=["plugin.thyroid"], EVALUATION_DATE=evaluation_date())
@@ -42,10 +50,7 @@ def test_supplied_bundle_entries_stay_bounded(make_app):
     client = make_app(MAX_PREFETCH_ENTRIES=5).test_client()
     bundle = {"resourceType": "Bundle", "type": "searchset",
               "entry": [{"resource": r} for r in routine_labs("p1", 6)]}
-    body = {"hook": "patient-view", "hookInstance": "d1577c69-dfbe-44ad-ba6d-3e05e953b2ea",
-            "context": {"userId": "Practitioner/1", "patientId": "p1"},
-            "prefetch": {"patient": {"resourceType": "Patient", "id": "p1"},
-                         "conditions": bundle}}
+    body = toy_request(bundle)
     response = client.post("/cds-services/toy-greeter", json=body)
     assert response.status_code == 413
     assert_operation_outcome(response.get_json(), "too-long", "more than 5")
@@ -57,10 +62,7 @@ def test_other_arrays_keep_the_json_array_bound(make_app):
     labs[0]["category"] = labs[0]["category"] * 6  # an array inside a resource
     bundle = {"resourceType": "Bundle", "type": "searchset",
               "entry": [{"resource": r} for r in labs] * 3}  # 9 entries: allowed
-    body = {"hook": "patient-view", "hookInstance": "d1577c69-dfbe-44ad-ba6d-3e05e953b2ea",
-            "context": {"userId": "Practitioner/1", "patientId": "p1"},
-            "prefetch": {"patient": {"resourceType": "Patient", "id": "p1"},
-                         "conditions": bundle}}
+    body = toy_request(bundle)
     response = client.post("/cds-services/toy-greeter", json=body)
     assert response.status_code == 413
     assert_operation_outcome(response.get_json(), "too-long", "more than 5 items")
@@ -90,9 +92,7 @@ def test_resources_no_rule_reads_are_not_validated(monkeypatch):
 
 def test_no_thread_is_started_per_call(make_app, monkeypatch):
     client = make_app().test_client()
-    body = {"hook": "patient-view", "hookInstance": "d1577c69-dfbe-44ad-ba6d-3e05e953b2ea",
-            "context": {"userId": "Practitioner/1", "patientId": "p1"},
-            "prefetch": {"patient": {"resourceType": "Patient", "id": "p1"}, "conditions": None}}
+    body = toy_request(None)
     assert client.post("/cds-services/toy-greeter", json=body).status_code == 200  # warm pool
     started: list[str] = []
     original = threading.Thread.start

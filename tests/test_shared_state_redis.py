@@ -24,6 +24,7 @@ from conftest import REPO_DIR, assert_operation_outcome, http
 from cryptography.hazmat.primitives.asymmetric import ec
 from jwt_helpers import JwksServer, public_jwk, signed_token
 from redis_server import free_port
+from test_issue_11_cost_per_call import toy_request
 
 from cds_hooks.errors import ConfigurationError, SharedStateUnavailable
 from cds_hooks.shared_state import (
@@ -252,9 +253,7 @@ def test_forwarded_headers_are_trusted_only_with_forwarded_hops(make_app, hops, 
                    JWT_ISSUERS={ISSUER: {"keys": [public_jwk(key)]}})
     # no PUBLIC_BASE_URL: the audience is the URL the client called, as the proxy reports it
     token = signed_token(key, iss=ISSUER, aud=f"{PUBLIC}/cds-services/toy-greeter")
-    body = {"hook": "patient-view", "hookInstance": "d1577c69-dfbe-44ad-ba6d-3e05e953b2ea",
-            "context": {"userId": "Practitioner/1", "patientId": "p1"},
-            "prefetch": {"patient": {"resourceType": "Patient", "id": "p1"}, "conditions": None}}
+    body = toy_request(None)
     response = app.test_client().post(
         "/cds-services/toy-greeter", json=body,
         headers={"Authorization": f"Bearer {token}", "X-Forwarded-Proto": "https",
