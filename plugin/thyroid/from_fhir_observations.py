@@ -269,10 +269,14 @@ _HANDLERS: dict[str, Callable[[Entry, ReadContext, PatientRecord, CodeLists], No
 }
 
 #: The concept lists an Observation is read by (its ``Observation.code``): the handlers above, the
-#: genomics region studied and variant (``from_fhir_genomics``). Observations with none of these
-#: codes are skipped before model validation, and the prefetch templates search only for these
-#: codes (``plugin/thyroid/service.py``), both from ``rules/thyroid/codes.yaml``.
-OBSERVATION_CONCEPTS: tuple[str, ...] = (*_HANDLERS, "region_studied", "variant_observation")
+#: genomics region studied and variant (``from_fhir_genomics``), and the panel codes that legacy
+#: genetics Observations carry (recognised by their extensions, searched for by this code).
+#: Observations with none of these codes are skipped before model validation, and the prefetch
+#: templates search only for these codes (``plugin/thyroid/service.py``), both from
+#: ``rules/thyroid/codes.yaml``.
+OBSERVATION_CONCEPTS: tuple[str, ...] = (
+    *_HANDLERS, "region_studied", "variant_observation", "genetics_panel"
+)
 
 _read_keys: dict[int, tuple[CodeLists, frozenset[tuple[str, str]]]] = {}
 #: has_read_code answers by raw (system, code), per CodeLists: a record repeats its lab codes
