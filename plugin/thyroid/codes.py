@@ -18,7 +18,7 @@ from typing import Any
 
 import yaml
 
-DEFAULT_PATH = Path(__file__).resolve().parents[2] / "rules" / "thyroid" / "codes.yaml"
+from plugin.thyroid.knowledge import default_folder
 
 _SCHEME = re.compile(r"^[a-z][a-z0-9+.-]*://")
 
@@ -185,7 +185,7 @@ def search_tokens(names: Iterable[str], path: Path | None = None) -> list[str]:
     Used to build the prefetch queries (``plugin/thyroid/service.py``), so a site's local codes
     are searched for as soon as they are added to the file.
     """
-    systems, concepts = _raw_concepts(Path(path or DEFAULT_PATH).resolve())
+    systems, concepts = _raw_concepts(Path(path or default_folder() / "codes.yaml").resolve())
     tokens: dict[str, None] = {}
     for name in names:
         for entry in concepts[name]:
@@ -203,4 +203,4 @@ def load_codes(path: Path | None = None) -> CodeLists:
 
     :raises OSError, yaml.YAMLError, KeyError: when the file is missing or malformed.
     """
-    return _load_cached(Path(path or DEFAULT_PATH).resolve())
+    return _load_cached(Path(path or default_folder() / "codes.yaml").resolve())
