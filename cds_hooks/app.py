@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from cds_hooks.auth import load_callable
 from cds_hooks.cors import init_cors
@@ -76,6 +77,11 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         app.register_blueprint(blueprint)
     register_error_handlers(app)
     init_cors(app, app.config["CORS_ORIGINS"])
+    hops = int(app.config.get("FORWARDED_HOPS") or 0)
+    if hops > 0:  # TLS at a reverse proxy (docs/DEPLOYMENT.md): trust its X-Forwarded-* only
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+            app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops
+        )
     return app
 
 

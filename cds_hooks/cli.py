@@ -23,6 +23,7 @@ from cds_hooks.feedback_report import format_report
 from cds_hooks.feedback_store import is_postgres_url, open_store
 from cds_hooks.registry import import_plugins
 from cds_hooks.settings import SettingsError
+from cds_hooks.shared_state import check_worker_state
 
 
 def build_parser(config: dict[str, Any]) -> argparse.ArgumentParser:
@@ -33,7 +34,14 @@ def build_parser(config: dict[str, Any]) -> argparse.ArgumentParser:
     serve = subparsers.add_parser("serve", help="serve the CDS Hooks API with waitress")
     serve.add_argument("--host", default=config["HOST"], help="address to bind (%(default)s)")
     serve.add_argument("--port", type=int, default=config["PORT"], help="port (%(default)s)")
-    serve.add_argument("--threads", type=int, default=config["WAITRESS_THREADS"])
+    serve.add_argument(
+        "--threads", type=int, default=config["WAITRESS_THREADS"],
+        help="threads per process (%(default)s)",
+    )
+    serve.add_argument(
+        "--workers", type=int, default=int(config.get("WORKERS") or 1),
+        help="processes; more than 1 runs gunicorn and needs RAIR_CDS_REDIS_URL (%(default)s)",
+    )
     serve.add_argument(
         "--allow-unauthenticated-remote",
         action="store_true",
@@ -100,7 +108,18 @@ def _serve(args: argparse.Namespace) -> int:
             "serving %s WITHOUT CDS client authentication (--allow-unauthenticated-remote)",
             args.host,
         )
-    serve(app, host=args.host, port=args.port, threads=args.threads)
+    if args.workers < 1 or args.threads < 1:
+        raise ConfigurationError("--workers and --threads must be at least 1")
+    check_worker_state(args.workers, app.config)
+    if args.workers == 1:
+        serve(app, host=args.host, port=args.port, threads=args.threads)
+        return 0
+    from cds_hooks.server import check_feedback_store
+    from cds_hooks.workers import serve_workers  # gunicorn only with several workers
+
+    check_feedback_store(app)  # fail at start-up, not in every worker
+    serve_workers(args.host, args.port, args.workers, args.threads,
+                  float(app.config["DEADLINE_SECONDS"]))
     return 0
 
 

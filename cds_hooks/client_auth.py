@@ -35,6 +35,12 @@ import requests
 from cds_hooks.jwks import JwksCache, JwksError, usable_keys
 from cds_hooks.replay_cache import ReplayCache
 from cds_hooks.settings import parse_bool
+from cds_hooks.shared_state import (
+    RedisJwksStore,
+    RedisReplayCache,
+    prefix_of,
+    redis_from_config,
+)
 
 audit = logging.getLogger("rair_cds.security")
 
@@ -105,7 +111,7 @@ class ClientAuthenticator:
         leeway: int = 60,
         max_lifetime: int = 3600,
         jwks_cache: JwksCache | None = None,
-        replay_cache: ReplayCache | None = None,
+        replay_cache: ReplayCache | RedisReplayCache | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         if not issuers:
@@ -128,6 +134,8 @@ class ClientAuthenticator:
         """
         issuers = parse_issuers(config.get("JWT_ISSUERS"))
         extra = as_list(config.get("JWT_ALGORITHMS"), "JWT_ALGORITHMS")
+        shared = redis_from_config(config)  # RAIR_CDS_REDIS_URL: every worker and instance
+        prefix = prefix_of(config)
         jwks_cache = JwksCache(
             ttl=_number(config, "JWKS_CACHE_TTL_SECONDS", 300),
             min_refetch_interval=_number(config, "JWKS_MIN_REFETCH_SECONDS", 30),
@@ -135,6 +143,12 @@ class ClientAuthenticator:
             max_bytes=int(_number(config, "JWKS_MAX_BYTES", 65536)),
             allow_http=flag(config.get("JWKS_ALLOW_HTTP", False)),
             session=session,
+            shared=RedisJwksStore(shared, prefix) if shared is not None else None,
+        )
+        replay: ReplayCache | RedisReplayCache = (
+            RedisReplayCache(shared, prefix)
+            if shared is not None
+            else ReplayCache(int(_number(config, "JWT_REPLAY_CACHE_SIZE", 100_000)))
         )
         return cls(
             issuers,
@@ -142,7 +156,7 @@ class ClientAuthenticator:
             leeway=int(_number(config, "JWT_LEEWAY_SECONDS", 60)),
             max_lifetime=int(_number(config, "JWT_MAX_LIFETIME_SECONDS", 3600)),
             jwks_cache=jwks_cache,
-            replay_cache=ReplayCache(int(_number(config, "JWT_REPLAY_CACHE_SIZE", 100_000))),
+            replay_cache=replay,
         )
 
     def authenticate(self, authorization_header: str | None, audience: str) -> ClientIdentity:

@@ -162,3 +162,9 @@ class StorageUnavailable(CdsHooksError, status=HTTPStatus.SERVICE_UNAVAILABLE, i
 
 class PluginError(CdsHooksError, status=HTTPStatus.INTERNAL_SERVER_ERROR, issue="exception"):
     """A plugin returned something that is not a valid response: a server bug (500)."""
+
+
+class SharedStateUnavailable(
+    CdsHooksError, status=HTTPStatus.SERVICE_UNAVAILABLE, issue="transient"
+):
+    """Shared state (Redis: the JWT replay cache) cannot be asked; never answered unchecked."""

@@ -1,7 +1,8 @@
 """Run one hook call: prefetch, plugin evaluation and response building, under a hard deadline.
 
-:func:`execute` runs the work in a worker thread and waits at most until the deadline
-(``DEADLINE_SECONDS`` after the request arrived). Past it the answer is ``{"cards": []}``; the
+:func:`execute` runs the work on a long-lived per-process pool (``cds_hooks/pools.py``; no thread
+is created per call) and waits at most until the deadline (``DEADLINE_SECONDS`` after the request
+arrived). Past it the answer is ``{"cards": []}``; the
 worker cannot be killed, so it finishes in the background and its result is dropped. FHIR reads
 clip their timeouts to the same deadline. A plugin result that is not a valid
 :class:`~cds_hooks.cards.CdsResponse` raises :class:`~cds_hooks.errors.PluginError` (500).
@@ -15,7 +16,6 @@ import logging
 import time
 import uuid
 from collections.abc import Callable, Mapping
-from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
 from typing import Any
@@ -30,10 +30,14 @@ from cds_hooks.feedback_store import IssuedCard
 from cds_hooks.fhir_client import FhirClient
 from cds_hooks.hook_request import HookRequest, parse_hook_request
 from cds_hooks.limits import JsonLimits
+from cds_hooks.pools import shared_pool
 from cds_hooks.prefetch import PrefetchResult, resolve_prefetch
 from cds_hooks.service import CdsService, HookCall, HookResult
 
 log = logging.getLogger("rair_cds.hook_call")
+
+#: threads of the per-process pool that runs calls under their deadline (reused, never per call)
+CALL_THREADS = 64
 
 
 @dataclass(frozen=True)
@@ -114,18 +118,14 @@ def execute(
         body, issued = build_response(result, service.definition.id)
         return CallOutcome(body=body, prefetch_states=prefetch.states, issued=issued)
 
-    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="rair-cds-call")
+    future = shared_pool("call", CALL_THREADS).submit(work)
     try:
-        future = pool.submit(work)
-        try:
-            return future.result(timeout=max(0.0, deadline - time.monotonic()))
-        except (FutureTimeout, DeadlineExceeded):
-            future.cancel()
-            return CallOutcome(
-                body={"cards": []}, prefetch_states=dict(states), deadline_exceeded=True
-            )
-    finally:
-        pool.shutdown(wait=False)
+        return future.result(timeout=max(0.0, deadline - time.monotonic()))
+    except (FutureTimeout, DeadlineExceeded):
+        future.cancel()  # still queued: never runs; running: finishes, its result is dropped
+        return CallOutcome(
+            body={"cards": []}, prefetch_states=dict(states), deadline_exceeded=True
+        )
 
 
 def execute_from_fhir_server(

@@ -19,7 +19,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 import requests
@@ -73,6 +73,14 @@ class _Entry:
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
+class SharedJwks(Protocol):
+    """Where workers share fetched sets (``cds_hooks.shared_state.RedisJwksStore``)."""
+
+    def load(self, url: str) -> tuple[dict[str, dict[str, Any]], float] | None: ...
+
+    def save(self, url: str, keys: Mapping[str, dict[str, Any]], ttl: float) -> None: ...
+
+
 class JwksCache:
     """A thread-safe cache of JWK Sets by URL.
 
@@ -93,7 +101,9 @@ class JwksCache:
         allow_http: bool = False,
         session: requests.Session | None = None,
         clock: Callable[[], float] = time.monotonic,
+        shared: SharedJwks | None = None,
     ) -> None:
+        self._shared = shared
         self._ttl = ttl
         self._min_interval = min_refetch_interval
         self._timeout = timeout
@@ -117,11 +127,15 @@ class JwksCache:
             stale = entry.fetched_at is None or now - entry.fetched_at >= self._ttl
             unknown = kid not in entry.keys
             may_fetch = entry.attempted_at is None or now - entry.attempted_at >= self._min_interval
+            if (stale or unknown) and self._adopt_shared(url, kid, entry, now):
+                stale = unknown = False
             if (stale or unknown) and may_fetch:
                 entry.attempted_at = now
                 try:
                     entry.keys = self._fetch(url)
                     entry.fetched_at = now
+                    if self._shared is not None:
+                        self._shared.save(url, entry.keys, self._ttl)
                 except JwksError as exc:
                     if entry.fetched_at is None:
                         raise
@@ -133,6 +147,18 @@ class JwksCache:
             elif entry.fetched_at is None:
                 raise JwksError(f"JWKS not available (fetch rate-limited): {url}")
             return entry.keys.get(kid)
+
+    def _adopt_shared(self, url: str, kid: str, entry: _Entry, now: float) -> bool:
+        """Use the set another worker fetched when it is newer and has ``kid``."""
+        found = self._shared.load(url) if self._shared is not None else None
+        if found is None:
+            return False
+        keys, age = found
+        fetched_at = now - age
+        if kid not in keys or (entry.fetched_at is not None and entry.fetched_at >= fetched_at):
+            return False
+        entry.keys, entry.fetched_at = keys, fetched_at
+        return True
 
     def _entry(self, url: str) -> _Entry:
         with self._entries_lock:

@@ -26,7 +26,6 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Callable, Mapping
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
@@ -40,6 +39,7 @@ from cds_hooks.errors import (
 from cds_hooks.fhir_client import FhirClient, missing_matches, next_link
 from cds_hooks.hook_request import HookRequest
 from cds_hooks.patient_match import foreign_patient, refusals
+from cds_hooks.pools import shared_pool
 from cds_hooks.service import ServiceDefinition
 
 log = logging.getLogger("rair_cds.prefetch")
@@ -60,6 +60,9 @@ NON_PRIMITIVE_CONTEXT = {
     "order-select": frozenset({"draftOrders", "selections"}),
     "order-sign": frozenset({"draftOrders"}),
 }
+
+#: threads of the per-process pool that fetches prefetch keys (reused across calls)
+PREFETCH_THREADS = 32
 
 SUPPLIED, COMPLETED, FETCHED, NULL, MISSING = "supplied", "completed", "fetched", "null", "missing"
 
@@ -200,8 +203,16 @@ def resolve_prefetch(
         return _resolve_key(
             key, definition.prefetch[key], request, client, no_client, refused.get(key)
         )
-    with ThreadPoolExecutor(max_workers=max(1, min(concurrency, len(keys)))) as pool:
-        outcomes = dict(zip(keys, pool.map(one, keys), strict=True))
+
+    if client is None:  # nothing can be fetched: every key is resolved at once, no thread
+        outcomes = {key: one(key) for key in keys}
+    else:  # at most `concurrency` keys at once, on the process's long-lived pool
+        pool = shared_pool("prefetch", PREFETCH_THREADS)
+        step = max(1, concurrency)
+        outcomes = {}
+        for start in range(0, len(keys), step):
+            chunk = keys[start : start + step]
+            outcomes.update(zip(chunk, pool.map(one, chunk), strict=True))
 
     values = {key: outcomes[key][0] for key in keys}
     states = {key: outcomes[key][1] for key in keys}

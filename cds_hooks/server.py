@@ -31,15 +31,13 @@ from cds_hooks.http_errors import FHIR_JSON, issue_code_for
 log = logging.getLogger("rair_cds.server")
 
 
-def create_server(
-    app: Flask, host: str = "127.0.0.1", port: int = 8080, threads: int = 8, **adjustments: Any
-) -> Any:
-    """A bound (not yet running) waitress server; port 0 picks a free port.
+def check_feedback_store(app: Flask) -> None:
+    """Make sure the feedback database is usable (schema created or migrated) before serving.
 
-    Run it with :func:`serve` or :class:`BackgroundServer`; stop it with :func:`shutdown`. The
-    bound port is ``server.effective_port``. ``adjustments`` are further waitress settings.
+    :raises ConfigurationError: naming the problem (the URL's password redacted).
     """
-    store = app.extensions["rair_cds"].feedback_store
+    state = app.extensions.get("rair_cds")  # absent for a bare app (the benchmark's floor)
+    store = getattr(state, "feedback_store", None)
     ensure = getattr(store, "ensure_schema", None)
     if callable(ensure):
         try:
@@ -51,6 +49,17 @@ def create_server(
                 f"the feedback database cannot be used: {type(exc).__name__}: {exc} "
                 f"({getattr(store, 'store', store)!r})"
             ) from exc
+
+
+def create_server(
+    app: Flask, host: str = "127.0.0.1", port: int = 8080, threads: int = 8, **adjustments: Any
+) -> Any:
+    """A bound (not yet running) waitress server; port 0 picks a free port.
+
+    Run it with :func:`serve` or :class:`BackgroundServer`; stop it with :func:`shutdown`. The
+    bound port is ``server.effective_port``. ``adjustments`` are further waitress settings.
+    """
+    check_feedback_store(app)
     max_body = app.config.get("MAX_CONTENT_LENGTH")
     if max_body:
         # waitress buffers a whole body (by default up to 1 GiB) before the app can refuse it:

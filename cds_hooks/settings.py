@@ -77,6 +77,9 @@ DEFAULTS: dict[str, Any] = {
     "MAX_PREFETCH_KEYS": 64,
     "MAX_PREFETCH_KEY_BYTES": 8 * 1024 * 1024,
     "MAX_FHIR_RESPONSE_BYTES": 16 * 1024 * 1024,
+    # entries of a supplied prefetch Bundle (instead of MAX_JSON_ARRAY_LENGTH and
+    # MAX_PREFETCH_RESOURCES): a long-followed patient's record (issue 11)
+    "MAX_PREFETCH_ENTRIES": 50000,
     # defaults for `rair-cds serve`
     "HOST": "127.0.0.1",
     "PORT": 8080,
@@ -84,6 +87,18 @@ DEFAULTS: dict[str, Any] = {
     # `rair-cds serve` refuses a non-loopback --host while AUTH_MODE is off, unless this is set
     # (or --allow-unauthenticated-remote is given)
     "ALLOW_UNAUTHENTICATED_REMOTE": False,
+    # -- several workers and instances (issue 11; docs/DEPLOYMENT.md) --
+    # default `--workers` of `rair-cds serve`: 1 serves with waitress, more with gunicorn
+    "WORKERS": 1,
+    # redis://host:port/db shared by every worker and instance: JWT replay cache, order alert
+    # memory, JWKS cache; None: in-process caches (one process only)
+    "REDIS_URL": None,
+    "REDIS_PREFIX": "rair-cds:",
+    "REDIS_TIMEOUT_SECONDS": 2.0,
+    # start more than one worker without REDIS_URL anyway (a replayed JWT may then be accepted)
+    "ALLOW_UNSHARED_STATE": False,
+    # reverse proxies in front that set X-Forwarded-For/-Proto/-Host (0: trust none)
+    "FORWARDED_HOPS": 0,
 }
 
 # Settings that are lists but may be written as a comma list in the environment.

@@ -1,14 +1,23 @@
-"""Benchmark the running service: latency per hook and throughput over HTTP (prints figures).
+"""Benchmark rair-cds beside a bare Flask "floor", in the same run, and print the ratios.
 
-Usage: .venv/bin/python scripts/bench_service.py [--runs N] [--clients K] [--threads T]
+Usage: .venv/bin/python scripts/bench_service.py [--runs N] [--big-runs M] [--clients K]
+       [--requests R] [--threads T]
 
-Starts the real waitress server on a free loopback port (AUTH_MODE off, EVALUATION_DATE
-2026-11-27, a throw-away feedback database), then posts every
-``fhir_samples/thyroid/patient-view.*.json`` request N times, and one order-sign sample from
-``fhir_samples/thyroid/orders/`` when present: first sequentially from one client, then from K
-concurrent client threads (each with its own keep-alive connection). Prints median, p95 and
-p99 latency per hook and the throughput. Every answer must be 200; failures are counted.
-The spec asks services to answer "on the order of 500 ms" (CDS Hooks 2.0).
+Both are separate processes on free loopback ports, served the same way (waitress with one
+worker; gunicorn ``gthread`` with ``--workers 2``); the floor parses the same body
+(``scripts/bench_floor.py``). rair-cds runs as deployed: CDS Client JWTs required (ES384, a fresh
+token per call, signed before the clock starts), the patient-view service, EVALUATION_DATE pinned.
+With two workers the replay, alert and JWKS caches are in a real Redis when ``redis-server`` is
+installed (else ALLOW_UNSHARED_STATE). Bodies:
+
+* typical: ``patient-view.js-ii-post-therapy-no-uptake.json`` (~10 KiB);
+* realistic: the same with routine lab results up to ~30 KiB;
+* 10k: the same with 10,000 routine lab results (no rule reads them; the assessment must equal
+  the typical one, else the run fails).
+
+Prints p50/p99 with one client (one worker each), then throughput and p99 with K clients against
+``--workers 2`` each, and the ratios to the floor with the issue-11 targets. A benchmark, not a
+test: figures depend on the machine and on what else runs on it.
 """
 
 from __future__ import annotations
@@ -16,170 +25,247 @@ from __future__ import annotations
 import argparse
 import http.client
 import json
-import logging
+import os
 import queue
 import statistics
+import subprocess
 import sys
 import tempfile
 import threading
 import time
-from collections import defaultdict
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "tests"))
 
-from cds_hooks import create_app  # noqa: E402  (needs the repo on sys.path first)
-from cds_hooks.server import BackgroundServer, create_server  # noqa: E402
+import jwt  # noqa: E402
+from cryptography.hazmat.primitives.asymmetric import ec  # noqa: E402
+from jwt_helpers import public_jwk  # noqa: E402
+from large_record import with_routine_labs  # noqa: E402
+from redis_server import RedisServer, free_port  # noqa: E402
 
-SAMPLES = REPO / "fhir_samples" / "thyroid"
+SAMPLE = REPO / "fhir_samples" / "thyroid" / "patient-view.js-ii-post-therapy-no-uptake.json"
+SERVICE = "/cds-services/rair-patient-view"
 EVALUATION_DATE = "2026-11-27"
+ISSUER = "https://ehr.example.org"
+PUBLIC = "https://cds.example.org"
 
 
-def load_requests() -> list[tuple[str, str, bytes]]:
-    """``(hook, sample name, body)`` for each patient-view sample and one order-sign sample."""
-    requests_ = []
-    for path in sorted(SAMPLES.glob("patient-view.*.json")):
-        requests_.append(("patient-view", path.stem, path.read_bytes()))
-    order_sign = sorted((SAMPLES / "orders").glob("order-sign.*.json"))
-    if order_sign:
-        requests_.append(("order-sign", order_sign[0].stem, order_sign[0].read_bytes()))
-    return requests_
+def bodies() -> dict[str, bytes]:
+    """The three request bodies, by name."""
+    request = json.loads(SAMPLE.read_text(encoding="utf-8"))
+    realistic = request
+    labs = 0
+    while len(json.dumps(realistic)) < 30 * 1024:
+        labs += 4
+        realistic = with_routine_labs(request, labs)
+    return {
+        "typical": SAMPLE.read_bytes(),  # as the EHR would send it (indented)
+        "realistic": json.dumps(realistic).encode(),
+        "10k": json.dumps(with_routine_labs(request, 10_000)).encode(),
+    }
 
 
-class Client:
-    """One keep-alive HTTP/1.1 connection to the server."""
+class Tokens:
+    """Fresh signed JWTs for the service (one per call), made before timing."""
 
-    def __init__(self, port: int) -> None:
-        self.port = port
-        self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    def __init__(self) -> None:
+        self.key = ec.generate_private_key(ec.SECP384R1())
+        self.issuers = json.dumps({ISSUER: {"keys": [public_jwk(self.key)]}})
 
-    def post(self, path: str, body: bytes) -> tuple[int, float]:
-        """``(status, seconds)`` for one POST; reconnects once if the server closed the socket."""
-        headers = {"Content-Type": "application/json"}
-        started = time.perf_counter()
+    def make(self, count: int) -> list[str]:
+        now = int(time.time())
+        return [
+            jwt.encode({"iss": ISSUER, "aud": PUBLIC + SERVICE, "iat": now, "exp": now + 3000,
+                        "jti": f"bench-{now}-{i}-{os.urandom(6).hex()}"},
+                       self.key, algorithm="ES384", headers={"kid": "k1"})
+            for i in range(count)
+        ]
+
+
+@contextmanager
+def process(args: list[str], env: dict[str, str], port: int) -> Iterator[int]:
+    """Run a server process until its /healthz answers; stop it (SIGTERM) afterwards."""
+    log = tempfile.TemporaryFile()
+    proc = subprocess.Popen(args, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        give_up = time.monotonic() + 120
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2):
+                    break
+            except OSError:
+                if proc.poll() is not None or time.monotonic() > give_up:
+                    log.seek(0)
+                    output = log.read()[-3000:].decode()
+                    raise RuntimeError(f"{args} did not start:\n{output}") from None
+                time.sleep(0.2)
+        yield port
+    finally:
+        proc.terminate()
         try:
-            self.conn.request("POST", path, body, headers)
-            response = self.conn.getresponse()
-        except (http.client.HTTPException, ConnectionError):
-            self.conn.close()
-            self.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
-            self.conn.request("POST", path, body, headers)
-            response = self.conn.getresponse()
-        response.read()
-        return response.status, time.perf_counter() - started
-
-    def get_json(self, path: str) -> dict:
-        self.conn.request("GET", path)
-        return json.loads(self.conn.getresponse().read())
-
-    def close(self) -> None:
-        self.conn.close()
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        log.close()
 
 
-def percentile(values: list[float], pct: int) -> float:
-    """The ``pct``-th percentile (inclusive method); the value itself for one sample."""
-    if len(values) == 1:
-        return values[0]
-    return statistics.quantiles(values, n=100, method="inclusive")[pct - 1]
+def post(conn: http.client.HTTPConnection, body: bytes, token: str | None) -> tuple[int, float,
+                                                                                      bytes]:
+    headers = {"Content-Type": "application/json"}
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    started = time.perf_counter()
+    conn.request("POST", SERVICE, body, headers)
+    response = conn.getresponse()
+    payload = response.read()
+    return response.status, time.perf_counter() - started, payload
 
 
-def report(title: str, latencies: dict[str, list[float]], wall: float, failures: int) -> None:
-    total = sum(len(v) for v in latencies.values())
-    print(f"\n{title}: {total} requests in {wall:.2f} s = {total / wall:.1f} req/s"
-          f"; non-200 answers: {failures}")
-    print(f"  {'hook':<14}{'n':>6}{'median ms':>12}{'p95 ms':>10}{'p99 ms':>10}{'max ms':>10}")
-    for hook, values in sorted(latencies.items()):
-        ms = [v * 1000 for v in values]
-        print(
-            f"  {hook:<14}{len(ms):>6}{statistics.median(ms):>12.1f}"
-            f"{percentile(ms, 95):>10.1f}{percentile(ms, 99):>10.1f}{max(ms):>10.1f}"
-        )
+def sequential(port: int, body: bytes, runs: int, tokens: list[str] | None) -> tuple[list[float],
+                                                                                      bytes]:
+    """Latencies of ``runs`` calls from one keep-alive client (after 3 warm-up calls)."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+    out: list[float] = []
+    last = b""
+    try:
+        for i in range(runs + 3):
+            status, seconds, last = post(conn, body, tokens[i] if tokens else None)
+            if status != 200:
+                raise RuntimeError(f"answer {status}: {last[:300]!r}")
+            if i >= 3:
+                out.append(seconds)
+    finally:
+        conn.close()
+    return out, last
+
+
+def concurrent(port: int, body: bytes, clients: int, total: int,
+               tokens: list[str] | None) -> tuple[float, list[float]]:
+    """(requests per second, latencies) of ``total`` calls from ``clients`` threads."""
+    work: queue.SimpleQueue[int] = queue.SimpleQueue()
+    for i in range(total):
+        work.put(i)
+    latencies: list[float] = []
+    failures: list[int] = []
+    lock = threading.Lock()
+
+    def client() -> None:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+        try:
+            while True:
+                try:
+                    i = work.get_nowait()
+                except queue.Empty:
+                    return
+                status, seconds, _ = post(conn, body, tokens[i] if tokens else None)
+                with lock:
+                    latencies.append(seconds)
+                    if status != 200:
+                        failures.append(status)
+        finally:
+            conn.close()
+
+    warm = [threading.Thread(target=client) for _ in range(clients)]
+    started = time.perf_counter()
+    for thread in warm:
+        thread.start()
+    for thread in warm:
+        thread.join()
+    wall = time.perf_counter() - started
+    if failures:
+        raise RuntimeError(f"{len(failures)} non-200 answers, e.g. {failures[0]}")
+    return total / wall, latencies
+
+
+def pct(values: list[float], p: int) -> float:
+    return statistics.quantiles(values, n=100, method="inclusive")[p - 1] * 1000
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--runs", type=int, default=20, help="posts of each sample (%(default)s)")
+    parser.add_argument("--runs", type=int, default=200, help="calls per small body (%(default)s)")
+    parser.add_argument("--big-runs", type=int, default=15, help="calls with 10k (%(default)s)")
     parser.add_argument("--clients", type=int, default=8, help="concurrent clients (%(default)s)")
-    parser.add_argument("--threads", type=int, default=8, help="waitress threads (%(default)s)")
+    parser.add_argument("--requests", type=int, default=800, help="concurrent calls (%(default)s)")
+    parser.add_argument("--threads", type=int, default=8, help="threads per worker (%(default)s)")
     args = parser.parse_args()
-    logging.basicConfig(level=logging.ERROR)
 
-    requests_ = load_requests()
-    if not requests_:
-        print(f"no samples under {SAMPLES}", file=sys.stderr)
-        return 1
-    with tempfile.TemporaryDirectory() as tmp:
-        app = create_app(
-            {
-                "AUTH_MODE": "off",
-                "EVALUATION_DATE": EVALUATION_DATE,
-                "FEEDBACK_DB": str(Path(tmp) / "feedback.sqlite3"),
-            }
-        )
-        server = create_server(app, host="127.0.0.1", port=0, threads=args.threads)
-        with BackgroundServer(server) as running:
-            port = running.server.effective_port
-            probe = Client(port)
-            services = {s["hook"]: s["id"] for s in probe.get_json("/cds-services")["services"]}
-            paths = {hook: f"/cds-services/{services[hook]}" for hook, _, _ in requests_}
-            for hook, _, body in requests_:  # warm-up: rule engine, caches, connections
-                probe.post(paths[hook], body)
-            print(
-                f"{len(requests_)} samples ({sum(h == 'patient-view' for h, _, _ in requests_)} "
-                f"patient-view, {sum(h == 'order-sign' for h, _, _ in requests_)} order-sign), "
-                f"{args.runs} runs each; waitress threads {args.threads}; "
-                f"evaluation date {EVALUATION_DATE}; Python {sys.version.split()[0]}"
-            )
+    data = bodies()
+    tokens = Tokens()
+    python = sys.executable
+    base_env = {k: v for k, v in os.environ.items() if not k.startswith("RAIR_CDS_")}
+    tmp = tempfile.mkdtemp(prefix="rair-cds-bench-")
+    service_env = {**base_env, "RAIR_CDS_JWT_ISSUERS": tokens.issuers,
+                   "RAIR_CDS_PUBLIC_BASE_URL": PUBLIC, "RAIR_CDS_EVALUATION_DATE": EVALUATION_DATE,
+                   "RAIR_CDS_FEEDBACK_DB": str(Path(tmp) / "feedback.sqlite3")}
+    threads = ["--threads", str(args.threads)]
 
-            # sequential: one client, one request at a time
-            latencies: dict[str, list[float]] = defaultdict(list)
-            failures = 0
-            started = time.perf_counter()
-            for _ in range(args.runs):
-                for hook, _, body in requests_:
-                    status, seconds = probe.post(paths[hook], body)
-                    latencies[hook].append(seconds)
-                    failures += status != 200
-            report("sequential (1 client)", latencies, time.perf_counter() - started, failures)
-            probe.close()
+    def service(port: int, *extra: str, env: dict[str, str] | None = None) -> Any:
+        return process([python, "-m", "cds_hooks.cli", "serve", "--port", str(port), *threads,
+                        *extra], env or service_env, port)
 
-            # concurrent: K clients share one queue of the same work
-            work: queue.SimpleQueue = queue.SimpleQueue()
-            for _ in range(args.runs):
-                for item in requests_:
-                    work.put(item)
-            latencies = defaultdict(list)
-            counts = {"failures": 0}
-            lock = threading.Lock()
+    def floor(port: int, *extra: str) -> Any:
+        return process([python, "scripts/bench_floor.py", "--port", str(port), *threads, *extra],
+                       base_env, port)
 
-            def worker() -> None:
-                client = Client(port)
-                try:
-                    while True:
-                        try:
-                            hook, _, body = work.get_nowait()
-                        except queue.Empty:
-                            return
-                        status, seconds = client.post(paths[hook], body)
-                        with lock:
-                            latencies[hook].append(seconds)
-                            counts["failures"] += status != 200
-                finally:
-                    client.close()
+    rows: list[tuple[str, float, float, float, str]] = []
+    print("bodies: " + ", ".join(f"{k} {len(v) / 1024:.1f} KiB" for k, v in data.items())
+          + f"; Python {sys.version.split()[0]}; {os.cpu_count()} CPUs; threads per worker "
+          f"{args.threads}")
+    with service(free_port()) as sport, floor(free_port()) as fport:
+        assessment = None
+        for name, runs, target in (("typical", args.runs, 3.0), ("realistic", args.runs, 4.0),
+                                   ("10k", args.big_runs, 2.0)):
+            body = data[name]
+            mine, answer = sequential(sport, body, runs, tokens.make(runs + 3))
+            base, _ = sequential(fport, body, runs, None)
+            found = json.loads(answer)["extension"]["rair-cds"]["assessment"]
+            if assessment is None:
+                assessment = found
+            elif found != assessment:
+                raise RuntimeError(f"{name}: assessment differs from the typical record's")
+            for label, p in (("p50", 50), ("p99", 99)):
+                ratio = pct(mine, p) / pct(base, p)
+                rows.append((f"{name} 1 client {label} ms", pct(mine, p), pct(base, p), ratio,
+                             f"<= {target:g}x" if p == 50 else ""))
 
-            threads = [threading.Thread(target=worker) for _ in range(args.clients)]
-            started = time.perf_counter()
-            for thread in threads:
-                thread.start()
-            for thread in threads:
-                thread.join()
-            report(
-                f"concurrent ({args.clients} clients)",
-                latencies,
-                time.perf_counter() - started,
-                counts["failures"],
-            )
+    redis = None
+    env2 = dict(service_env)
+    try:
+        redis = RedisServer()
+        env2["RAIR_CDS_REDIS_URL"] = redis.url
+        shared = "Redis"
+    except (FileNotFoundError, RuntimeError):
+        env2["RAIR_CDS_ALLOW_UNSHARED_STATE"] = "true"
+        shared = "no Redis: ALLOW_UNSHARED_STATE"
+    try:
+        with service(free_port(), "--workers", "2", env=env2) as sport, \
+                floor(free_port(), "--workers", "2") as fport:
+            body = data["typical"]
+            sequential(sport, body, 20, tokens.make(23))  # warm both workers
+            sequential(fport, body, 20, None)
+            mine_rps, mine_lat = concurrent(sport, body, args.clients, args.requests,
+                                            tokens.make(args.requests))
+            base_rps, base_lat = concurrent(fport, body, args.clients, args.requests, None)
+            name = f"typical {args.clients} clients, 2 workers"
+            rows.append((f"{name}: req/s", mine_rps, base_rps, mine_rps / base_rps, ">= 0.4x"))
+            rows.append((f"{name}: p99 ms", pct(mine_lat, 99), pct(base_lat, 99),
+                         pct(mine_lat, 99) / pct(base_lat, 99), "rair-cds < 100 ms"))
+    finally:
+        if redis is not None:
+            redis.stop()
+
+    print(f"shared state with 2 workers: {shared}\n")
+    print("| measure | rair-cds | floor | ratio | target |")
+    print("| --- | ---: | ---: | ---: | --- |")
+    for label, mine_v, base_v, ratio, target in rows:
+        print(f"| {label} | {mine_v:.1f} | {base_v:.1f} | {ratio:.2f}x | {target} |")
     return 0
 
 

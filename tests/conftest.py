@@ -242,3 +242,17 @@ def assert_operation_outcome(response_body, code=None, mentions=None):
         text = json.dumps(response_body)
         assert mentions in text, f"{mentions!r} not named in {text}"
     return issue
+
+
+@pytest.fixture(scope="session")
+def redis_server():
+    """A real redis-server on a free loopback port for the session (tests/redis_server.py);
+    skips with the reason where redis-server is not installed."""
+    from redis_server import RedisServer
+
+    try:
+        server = RedisServer()
+    except (FileNotFoundError, RuntimeError) as exc:
+        pytest.skip(f"no redis-server: {exc}")
+    yield server
+    server.stop()

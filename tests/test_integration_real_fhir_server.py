@@ -156,3 +156,32 @@ def test_a_token_the_server_refuses_leaves_the_needed_data_unavailable(cds_servi
                            without_prefetch(request, fhir_server, token="not-the-token"))
     assert status == 412, body
 
+
+
+def test_the_observation_search_leaves_out_labs_no_rule_reads(cds_service, fhir_server):
+    """Issue 11: with 300 routine labs on the server, the shipped (code-filtered) Observation
+    search returns none of them and the call without prefetch still gives the assessment."""
+    from large_record import routine_labs
+
+    sample = SAMPLES[-1]
+    patient_id = sample["patientId"]
+    labs = routine_labs(patient_id, 300)
+    for lab in labs:
+        lab["id"] = f"{patient_id}-{lab['id']}"
+    batch = {"resourceType": "Bundle", "type": "batch", "entry": [
+        {"resource": lab, "request": {"method": "PUT", "url": f"Observation/{lab['id']}"}}
+        for lab in labs]}
+    status, _, body = fhir_server.call("POST", "", batch)
+    assert status == 200, body
+    lab_ids = {lab["id"] for lab in labs}
+    # the server itself does hold them: an unfiltered search finds them
+    status, _, everything = fhir_server.call(
+        "GET", f"Observation?patient=Patient/{patient_id}&_count=1000")
+    assert status == 200
+    assert lab_ids <= {e["resource"]["id"] for e in everything.get("entry", [])}
+    query = thyroid_service.PREFETCH["observations"].replace("{{context.patientId}}", patient_id)
+    status, _, found = fhir_server.call("GET", query)
+    assert status == 200, found
+    assert not lab_ids & {e["resource"]["id"] for e in found.get("entry", [])}
+    supplied, fetched = assessments(cds_service(), sample, fhir_server)
+    assert fetched == supplied

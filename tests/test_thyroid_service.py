@@ -46,8 +46,16 @@ def test_definition_uses_only_spec_tokens_and_standard_searches():
     for key, template in d.prefetch.items():
         check_template(template)
         assert "{{context.patientId}}" in template, key
-    observations = "Observation?patient=Patient/{{context.patientId}}&_count=200"
-    assert d.prefetch["observations"] == observations
+    # issue 11: only the codes the reader uses, from codes.yaml, as system|code tokens
+    template = d.prefetch["observations"]
+    assert template.startswith("Observation?patient=Patient/{{context.patientId}}&code=")
+    assert template.endswith("&_count=200")
+    tokens = template.split("&code=")[1].split("&")[0].split(",")
+    assert "http://loinc.org|3013-0" in tokens  # thyroglobulin
+    assert "http://loinc.org|69548-6" in tokens  # genetic variant assessment
+    assert "https://rair-cds.org/fhir/CodeSystem/concepts|rai-wbs" in tokens
+    assert "http://loinc.org|2345-7" not in tokens  # glucose: no rule reads it
+    assert all(t.count("|") == 1 for t in tokens) and len(tokens) == len(set(tokens))
     entry = d.to_discovery_json()
     assert entry["hookVersion"] == "1.0" and "usageRequirements" in entry
 

@@ -8,8 +8,10 @@ stamps a new version or an order number at signing does not defeat the memory, w
 clinician makes (another drug, another dose) makes a new key and the card shows again.
 
 The memory is bounded in size (least recently used entries go first) and in age (entries older
-than the TTL are forgotten), and is safe to share between the server's threads. It is in-process:
-with several server processes, a repeat is possible but never a missed first card.
+than the TTL are forgotten), and is safe to share between the server's threads. In-process it
+serves one process; with ``RAIR_CDS_REDIS_URL`` (``shared``, see ``cds_hooks/shared_state.py``)
+every worker and instance shares it, so a card shown at order-select by one is not repeated at
+order-sign by another. If Redis fails, a repeat is possible but never a missed first card.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any
+from typing import Any, Protocol
 
 #: Top-level members that an EHR may change between order-select and order-sign.
 VOLATILE_MEMBERS = frozenset({"meta", "text", "status", "authoredOn", "identifier"})
@@ -57,6 +59,14 @@ def card_signature(kind: str, indicator: str, summary: str) -> str:
     return hashlib.sha256(f"{kind}\x1f{indicator}\x1f{summary}".encode()).hexdigest()[:32]
 
 
+class SharedAlertMemory(Protocol):
+    """The memory shared by workers (``cds_hooks.shared_state.RedisAlertMemory``)."""
+
+    def remember(self, key: tuple[str, ...], signatures: Iterable[str]) -> None: ...
+
+    def shown(self, key: tuple[str, ...]) -> frozenset[str]: ...
+
+
 class AlertCache:
     """A thread-safe LRU + TTL map from ``(patient, order, fingerprint)`` to shown card signatures.
 
@@ -70,6 +80,7 @@ class AlertCache:
         max_entries: int = DEFAULT_MAX_ENTRIES,
         ttl_seconds: float = DEFAULT_TTL_SECONDS,
         clock: Callable[[], float] = time.monotonic,
+        shared: SharedAlertMemory | None = None,
     ) -> None:
         if max_entries < 1:
             raise ValueError("max_entries must be at least 1")
@@ -77,6 +88,7 @@ class AlertCache:
             raise ValueError("ttl_seconds must be positive")
         self.max_entries = max_entries
         self.ttl_seconds = ttl_seconds
+        self.shared = shared
         self._clock = clock
         self._lock = threading.Lock()
         # key -> (time stored, signatures)
@@ -92,6 +104,9 @@ class AlertCache:
         new = frozenset(signatures)
         if not new:
             return
+        if self.shared is not None:
+            self.shared.remember(key, sorted(new))
+            return
         now = self._clock()
         with self._lock:
             old = self._live(key, now)
@@ -102,6 +117,8 @@ class AlertCache:
 
     def shown(self, key: _Key) -> frozenset[str]:
         """The signatures of the cards shown for this order within the TTL (empty if none)."""
+        if self.shared is not None:
+            return self.shared.shown(key)
         with self._lock:
             found = self._live(key, self._clock())
             if found is None:

@@ -171,6 +171,33 @@ def _load_cached(path: Path) -> CodeLists:
         return _build(yaml.safe_load(handle))
 
 
+@functools.lru_cache(maxsize=8)
+def _raw_concepts(path: Path) -> tuple[dict[str, list[str]], dict[str, list[Any]]]:
+    with path.open(encoding="utf-8") as handle:
+        data = yaml.safe_load(handle)
+    return data["systems"], data["concepts"]
+
+
+def search_tokens(names: Iterable[str], path: Path | None = None) -> list[str]:
+    """FHIR search tokens ``system|code`` for the concept lists ``names``, codes as written in
+    ``codes.yaml`` (servers compare codes exactly), one per URL of the code's system.
+
+    Used to build the prefetch queries (``plugin/thyroid/service.py``), so a site's local codes
+    are searched for as soon as they are added to the file.
+    """
+    systems, concepts = _raw_concepts(Path(path or default_folder() / "codes.yaml").resolve())
+    tokens: dict[str, None] = {}
+    for name in names:
+        for entry in concepts[name]:
+            if isinstance(entry, Mapping):
+                system, code = str(entry["system"]), str(entry["code"])
+            else:
+                system, _, code = str(entry).rpartition("#")
+            for url in systems.get(system, [system]):
+                tokens[f"{url}|{code}"] = None
+    return list(tokens)
+
+
 def load_codes(path: Path | None = None) -> CodeLists:
     """Load the code lists (cached per path); the default is ``rules/thyroid/codes.yaml``.
 

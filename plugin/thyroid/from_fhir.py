@@ -48,6 +48,7 @@ from plugin.thyroid.from_fhir_medication import (
     recognise_drug,
 )
 from plugin.thyroid.from_fhir_observations import (
+    has_read_code,
     read_condition_flag,
     read_observation,
     read_scan_report,
@@ -87,6 +88,8 @@ def read_record(
             if not rtype:
                 ctx.note(entry.source, "resource without resourceType; ignored")
             continue
+        if not is_readable(entry.resource, codes):
+            continue  # no reader uses it: not validated either (issue 11: cost per call)
         problem = validation_problem(entry.resource)
         if problem:
             ctx.note(entry.source, f"strict R4B validation failed ({problem}); read tolerantly")
@@ -98,6 +101,23 @@ def read_record(
     _propagate_assay(entries, ctx, record, codes)
     record.data_quality.extend(ctx.notes)
     return record
+
+
+def is_readable(res: Mapping[str, Any], codes: CodeLists) -> bool:
+    """False for an Observation or DiagnosticReport that no reader can use (by its code, from
+    ``rules/thyroid/codes.yaml``): e.g. a routine lab. Such resources are skipped unvalidated.
+
+    Variant Observations recognised by profile or legacy extension count as readable.
+    """
+    rtype = res.get("resourceType")
+    if rtype == "Observation":
+        if has_read_code(res, codes):
+            return True
+        # without a read code, only a profile or a legacy extension makes it a variant
+        return bool(res.get("meta") or res.get("extension")) and is_variant_observation(res, codes)
+    if rtype == "DiagnosticReport":
+        return codes.is_(res.get("code"), "rai_wbs")
+    return True
 
 
 def _dispatch(entry: Entry, ctx: ReadContext, record: PatientRecord, codes: CodeLists,

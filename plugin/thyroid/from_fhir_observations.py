@@ -28,7 +28,7 @@ from plugin.thyroid.clinical_model import (
     ScanKind,
     Uptake,
 )
-from plugin.thyroid.codes import CodeLists
+from plugin.thyroid.codes import CodeLists, codings
 from plugin.thyroid.from_fhir_input import (
     Entry,
     ReadContext,
@@ -267,3 +267,46 @@ _HANDLERS: dict[str, Callable[[Entry, ReadContext, PatientRecord, CodeLists], No
     **{name: _flag_handler(attr, name in ("hemoptysis", "airway_invasion", "rai_ineligible"))
        for name, attr in _FLAG_LISTS.items()},
 }
+
+#: The concept lists an Observation is read by (its ``Observation.code``): the handlers above, the
+#: genomics region studied and variant (``from_fhir_genomics``), and the panel codes that legacy
+#: genetics Observations carry (recognised by their extensions, searched for by this code).
+#: Observations with none of these codes are skipped before model validation, and the prefetch
+#: templates search only for these codes (``plugin/thyroid/service.py``), both from
+#: ``rules/thyroid/codes.yaml``.
+OBSERVATION_CONCEPTS: tuple[str, ...] = (
+    *_HANDLERS, "region_studied", "variant_observation", "genetics_panel"
+)
+
+_read_keys: dict[int, tuple[CodeLists, frozenset[tuple[str, str]]]] = {}
+#: has_read_code answers by raw (system, code), per CodeLists: a record repeats its lab codes
+_answers: dict[int, tuple[CodeLists, dict[tuple[Any, Any], bool]]] = {}
+_MAX_ANSWERS = 20_000
+
+
+def observation_keys(codes: CodeLists) -> frozenset[tuple[str, str]]:
+    """Every (system alias, code) pair of :data:`OBSERVATION_CONCEPTS` in ``codes``."""
+    known = _read_keys.get(id(codes))
+    if known is None or known[0] is not codes:
+        keys = frozenset(k for name in OBSERVATION_CONCEPTS for k in codes.concepts[name])
+        known = _read_keys[id(codes)] = (codes, keys)
+    return known[1]
+
+
+def has_read_code(res: Mapping[str, Any], codes: CodeLists) -> bool:
+    """Whether ``res.code`` has a coding in :data:`OBSERVATION_CONCEPTS`."""
+    known = _answers.get(id(codes))
+    if known is None or known[0] is not codes:
+        known = _answers[id(codes)] = (codes, {})
+    answers = known[1]
+    for coding in codings(res.get("code")):
+        raw = (coding.get("system"), coding.get("code"))
+        hashable = isinstance(raw[0], str | None) and isinstance(raw[1], str | None)
+        found = answers.get(raw) if hashable else None
+        if found is None:
+            found = codes.key(coding) in observation_keys(codes)
+            if hashable and len(answers) < _MAX_ANSWERS:
+                answers[raw] = found
+        if found:
+            return True
+    return False

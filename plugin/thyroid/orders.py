@@ -44,6 +44,7 @@ from typing import Any
 from cds_hooks.errors import InvalidHookRequest
 from cds_hooks.service import CdsService, HookCall, HookResult, ServiceDefinition
 from cds_hooks.settings import parse_bool
+from cds_hooks.shared_state import RedisAlertMemory, prefix_of, redis_from_config
 from plugin.thyroid.alert_cache import (
     DEFAULT_MAX_ENTRIES,
     DEFAULT_TTL_SECONDS,
@@ -452,9 +453,13 @@ def create_order_services(
     needs = tuple(NEEDS_DATA if needs_data is None else needs_data)
     knowledge = knowledge or load_knowledge()
     assessor = assessor or PatientViewService(knowledge=knowledge).evaluate_resources
+    ttl = _number(config, "ORDER_ALERT_CACHE_TTL_SECONDS", DEFAULT_TTL_SECONDS)
+    redis_client = redis_from_config(config)  # RAIR_CDS_REDIS_URL: shared by every worker
     cache = AlertCache(
         max_entries=int(_number(config, "ORDER_ALERT_CACHE_SIZE", DEFAULT_MAX_ENTRIES)),
-        ttl_seconds=_number(config, "ORDER_ALERT_CACHE_TTL_SECONDS", DEFAULT_TTL_SECONDS),
+        ttl_seconds=ttl,
+        shared=None if redis_client is None
+        else RedisAlertMemory(redis_client, ttl, prefix_of(config)),
     )
     settings = OrderCardSettings(
         info_cards=_flag(config, "ORDER_INFO_CARDS", True),

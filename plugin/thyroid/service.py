@@ -10,7 +10,10 @@ Prefetch (:data:`PREFETCH`): one read and eight searches that standard FHIR R4 s
 public sandboxes) answer, with the spec's ``{{context.patientId}}`` token only. Observations are
 fetched in one search (``_count=200``; the protocol layer follows ``next`` links) rather than split
 by category, because the concepts we read (scans, sums, variants, safety data) span categories and
-many servers leave ``category`` empty.
+many servers leave ``category`` empty. That search asks only for the codes the reader uses
+(``code=system|code,...``, generated from ``rules/thyroid/codes.yaml`` via
+``from_fhir_observations.OBSERVATION_CONCEPTS``; issue 11), so a long-followed patient's routine
+labs are not sent; a site's local codes follow when added to that file.
 
 Required data (:data:`NEEDS_DATA`): ``patient``, ``conditions`` and ``observations``. Without the
 Condition the histology gate (A1, A1b) cannot be applied, so an anaplastic or medullary
@@ -32,7 +35,9 @@ from cds_hooks.service import HookCall, HookResult, ServiceDefinition
 from plugin.thyroid.assessment import Assessment
 from plugin.thyroid.cards import render
 from plugin.thyroid.clinical_model import DataQualityNote, PatientRecord
+from plugin.thyroid.codes import search_tokens
 from plugin.thyroid.derivation import Derivation, derive
+from plugin.thyroid.from_fhir_observations import OBSERVATION_CONCEPTS
 from plugin.thyroid.knowledge import Knowledge, load_knowledge
 
 SERVICE_ID = "rair-patient-view"
@@ -44,7 +49,9 @@ VERSION = "0.1.0"
 PREFETCH: dict[str, str] = {
     "patient": "Patient/{{context.patientId}}",
     "conditions": "Condition?patient=Patient/{{context.patientId}}",
-    "observations": "Observation?patient=Patient/{{context.patientId}}&_count=200",
+    "observations": "Observation?patient=Patient/{{context.patientId}}&code="
+    + ",".join(search_tokens(OBSERVATION_CONCEPTS))
+    + "&_count=200",
     "procedures": "Procedure?patient=Patient/{{context.patientId}}",
     "medicationStatements": "MedicationStatement?patient=Patient/{{context.patientId}}",
     "medicationRequests": "MedicationRequest?patient=Patient/{{context.patientId}}",
