@@ -1,0 +1,113 @@
+"""Issue 9 clinical review: hard cases and combinations the bundled samples miss.
+
+Table-driven: each row is one patient built with the rule-test builder, the DOMAIN.md clause
+(or the rules/README.md safer reading) it protects, and the conclusions the contract requires.
+Each row failed before its fix (named in the row's clause).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import pytest
+from test_thyroid_rules_builder import AS_OF, B, rair_pd
+
+from plugin.thyroid.assess import assess
+from plugin.thyroid.cards import render
+
+BP_HIGH = ("2026-11-20", 162, 98)
+
+
+def ret(b: B) -> B:
+    return b.variant("RET", "fusion", "fusion", partner="CCDC6")
+
+
+def braf(b: B) -> B:
+    return b.variant("BRAF", "V600E")
+
+
+def len_pd(b: B) -> B:
+    return b.therapy("lenvatinib", "2024-06-01", "2026-06-15", "progression")
+
+
+def exhausted(b: B) -> B:
+    """PD on lenvatinib, then cabozantinib, then sorafenib (no driver)."""
+    return (b.therapy("lenvatinib", "2023-01-01", "2024-06-01", "progression")
+            .therapy("cabozantinib", "2024-07-01", "2025-06-01", "progression")
+            .therapy("sorafenib", "2025-07-01", "2026-06-15", "progression"))
+
+
+@dataclass
+class Row:
+    clause: str
+    build: Callable[[], B]
+    action: str
+    # (code, blocking, exact sorted drugs); the entry must exist
+    warnings: list[tuple[str, bool, list[str]]] = field(default_factory=list)
+    preferred: set[str] | None = None
+
+
+ROWS = [
+    # fix: assess.build_assessment names every proposed drug in a patient-level block
+    Row("§A4.11.2 airway invasion + RET fusion: W-BLEED names the RET inhibitors it holds",
+        lambda: ret(rair_pd()).flag("airway_invasion", "2026-10-01"), "MDT_REVIEW_REQUIRED",
+        [("W-BLEED", True, ["lenvatinib", "pralsetinib", "selpercatinib", "sorafenib"])],
+        preferred=set()),
+    Row("§A4.11.2 RET point mutation: W-RET-POINT names the drugs it holds",
+        lambda: rair_pd().variant("RET", "M918T"), "MDT_REVIEW_REQUIRED",
+        [("W-RET-POINT", True, ["lenvatinib", "sorafenib"])], preferred=set()),
+    Row("§A4.11.4 pregnant + RET fusion + BP 162/98: W-PREG holds all four; W-HTN stays fixable",
+        lambda: ret(rair_pd(age=30, sex="female")).pregnancy("2026-11-01", True).bp(*BP_HIGH),
+        "MDT_REVIEW_REQUIRED",
+        [("W-PREG", True, ["lenvatinib", "pralsetinib", "selpercatinib", "sorafenib"]),
+         ("W-HTN", True, ["lenvatinib", "pralsetinib", "selpercatinib"])], preferred=set()),
+    # fix: D2:no-option (management.rules.yaml) + ``if_no_option`` in assess._resolve_action
+    Row("safer reading: child of 10, no driver, RECENT_PD: nothing to offer -> MDT review",
+        lambda: rair_pd(age=10), "MDT_REVIEW_REQUIRED",
+        [("W-PEDS-AGE", True, ["lenvatinib", "sorafenib"])]),
+    Row("safer reading: PD on lenvatinib, cabozantinib and sorafenib -> MDT review",
+        lambda: exhausted(rair_pd()), "MDT_REVIEW_REQUIRED"),
+    # controls: the fixes leave these alone
+    Row("control: recent hemorrhage + RET fusion: selpercatinib (not a VEGFR MKI) stays"
+        " preferred; lenvatinib/sorafenib blocked",
+        lambda: ret(rair_pd()).flag("hemorrhage", "2026-10-15"), "SYSTEMIC_FIRST_LINE",
+        [("W-BLEED", True, ["lenvatinib", "sorafenib"])],
+        preferred={"selpercatinib", "pralsetinib"}),
+    Row("control: child of 10 with RET fusion and BP 162/98: selpercatinib fixable block",
+        lambda: ret(rair_pd(age=10)).bp(*BP_HIGH), "SYSTEMIC_FIRST_LINE",
+        [("W-HTN", True, ["selpercatinib"])], preferred={"selpercatinib"}),
+    Row("control: BRAF V600E, PD on D+T after lenvatinib: cabozantinib preferred",
+        lambda: len_pd(braf(rair_pd())).therapy("dabrafenib+trametinib", "2026-07-01",
+                                                "2026-11-01", "progression"),
+        "SYSTEMIC_LATER_LINE", preferred={"cabozantinib"}),
+]
+
+
+@pytest.mark.parametrize("row", ROWS, ids=[r.clause[:72] for r in ROWS])
+def test_hard_case(row: Row) -> None:
+    a = assess(row.build().build(), AS_OF)
+    j = a.to_json()
+    ctx = json.dumps(j)
+    assert j["action"] == row.action, ctx
+    for code, blocking, drugs in row.warnings:
+        match = [w for w in j["warnings"] if (w["code"], w["blocking"]) == (code, blocking)]
+        assert match and sorted(match[0].get("drugs", [])) == drugs, ctx
+    if row.preferred is not None:
+        proposed = j["therapies"]["onLabel"] + j["therapies"]["guidelineSupportedOffLabel"]
+        assert {t["drug"] for t in proposed if t.get("preferred")} == row.preferred, ctx
+    # §A4.11: the JSON reading ("in the drugs of a blocking warning") agrees with Warning.holds
+    blocked = {d for w in j["warnings"] if w["blocking"] for d in w.get("drugs", [])}
+    for option in a.on_label + a.guideline_supported_off_label:
+        if a.held(option.drug):
+            assert option.drug in blocked, ctx
+
+
+def test_no_option_cards_do_not_point_to_options_that_do_not_exist() -> None:
+    rec = rair_pd(age=10).build()
+    cards = {rc.kind: rc.card for rc in render(assess(rec, AS_OF), rec)}
+    assert "see options" not in cards["rai-status"].summary
+    therapy = cards["therapy-options"].summary
+    assert "see guideline-supported and trial options" not in therapy
+    assert "MDT review" in therapy
