@@ -16,6 +16,7 @@ from test_thyroid_rules_builder import AS_OF, B, rair_pd
 
 from plugin.thyroid.assess import assess
 from plugin.thyroid.cards import render
+from plugin.thyroid.order_cards import DraftOrder, cards_for_order
 
 BP_HIGH = ("2026-11-20", 162, 98)
 
@@ -111,3 +112,41 @@ def test_no_option_cards_do_not_point_to_options_that_do_not_exist() -> None:
     therapy = cards["therapy-options"].summary
     assert "see guideline-supported and trial options" not in therapy
     assert "MDT review" in therapy
+
+
+# -- order hooks agree with patient-view (§A4.16) ------------------------------------------
+
+
+def _i131(mbq: int) -> DraftOrder:
+    return DraftOrder("MedicationRequest/i131", "MedicationRequest", {}, "I-131", (), True, mbq,
+                      "therapeutic")
+
+
+def _order_cards(b: B, order: DraftOrder) -> list:
+    rec = b.build()
+    return cards_for_order(order, assess(rec, AS_OF), rec, "p1")
+
+
+def test_i131_order_uses_the_rules_cumulative_activity() -> None:
+    """Two same-day 11,100 MBq records (one dose) and one dated after the evaluation date: the
+    rules count 11,100 MBq, so 11,100 + 3,700 ordered is 14,800 MBq, not "above 22.2 GBq"."""
+    b = (B().histology("PTC").rai("2024-01-10", 11100).rai("2024-01-10", 11100)
+         .rai("2027-01-10", 3700).scan("2024-01-15").sum("2025-01-01", 40)
+         .sum("2026-06-01", 50).tested().bp("2026-11-01", 120, 80))
+    assert "11100 MBq" in " ".join(assess(b.build(), AS_OF).evidence.get("A1", []))
+    (card,) = _order_cards(b, _i131(3700))
+    assert "14,800 MBq" in card.card.detail, card.card.detail
+    assert "not above 22,200 MBq" in card.card.detail and "22.2 GBq" not in card.card.summary
+
+
+def test_i131_order_when_rai_was_judged_not_appropriate() -> None:
+    """§A4.14: patient-view says "RAI judged not appropriate; MDT review"; the order card must
+    not say "status not established: 0 data item(s) would settle it" as an info card."""
+    b = (B().histology("PTC").sum("2025-01-01", 40).sum("2026-06-01", 50).tested()
+         .bp("2026-11-01", 120, 80).flag("rai_ineligible", "2025-01-01"))
+    b = ret(b)
+    (card,) = _order_cards(b, _i131(5550))
+    assert card.kind == "order-i131-rai-ineligible"
+    assert card.card.indicator == "warning"
+    assert "not appropriate" in card.card.summary and "data item" not in card.card.summary
+    assert any(a.type == "delete" for s in card.card.suggestions or [] for a in s.actions)

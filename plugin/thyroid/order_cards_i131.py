@@ -4,6 +4,8 @@
   referral suggestion; warning (critical with ``ORDER_I131_CRITICAL``).
 * ``order-i131-not-established``: the data that would establish the status (info; warning past
   22.2 GBq); not when no therapeutic RAI was ever given (A2: RAI is then expected).
+* ``order-i131-rai-ineligible``: I-131 although a clinician judged RAI not appropriate
+  (``rair#rai-ineligible``, §A4.14): warning with a *delete* suggestion, MDT review.
 * ``order-i131-cumulative``: status NO / not applicable, cumulative activity past 22.2 GBq (info).
 * ``order-i131-blocking``: I-131 in pregnancy (H4); for RAIR disease it also says Rec 59B, so the
   clinician reads one card for the order, not two.
@@ -13,20 +15,24 @@ A diagnostic-activity I-131 order gets no card.
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 
-from plugin.thyroid.clinical_model import PatientRecord, RaiIntent
+from plugin.thyroid.clinical_model import PatientRecord
 from plugin.thyroid.order_cards_common import (
     I131_BLOCKING,
     I131_CUMULATIVE,
     I131_NOT_APPLICABLE,
     I131_NOT_ESTABLISHED,
+    I131_RAI_INELIGIBLE,
     I131_RAIR,
     DraftOrder,
     OrderCard,
     OrderCardBuilder,
 )
+from plugin.thyroid.to_facts_common import Thresholds
+from plugin.thyroid.to_facts_rai import rai_activity
 
 _CRITERION_RULE = {"JS-i": "B1", "JS-ii": "B2", "JS-iii": "B3", "JS-iv": "B4", "JS-v": "B5"}
 
@@ -60,13 +66,22 @@ class Cumulative:
         return False
 
 
-def cumulative_activity(record: PatientRecord, order: DraftOrder, threshold_mbq: int) -> Cumulative:
-    """The cumulative therapeutic activity if ``order`` is given (§5; diagnostic doses excluded)."""
-    prior = [a for a in record.rai_administrations if a.intent != RaiIntent.DIAGNOSTIC]
-    known = [a.activity_mbq for a in prior if a.activity_mbq is not None and a.intent ==
-             RaiIntent.THERAPEUTIC]
-    unknown = sum(1 for a in prior if a.activity_mbq is None)
-    return Cumulative(sum(known), len(known), unknown, order.activity_mbq, threshold_mbq)
+def cumulative_activity(
+    record: PatientRecord, order: DraftOrder, as_of: dt.date, thresholds: Thresholds | None = None
+) -> Cumulative:
+    """The cumulative therapeutic activity if ``order`` is given (§5; diagnostic doses excluded).
+
+    §A4.16: the prior activity is the rules' own computation (:func:`rai_activity`: a day recorded
+    twice counts once, records dated after ``as_of`` are ignored, the same threshold), so the
+    order card and patient-view never disagree on one record.
+    """
+    act = rai_activity(record, as_of, thresholds)
+    known = [d for d in act.doses if d.activity_mbq is not None]
+    unknown = len(act.doses) - len(known) + len(act.unknown_intent)
+    if not act.complete and not unknown:
+        unknown = 1  # one day recorded with differing activities: the total is a lower bound
+    return Cumulative(act.cumulative_mbq, len(known), unknown, order.activity_mbq,
+                      act.threshold_mbq)
 
 
 def _gbq(mbq: int) -> str:
@@ -154,7 +169,7 @@ def i131_cards(b: OrderCardBuilder) -> list[OrderCard]:
                                 more=more, reasons=("i131",), rules=rules)]
     if not therapy:
         return []
-    cum = cumulative_activity(b.record, order, b.text.threshold_mbq)
+    cum = cumulative_activity(b.record, order, a.evaluation_date)
     common = {
         "order_label": b.order_label(),
         "order_ref": order.ref,
@@ -186,6 +201,14 @@ def i131_cards(b: OrderCardBuilder) -> list[OrderCard]:
             suggestions=[b.delete_suggestion(), b.referral_suggestion()],
             reasons=b.override_reasons("i131"),
             rules=["B3"] if discordance else None,
+        ))
+    elif a.rair_status == "NOT_ESTABLISHED" and "A2b" in a.rules_fired:
+        # §A4.14: a clinician judged RAI not appropriate; the order contradicts that record, and
+        # no data item "would settle" it (patient-view: MDT review)
+        kind = "i131-rai-ineligible"
+        cards.append(b.make(
+            I131_RAI_INELIGIBLE, "warning", b.summary(kind, **common), b.detail(kind, **common),
+            suggestions=[b.delete_suggestion()], reasons=b.override_reasons("i131"),
         ))
     elif a.rair_status == "NOT_ESTABLISHED" and a.action != "RAI_EVALUATION":
         # A2 (no prior therapeutic RAI -> RAI_EVALUATION) is exactly when I-131 is expected.
