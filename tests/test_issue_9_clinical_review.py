@@ -150,3 +150,12 @@ def test_i131_order_when_rai_was_judged_not_appropriate() -> None:
     assert card.card.indicator == "warning"
     assert "not appropriate" in card.card.summary and "data item" not in card.card.summary
     assert any(a.type == "delete" for s in card.card.suggestions or [] for a in s.actions)
+
+
+def test_lactation_is_named_on_the_w_preg_cards() -> None:
+    """§A4.11.4: W-PREG blocks for lactation too; a breastfeeding (not pregnant) patient's cards
+    must not read "Pregnancy: ..." alone."""
+    rec = rair_pd(age=30, sex="female").flag("lactation", "2026-11-01").build()
+    cards = {rc.kind: rc.card for rc in render(assess(rec, AS_OF), rec)}
+    assert "lactation" in cards["warning-W-PREG"].summary.lower()
+    assert "lactation" in cards["rai-status"].summary.lower()
