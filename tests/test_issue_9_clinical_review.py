@@ -159,3 +159,22 @@ def test_lactation_is_named_on_the_w_preg_cards() -> None:
     cards = {rc.kind: rc.card for rc in render(assess(rec, AS_OF), rec)}
     assert "lactation" in cards["warning-W-PREG"].summary.lower()
     assert "lactation" in cards["rai-status"].summary.lower()
+
+
+@pytest.mark.parametrize("build", [
+    lambda: braf(rair_pd()),                       # first line: vemurafenib notEligible (F8)
+    lambda: len_pd(braf(rair_pd())),               # after lenvatinib PD (§A4.12)
+])
+def test_w_off_label_only_for_an_offered_drug(build) -> None:
+    """§A4.16: "A W-OFF-LABEL caution is shown only for a drug that is offered"; vemurafenib is
+    listed as not eligible, so no W-OFF-LABEL names it (assessment and cards)."""
+    rec = build().build()
+    a = assess(rec, AS_OF)
+    offered = {o.drug for o in a.on_label + a.guideline_supported_off_label}
+    for w in a.warnings:
+        if w.code == "W-OFF-LABEL":
+            assert set(w.drugs) <= offered, w
+    assert "vemurafenib" in {o.drug for o in a.not_eligible}
+    cards = render(a, rec)
+    assert not any("W-OFF-LABEL" in rc.card.detail and "vemurafenib" in rc.card.detail
+                   for rc in cards)
