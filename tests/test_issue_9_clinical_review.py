@@ -12,25 +12,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import pytest
+from test_issue_9_blocks import BP_HIGH, braf, len_pd, ret
 from test_thyroid_rules_builder import AS_OF, B, rair_pd
 
 from plugin.thyroid.assess import assess
 from plugin.thyroid.cards import render
 from plugin.thyroid.order_cards import DraftOrder, cards_for_order
-
-BP_HIGH = ("2026-11-20", 162, 98)
-
-
-def ret(b: B) -> B:
-    return b.variant("RET", "fusion", "fusion", partner="CCDC6")
-
-
-def braf(b: B) -> B:
-    return b.variant("BRAF", "V600E")
-
-
-def len_pd(b: B) -> B:
-    return b.therapy("lenvatinib", "2024-06-01", "2026-06-15", "progression")
 
 
 def exhausted(b: B) -> B:
@@ -178,3 +165,18 @@ def test_w_off_label_only_for_an_offered_drug(build) -> None:
     cards = render(a, rec)
     assert not any("W-OFF-LABEL" in rc.card.detail and "vemurafenib" in rc.card.detail
                    for rc in cards)
+
+
+@pytest.mark.parametrize(("build", "drug", "mdt"), [
+    (lambda: B().histology("PDTC").rai("2024-01-10", 5550).scan("2024-01-15")
+     .sum("2025-01-01", 40).sum("2026-06-01", 50).tested().bp("2026-11-01", 120, 80),
+     "lenvatinib", True),                                  # §A4.14 PDTC: MDT review
+    (lambda: rair_pd(), "lenvatinib", False),              # control: F1, no MDT
+])
+def test_preferred_order_card_keeps_the_mdt_review(build, drug, mdt) -> None:
+    """§A4.16: patient-view asks for MDT review before systemic therapy (PDTC); the order card
+    for the preferred drug must say so, not only "matches the preferred option"."""
+    order = DraftOrder("MedicationRequest/d1", "MedicationRequest", {}, drug, (drug,))
+    (card,) = _order_cards(build(), order)
+    assert card.kind == "order-preferred"
+    assert ("MDT review" in card.card.summary) is mdt, card.card.summary
