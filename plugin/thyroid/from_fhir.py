@@ -1,6 +1,6 @@
 """Read FHIR R4 resources into a :class:`~plugin.thyroid.clinical_model.PatientRecord`.
 
-The entry point of the reader (DOMAIN.md §A3). ``read_record`` flattens Bundles and Parameters,
+The entry point of the reader (DECISIONS §D3). ``read_record`` flattens Bundles and Parameters,
 validates each resource it reads with ``fhir.resources.R4B`` (a resource strict parsing rejects
 is still read from its JSON, with a data-quality note), and hands each one to the module for its
 concept: ``from_fhir_medication`` (radioiodine, therapy, contrast, local therapy),
@@ -8,9 +8,11 @@ concept: ``from_fhir_medication`` (radioiodine, therapy, contrast, local therapy
 ``from_fhir_sequence`` (variants). Patient and Condition are read here. Resources outside the
 profile (a Practitioner, a Specimen) are ignored without a note.
 
-DESIGN defaults, overridable per call: below ``diagnostic_below_mbq`` (1,110 MBq) an
-administration without an intent category is diagnostic; a scan without a kind dated 2–14 days
-after a therapeutic administration is a post-therapy scan.
+The reader infers no clinical conclusion: a scan's kind comes from the record only (timing is
+read by :mod:`plugin.thyroid.derivation`). An administration without an intent category gets
+the intent its activity suggests (``diagnostic_below_mbq``, default ``diagnostic_cut_mbq`` of
+``rules/thyroid/thresholds.yaml``), marked as not coded; the rules decide again from the
+activity (:func:`plugin.thyroid.to_facts_rai.intent_of`).
 """
 
 from __future__ import annotations
@@ -23,8 +25,6 @@ from plugin.thyroid.clinical_model import (
     CancerDiagnosis,
     Histology,
     PatientRecord,
-    RaiIntent,
-    ScanKind,
 )
 from plugin.thyroid.codes import CodeLists, codings, concept_texts, load_codes, normalise_system
 from plugin.thyroid.from_fhir_genomics import (
@@ -53,11 +53,9 @@ from plugin.thyroid.from_fhir_observations import (
     read_scan_report,
 )
 from plugin.thyroid.from_fhir_sequence import read_sequence
+from plugin.thyroid.to_facts_common import load_thresholds
 
 __all__ = ["read_record", "load_codes", "recognise_drug", "is_i131", "activity_mbq"]
-
-DIAGNOSTIC_BELOW_MBQ = 1110  # DESIGN (DOMAIN.md B0.3): 30 mCi
-POST_THERAPY_WINDOW_DAYS = (2, 14)  # DESIGN (DOMAIN.md §A3 scan row)
 
 _READ_TYPES = {"Patient", "Condition", "Observation", "DiagnosticReport", "Procedure",
                "MedicationAdministration", "MedicationStatement", "MedicationRequest",
@@ -70,14 +68,15 @@ def read_record(
     resources: Iterable[Mapping[str, Any]],
     *,
     codes: CodeLists | None = None,
-    diagnostic_below_mbq: int = DIAGNOSTIC_BELOW_MBQ,
-    post_therapy_window_days: tuple[int, int] = POST_THERAPY_WINDOW_DAYS,
+    diagnostic_below_mbq: int | None = None,
 ) -> PatientRecord:
     """Read FHIR resource dicts (Bundles and Parameters are unpacked) into a record.
 
     Never raises on bad input: a resource that cannot be read becomes a data-quality note.
     """
     codes = codes or load_codes()
+    if diagnostic_below_mbq is None:
+        diagnostic_below_mbq = load_thresholds().diagnostic_cut_mbq
     ctx = ReadContext()
     record = PatientRecord()
     entries = list(flatten(resources))
@@ -96,7 +95,6 @@ def read_record(
         except Exception as exc:  # noqa: BLE001 - one malformed resource must not stop the read
             ctx.note(entry.source, f"could not be read ({type(exc).__name__})",
                      f"content of {entry.source}")
-    _infer_post_therapy_scans(record, post_therapy_window_days)
     _propagate_assay(entries, ctx, record, codes)
     record.data_quality.extend(ctx.notes)
     return record
@@ -178,18 +176,6 @@ def _diagnosis(entry: Entry, ctx: ReadContext, record: PatientRecord, codes: Cod
         ctx.note(src, "thyroid cancer without a recognised histology", "histology")
     record.diagnoses.append(CancerDiagnosis(src, histology, ctx.date(res, src), evidence))
     return True
-
-
-def _infer_post_therapy_scans(record: PatientRecord, window: tuple[int, int]) -> None:
-    """A scan without a coded kind, 2–14 days after a therapeutic dose, is post-therapy."""
-    doses = [a.date for a in record.rai_administrations
-             if a.intent is RaiIntent.THERAPEUTIC and a.date is not None]
-    for i, scan in enumerate(record.scans):
-        if scan.kind is not ScanKind.UNKNOWN or scan.date is None:
-            continue
-        if any(window[0] <= (scan.date - day).days <= window[1] for day in doses):
-            record.scans[i] = dataclasses.replace(scan, kind=ScanKind.POST_THERAPY,
-                                                  kind_inferred=True)
 
 
 def _propagate_assay(entries: list[Entry], ctx: ReadContext, record: PatientRecord,
