@@ -1,7 +1,8 @@
 """Issue 9 clinical review: hard cases and combinations the bundled samples miss.
 
-Table-driven: each row is one patient built with the rule-test builder, the docs/DECISIONS.md clause (§A4.x = §D4.x)
-(or the rules/README.md safer reading) it protects, and the conclusions the contract requires.
+Table-driven: each row is one patient built with the rule-test builder, the docs/DECISIONS.md
+clause (§A4.x = §D4.x) or the rules/README.md safer reading it protects, and the conclusions the
+contract requires.
 Each row failed before its fix (named in the row's clause).
 """
 
