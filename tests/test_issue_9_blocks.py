@@ -116,8 +116,9 @@ ROWS = [
         warnings=[("W-BLEED", True, ["cabozantinib", "sorafenib"])], all_held=True),
     Row("§A4.11.2 airway invasion holds every systemic drug: RET inhibitors not preferred",
         lambda: ret(rair_pd()).flag("airway_invasion", "2026-10-01"), "MDT_REVIEW_REQUIRED",
-        preferred=set(), warnings=[("W-BLEED", True, ["lenvatinib", "sorafenib"])],
-        all_held=True),
+        preferred=set(), all_held=True,
+        # the patient-level block names every drug it holds (issue 9 clinical review)
+        warnings=[("W-BLEED", True, ["lenvatinib", "pralsetinib", "selpercatinib", "sorafenib"])]),
     Row("§A4.11.2 RET point mutation holds every systemic drug",
         lambda: _ret_point(rair_pd()), "MDT_REVIEW_REQUIRED", preferred=set(),
         warnings=[("W-RET-POINT", True, None)], all_held=True),

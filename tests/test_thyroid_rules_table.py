@@ -601,7 +601,6 @@ ROWS = [
         preferred={"lenvatinib"},
         trial={"dabrafenib+trametinib": "NCT03244956"},
         not_eligible={"vemurafenib": "off-label"},
-        warnings=[("W-OFF-LABEL", False, ("vemurafenib",))],
         drivers=[{"gene": "BRAF", "alteration": "V600E", "kind": "snv"}],
     ),
     _r(

@@ -177,6 +177,11 @@ def build_assessment(
             group["drugs"].append(fact_drug)
         else:
             group["patient"] = True
+    for (_code, blocking), group in groups.items():
+        # §A4.11: "a drug is blocked when it is in the drugs of a blocking warning", so a
+        # patient-level block (W-RET-POINT, invasion, W-PREG) names every proposed drug
+        if blocking and group["all_drugs"]:
+            group["drugs"] = sorted(set(group["drugs"]) | proposed)
     for (code, blocking), group in groups.items():
         if not blocking and (code, True) in groups:
             blocked = set(groups[(code, True)]["drugs"])
@@ -291,7 +296,8 @@ def _resolve_action(
 ) -> list[dict]:
     """The §A4.1 action (lowest ``step``), then the §A4.11 overrides: an ``action_override``
     replaces the winning action when it is one of its ``replaces`` and, with
-    ``if_all_blocked``, only when every onLabel drug is under a non-fixable block."""
+    ``if_all_blocked``, only when every onLabel drug is under a non-fixable block; with
+    ``if_no_option``, only when no drug is onLabel or guidelineSupportedOffLabel."""
     actions = sorted((f for f in by_type.get("action", []) if applies(f)), key=lambda f: f["step"])
     out.action = actions[0]["value"] if actions else "MONITOR"  # §A4.1 step 9
     kept = [f for f in actions if (f["step"], f["value"]) == (actions[0]["step"], out.action)]
@@ -299,6 +305,8 @@ def _resolve_action(
         if not applies(f) or out.action not in f["replaces"]:
             continue
         if f.get("if_all_blocked") and not out.every_option_held():
+            continue
+        if f.get("if_no_option") and (out.on_label or out.guideline_supported_off_label):
             continue
         out.action = f["value"]
         kept = [f]

@@ -36,6 +36,7 @@ from plugin.thyroid.knowledge import default_folder
 # card kinds (HookResult.card_kinds values; also the alert-cache signature)
 I131_RAIR = "order-i131-rair"
 I131_NOT_ESTABLISHED = "order-i131-not-established"
+I131_RAI_INELIGIBLE = "order-i131-rai-ineligible"
 I131_CUMULATIVE = "order-i131-cumulative"
 I131_BLOCKING = "order-i131-blocking"
 DRIVER_MISSING = "order-driver-missing"

@@ -71,7 +71,9 @@ def drug_card(b: OrderCardBuilder, drug: str) -> OrderCard | None:
                   "order_ref": b.order.ref, "listed_drug": option.drug,
                   "rule_text": f" (rule {option.rule})" if option.rule else "",
                   "action": a.action}
-        return b.make(PREFERRED, "info", b.summary(kind, **values), b.detail(kind, **values),
+        template = "summary_mdt" if a.action == "MDT_REVIEW_REQUIRED" else "summary"
+        return b.make(PREFERRED, "info", b.summary(kind, template, **values),
+                      b.detail(kind, **values),
                       source_key=b.rule_source(option.rule) or b.drug_source(drug))
     return None
 

@@ -4,6 +4,8 @@
   referral suggestion; warning (critical with ``ORDER_I131_CRITICAL``).
 * ``order-i131-not-established``: the data that would establish the status (info; warning past
   22.2 GBq); not when no therapeutic RAI was ever given (A2: RAI is then expected).
+* ``order-i131-rai-ineligible``: I-131 although a clinician judged RAI not appropriate
+  (``rair#rai-ineligible``, §A4.14): warning with a *delete* suggestion, MDT review.
 * ``order-i131-cumulative``: status NO / not applicable, cumulative activity past 22.2 GBq (info).
 * ``order-i131-blocking``: I-131 in pregnancy (H4); for RAIR disease it also says Rec 59B, so the
   clinician reads one card for the order, not two.
@@ -26,6 +28,7 @@ from plugin.thyroid.order_cards_common import (
     I131_CUMULATIVE,
     I131_NOT_APPLICABLE,
     I131_NOT_ESTABLISHED,
+    I131_RAI_INELIGIBLE,
     I131_RAIR,
     DraftOrder,
     OrderCard,
@@ -201,6 +204,14 @@ def i131_cards(b: OrderCardBuilder) -> list[OrderCard]:
             suggestions=[b.delete_suggestion(), b.referral_suggestion()],
             reasons=b.override_reasons("i131"),
             rules=["B3"] if discordance else None,
+        ))
+    elif a.rair_status == "NOT_ESTABLISHED" and "A2b" in a.rules_fired:
+        # §A4.14: a clinician judged RAI not appropriate; the order contradicts that record, and
+        # no data item "would settle" it (patient-view: MDT review)
+        kind = "i131-rai-ineligible"
+        cards.append(b.make(
+            I131_RAI_INELIGIBLE, "warning", b.summary(kind, **common), b.detail(kind, **common),
+            suggestions=[b.delete_suggestion()], reasons=b.override_reasons("i131"),
         ))
     elif a.rair_status == "NOT_ESTABLISHED" and a.action != "RAI_EVALUATION":
         # A2 (no prior therapeutic RAI -> RAI_EVALUATION) is exactly when I-131 is expected.
