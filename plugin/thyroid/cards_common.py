@@ -21,8 +21,9 @@ import yaml
 from cds_hooks.cards import SUMMARY_MAX, Card, Indicator, OverrideReason, Source
 from plugin.thyroid.assessment import Assessment, Warning
 from plugin.thyroid.clinical_model import Histology, PatientRecord, activity_text
+from plugin.thyroid.rules_dir import RULES_DIR
 
-DEFAULT_TEMPLATES = Path(__file__).resolve().parents[2] / "rules" / "thyroid" / "cards.yaml"
+DEFAULT_TEMPLATES = RULES_DIR / "cards.yaml"
 
 
 @dataclass(frozen=True)

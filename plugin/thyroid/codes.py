@@ -18,7 +18,9 @@ from typing import Any
 
 import yaml
 
-DEFAULT_PATH = Path(__file__).resolve().parents[2] / "rules" / "thyroid" / "codes.yaml"
+from plugin.thyroid.rules_dir import RULES_DIR
+
+DEFAULT_PATH = RULES_DIR / "codes.yaml"
 
 _SCHEME = re.compile(r"^[a-z][a-z0-9+.-]*://")
 

@@ -20,7 +20,7 @@ from typing import Any
 
 import yaml
 
-RULES_DIR = Path(__file__).resolve().parents[2] / "rules" / "thyroid"
+from plugin.thyroid.rules_dir import RULES_DIR
 
 # conclusion fact type -> (the field that names it, the cards.yaml section that words it)
 _WORDED = {

@@ -30,8 +30,9 @@ from cds_hooks.cards import (
 from plugin.thyroid.assessment import Assessment, TherapyOption, Warning
 from plugin.thyroid.cards_common import load_templates
 from plugin.thyroid.clinical_model import PatientRecord
+from plugin.thyroid.rules_dir import RULES_DIR
 
-DEFAULT_PATH = Path(__file__).resolve().parents[2] / "rules" / "thyroid" / "order_cards.yaml"
+DEFAULT_PATH = RULES_DIR / "order_cards.yaml"
 
 # card kinds (HookResult.card_kinds values; also the alert-cache signature)
 I131_RAIR = "order-i131-rair"

@@ -18,8 +18,8 @@ from typing import Any, TypeGuard
 import yaml
 
 from plugin.thyroid.clinical_model import MBQ_PER_MCI, activity_text
+from plugin.thyroid.rules_dir import RULES_DIR
 
-RULES_DIR = Path(__file__).resolve().parents[2] / "rules" / "thyroid"
 MCI_MBQ = MBQ_PER_MCI  # B0.3 (the name ``to_facts`` exports)
 
 
