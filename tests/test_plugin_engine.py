@@ -765,6 +765,8 @@ BAD_FACTS = {
     "sentinel type": ({"type": "_eval_begin"}, "reserved"),
     "non-string key": ({"type": "lab", 1: 2}, "key 1"),
     "NUL in string": ({"type": "lab", "code": "a\x00b"}, "NUL"),
+    "lone surrogate": ({"type": "lab", "code": "a\ud800b"}, "valid Unicode"),
+    "lone surrogate in a list": ({"type": "lab", "codes": ["ok", "\udfff"]}, "valid Unicode"),
     "dollar key": ({"type": "lab", "$s": 1}, r"\$"),
     "string too long": ({"type": "lab", "code": "BRAF" + "x" * 65536}, "longer than"),
     "string too long once escaped": ({"type": "lab", "code": "\x01" * 20_000}, "longer than"),
@@ -776,6 +778,15 @@ BAD_FACTS = {
 def test_invalid_fact_is_rejected_clearly(engine, fact, pattern):
     with pytest.raises(RuleEngineError, match=pattern):
         engine.evaluate([{"type": "patient"}, fact])
+
+
+def test_lone_surrogates_never_cost_a_state(engine):
+    # Before the check, durable failed on the payload and delete_state then failed too: each
+    # such call quarantined one sid for good, until no state was left.
+    for _ in range(80):  # more than the pool
+        with pytest.raises(RuleEngineError, match="valid Unicode"):
+            engine.evaluate([{"type": "lab", "code": "\ud800"}])
+    assert "candidate" in types(engine.evaluate(FULL_CHAIN))
 
 
 @pytest.mark.parametrize("facts", ["not facts", {"type": "x"}, [["type", "x"]], None])
