@@ -53,8 +53,10 @@ ENV_VAR = "RAIR_CDS_RULES_DIR"  # plugin/thyroid/rules_dir.py
 # The fast tests that read the knowledge, the most pointed first (so -x stops early): rule and
 # number mutants meet the rule tests (and the plain-Python reference of the random test) first,
 # code mutants the FHIR readers first.
+# The pointed tests of issue 13 run first, on their own (collecting them alone takes seconds):
+# most mutants die there, and only the survivors pay for collecting the rest.
+FIRST_STAGE = ["tests/test_thyroid_knowledge_mutants.py", "tests/test_thyroid_knowledge_codes.py"]
 RULE_TESTS = [
-    "tests/test_thyroid_knowledge_mutants.py",
     "tests/test_thyroid_rules_table.py",
     "tests/test_thyroid_rules_random.py",
     "tests/test_thyroid_rules_mapping.py",
@@ -74,7 +76,7 @@ FHIR_TESTS = [
     "tests/test_thyroid_from_fhir_examples.py",
 ]
 TESTS = {
-    "codes.yaml": [RULE_TESTS[0], *FHIR_TESTS, *RULE_TESTS[7:], *RULE_TESTS[1:7]],
+    "codes.yaml": [*FHIR_TESTS, *RULE_TESTS[6:], *RULE_TESTS[:6]],
     "": [*RULE_TESTS, *FHIR_TESTS],
 }
 # codes.yaml `concepts:` keys whose every code is mutated (the rest are sampled).
@@ -276,14 +278,19 @@ def _run(mutant: Mutant | None, tests: list[str], timeout: float) -> Outcome:
             path.write_text("\n".join(lines) + "\n", encoding="utf-8")
         env = {**os.environ, ENV_VAR: str(folder), "CI": "true", "PYTHONDONTWRITEBYTECODE": "1",
                "HYPOTHESIS_DATABASE_FILE": str(Path(tmp) / "hypothesis")}
-        command = [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider",
-                   "-o", "addopts=-ra", "--no-header", *tests]
-        try:
-            proc = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True,
-                                  timeout=timeout)
-        except subprocess.TimeoutExpired:
-            return Outcome(mutant, True, f"timeout after {timeout:.0f} s",
-                           time.monotonic() - started)
+        stages = [[t for t in tests if t in FIRST_STAGE], [t for t in tests
+                                                         if t not in FIRST_STAGE]]
+        for stage in [s for s in stages if s]:
+            command = [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider",
+                       "-o", "addopts=-ra", "--no-header", *stage]
+            try:
+                proc = subprocess.run(command, cwd=ROOT, env=env, capture_output=True,
+                                      text=True, timeout=timeout)
+            except subprocess.TimeoutExpired:
+                return Outcome(mutant, True, f"timeout after {timeout:.0f} s",
+                               time.monotonic() - started)
+            if proc.returncode != 0:
+                break
     failed = re.findall(r"^(?:FAILED|ERROR) (\S+)", proc.stdout, re.M)
     detail = failed[0] if failed else proc.stdout.strip().splitlines()[-1:] or ["(no output)"]
     return Outcome(mutant, proc.returncode != 0, str(detail if failed else detail[0]),
@@ -310,7 +317,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{len(mutants)} mutants")
         return 0
     def tests(mutant: Mutant | None) -> list[str]:
-        names = args.tests or TESTS.get(mutant.file if mutant else "", TESTS[""])
+        names = args.tests or [*FIRST_STAGE,
+                               *TESTS.get(mutant.file if mutant else "", TESTS[""])]
         return [t for t in names if (ROOT / t).exists()]
 
     print(f"{len(mutants)} mutants, {len(tests(None))} test files, {args.jobs} at a time",
