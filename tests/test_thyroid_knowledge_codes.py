@@ -304,3 +304,13 @@ CONCEPT_CODES = [
                          ids=[f"{c}:{k}" for c, _, k in CONCEPT_CODES])
 def test_each_profile_code_means_its_concept(concept: str, system: str, code: str) -> None:
     assert load_codes().is_(cc(system, code), concept)
+
+
+@pytest.mark.parametrize(("mbq", "intent"), [(1109, RaiIntent.DIAGNOSTIC),
+                                             (1110, RaiIntent.THERAPEUTIC)])
+def test_without_a_coded_intent_below_1110_mbq_a_dose_is_diagnostic(
+        mbq: int, intent: RaiIntent) -> None:
+    """B0.3: without an intent category, an administration below 1,110 MBq (30 mCi) is
+    diagnostic; the reader takes the number from thresholds.yaml, like the rules."""
+    (dose,) = read_record([administration(cc(SNOMED, "111160004"), mbq)]).rai_administrations
+    assert (dose.intent, dose.intent_coded) == (intent, False)

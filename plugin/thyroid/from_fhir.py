@@ -8,9 +8,10 @@ concept: ``from_fhir_medication`` (radioiodine, therapy, contrast, local therapy
 ``from_fhir_sequence`` (variants). Patient and Condition are read here. Resources outside the
 profile (a Practitioner, a Specimen) are ignored without a note.
 
-DESIGN defaults, overridable per call: below ``diagnostic_below_mbq`` (1,110 MBq) an
-administration without an intent category is diagnostic; a scan without a kind dated 2–14 days
-after a therapeutic administration is a post-therapy scan.
+DESIGN defaults from ``rules/thyroid/thresholds.yaml``, overridable per call: below
+``diagnostic_below_mbq`` (1,110 MBq) an administration without an intent category is
+diagnostic; a scan without a kind dated 2–14 days after a therapeutic administration is a
+post-therapy scan.
 """
 
 from __future__ import annotations
@@ -54,11 +55,10 @@ from plugin.thyroid.from_fhir_observations import (
 )
 from plugin.thyroid.from_fhir_sequence import read_sequence
 from plugin.thyroid.from_fhir_text import clean_entry
+from plugin.thyroid.to_facts_common import load_thresholds
 
 __all__ = ["read_record", "load_codes", "recognise_drug", "is_i131", "activity_mbq"]
 
-DIAGNOSTIC_BELOW_MBQ = 1110  # DESIGN (DOMAIN.md B0.3): 30 mCi
-POST_THERAPY_WINDOW_DAYS = (2, 14)  # DESIGN (DOMAIN.md §A3 scan row)
 
 _READ_TYPES = {"Patient", "Condition", "Observation", "DiagnosticReport", "Procedure",
                "MedicationAdministration", "MedicationStatement", "MedicationRequest",
@@ -71,14 +71,21 @@ def read_record(
     resources: Iterable[Mapping[str, Any]],
     *,
     codes: CodeLists | None = None,
-    diagnostic_below_mbq: int = DIAGNOSTIC_BELOW_MBQ,
-    post_therapy_window_days: tuple[int, int] = POST_THERAPY_WINDOW_DAYS,
+    diagnostic_below_mbq: int | None = None,
+    post_therapy_window_days: tuple[int, int] | None = None,
 ) -> PatientRecord:
     """Read FHIR resource dicts (Bundles and Parameters are unpacked) into a record.
 
+    The two DESIGN numbers default to ``thresholds.yaml``'s (``diagnostic_cut_mbq``,
+    ``post_therapy_scan_min_days``/``max_days``), the ones the rules use.
     Never raises on bad input: a resource that cannot be read becomes a data-quality note.
     """
     codes = codes or load_codes()
+    if diagnostic_below_mbq is None or post_therapy_window_days is None:
+        th = load_thresholds()
+        diagnostic_below_mbq = diagnostic_below_mbq or th.diagnostic_cut_mbq
+        post_therapy_window_days = post_therapy_window_days or (
+            th.post_therapy_scan_min_days, th.post_therapy_scan_max_days)
     ctx = ReadContext()
     record = PatientRecord()
     # One place, before any reader: no string the rule engine refuses gets further.
