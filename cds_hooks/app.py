@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
 from flask import Flask
@@ -17,7 +16,8 @@ from cds_hooks.auth import load_callable
 from cds_hooks.cors import init_cors
 from cds_hooks.endpoints import bp, health_bp
 from cds_hooks.errors import ConfigurationError
-from cds_hooks.feedback_store import SqliteFeedbackStore
+from cds_hooks.feedback_store import FeedbackStore, open_store
+from cds_hooks.feedback_writer import QueuedFeedbackStore
 from cds_hooks.hook_call import CallSettings
 from cds_hooks.http_errors import register_error_handlers
 from cds_hooks.registry import ServiceRegistry, load_blueprints, load_services
@@ -57,9 +57,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         raise ConfigurationError(
             "DEADLINE_SECONDS, FHIR_TIMEOUT_SECONDS and MAX_PAGES must be positive"
         )
-    store = app.config.get("FEEDBACK_STORE") or SqliteFeedbackStore(
-        _db_path(app.config["FEEDBACK_DB"])
-    )
+    store = _feedback_store(app.config)
     registry = ServiceRegistry(load_services(app.config["PLUGINS"], app.config))
     app.extensions["rair_cds"] = RairCdsState(
         registry=registry,
@@ -81,7 +79,19 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     return app
 
 
-def _db_path(value: str | os.PathLike[str]) -> Path:
-    """Relative database paths are under the working directory."""
-    path = Path(value)
-    return path if path.is_absolute() else Path.cwd() / path
+def _feedback_store(config: Mapping[str, Any]) -> FeedbackStore:
+    """``FEEDBACK_STORE`` or the database ``FEEDBACK_DB`` names, behind the issued-card queue
+    (``FEEDBACK_QUEUE_SIZE`` 0: issued cards are written on the request path)."""
+    store = config.get("FEEDBACK_STORE") or open_store(config["FEEDBACK_DB"])
+    try:
+        size = int(config["FEEDBACK_QUEUE_SIZE"])
+        block = float(config["FEEDBACK_QUEUE_BLOCK_SECONDS"])
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ConfigurationError(f"bad setting: {exc}") from exc
+    if size < 0 or block < 0:
+        raise ConfigurationError(
+            "FEEDBACK_QUEUE_SIZE and FEEDBACK_QUEUE_BLOCK_SECONDS must not be negative"
+        )
+    if size == 0:
+        return store
+    return QueuedFeedbackStore(store, max_queue=size, block_seconds=block)

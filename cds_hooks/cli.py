@@ -18,7 +18,9 @@ from typing import Any
 
 from cds_hooks.app import create_app, load_config
 from cds_hooks.errors import ConfigurationError
-from cds_hooks.feedback_store import SqliteFeedbackStore, format_report
+from cds_hooks.feedback_postgres import redact_url
+from cds_hooks.feedback_report import format_report
+from cds_hooks.feedback_store import is_postgres_url, open_store
 from cds_hooks.registry import import_plugins
 from cds_hooks.settings import SettingsError
 
@@ -42,9 +44,14 @@ def build_parser(config: dict[str, Any]) -> argparse.ArgumentParser:
     serve.set_defaults(func=_serve)
 
     report = subparsers.add_parser(
-        "feedback-report", help="print accept/override rates per service and card kind"
+        "feedback-report",
+        help="print accept/override rates per service, card kind and rule, and marked feedback",
     )
-    report.add_argument("--db", default=config["FEEDBACK_DB"], help="SQLite file (%(default)s)")
+    report.add_argument(
+        "--db",
+        default=config["FEEDBACK_DB"],
+        help="SQLite file or postgresql:// URL (default: FEEDBACK_DB)",
+    )
     report.set_defaults(func=_feedback_report)
 
     for name in config["PLUGINS"]:
@@ -99,11 +106,19 @@ def _serve(args: argparse.Namespace) -> int:
 
 def _feedback_report(args: argparse.Namespace) -> int:
     # reading must not create an empty database where the operator mistyped the path
-    if not Path(args.db).is_file():
+    if not is_postgres_url(args.db) and not Path(args.db).is_file():
         print(f"rair-cds: no feedback database at {args.db} (set RAIR_CDS_FEEDBACK_DB)",
               file=sys.stderr)
         return 2
-    print(format_report(SqliteFeedbackStore(args.db).report()))
+    try:
+        report = open_store(args.db).full_report()
+    except ConfigurationError:
+        raise
+    except Exception as exc:  # no traceback, no password: what failed, and where
+        print(f"rair-cds: cannot read the feedback database {redact_url(str(args.db))}: "
+              f"{type(exc).__name__}: {exc}", file=sys.stderr)
+        return 2
+    print(format_report(report))
     return 0
 
 

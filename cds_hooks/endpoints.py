@@ -21,9 +21,11 @@ from cds_hooks.errors import (
     InvalidFeedback,
     InvalidHookRequest,
     PrefetchUnavailable,
+    StorageUnavailable,
     UnsupportedMediaType,
 )
-from cds_hooks.feedback import parse_feedback
+from cds_hooks.feedback import FeedbackItem, parse_feedback
+from cds_hooks.feedback_store import IssuedCard
 from cds_hooks.hook_call import execute
 from cds_hooks.hook_request import parse_hook_request
 from cds_hooks.http_errors import error_response, json_response
@@ -114,7 +116,7 @@ def feedback(service_id: str) -> Response:
         state.registry.get(service_id)
         items = parse_feedback(_json_body(InvalidFeedback))
         record["feedback_items"] = len(items)
-        record["feedback_stored"] = state.feedback_store.add(service_id, items)
+        record["feedback_stored"] = _store_feedback(state, service_id, items)
         return json_response({})
 
     return _audited({"event": "feedback", "service": service_id}, started, handle)
@@ -149,14 +151,24 @@ def is_json_media_type(mimetype: str) -> bool:
     return kind in ("application/json", "text/json") or kind.endswith("+json")
 
 
-def _record_issued(
-    state: RairCdsState, service_id: str, issued: list[tuple[str, str | None]]
-) -> None:
+def _record_issued(state: RairCdsState, service_id: str, issued: list[IssuedCard]) -> None:
     """Remember issued cards for feedback reports; a storage failure never costs the cards."""
     try:
         state.feedback_store.record_issued(service_id, issued)
     except Exception:  # the clinical answer matters more than the statistics
         log.exception("could not record issued cards for service %s", service_id)
+
+
+def _store_feedback(state: RairCdsState, service_id: str, items: list[FeedbackItem]) -> int:
+    """Store the items in one transaction; a database failure is 503 (nothing was stored, the
+    client may send the same feedback again: it is idempotent), never a stack trace."""
+    try:
+        return state.feedback_store.add(service_id, items)
+    except CdsHooksError:
+        raise
+    except Exception as exc:
+        log.error("could not store feedback for service %s: %s", service_id, type(exc).__name__)
+        raise StorageUnavailable("the feedback could not be stored now; send it again") from None
 
 
 def _destination_check(state: RairCdsState, identity: Any) -> Callable[[str], None] | None:

@@ -131,5 +131,9 @@ class DeadlineExceeded(CdsHooksError, status=HTTPStatus.GATEWAY_TIMEOUT, issue="
     """The call ran past DEADLINE_SECONDS; the endpoint answers ``{"cards": []}``."""
 
 
+class StorageUnavailable(CdsHooksError, status=HTTPStatus.SERVICE_UNAVAILABLE, issue="transient"):
+    """The feedback database could not store a request (nothing of it was stored; retry)."""
+
+
 class PluginError(CdsHooksError, status=HTTPStatus.INTERNAL_SERVER_ERROR, issue="exception"):
     """A plugin returned something that is not a valid response: a server bug (500)."""

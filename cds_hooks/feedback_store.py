@@ -1,33 +1,80 @@
-"""Durable storage of card feedback and of the cards we issued (to know each card's kind).
+"""Durable storage of card feedback and of the cards we issued (docs/FEEDBACK.md).
 
-:class:`FeedbackStore` is the interface; :class:`SqliteFeedbackStore` the implementation (a
-PostgreSQL one can be added behind the same Protocol). Feedback is idempotent on
-``(card, outcome, outcome_timestamp)`` and each request is stored in one transaction.
+:class:`FeedbackStore` is the interface; :func:`open_store` picks the implementation from the
+``FEEDBACK_DB`` setting: a ``postgresql://`` URL (PostgreSQL through psycopg 3) or a SQLite file
+path (:mod:`cds_hooks.feedback_sql` holds both, with one versioned schema).
+:mod:`cds_hooks.feedback_writer` writes the issued cards off the request path.
+
+Feedback is idempotent on ``(card, outcome, outcome_timestamp)`` and each request is stored in
+one transaction. An item is stored but *marked* (:class:`Marks`) when it names a card this
+service never issued, a suggestion the card never had, or an override reason the card never
+offered; the report counts marked items apart.
 """
 
 from __future__ import annotations
 
-import datetime as dt
-import json
-import sqlite3
-import threading
-from collections.abc import Iterable, Iterator
-from contextlib import closing, contextmanager
-from dataclasses import dataclass
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
 from cds_hooks.feedback import ACCEPTED, OVERRIDDEN, FeedbackItem
 
 UNKNOWN_KIND = "unknown"
+POSTGRES_SCHEMES = ("postgresql://", "postgres://")
 
 
 @dataclass(frozen=True)
-class ReportRow:
-    """Feedback counts for one (service, card kind)."""
+class IssuedCard:
+    """What is kept of one card sent to a client: enough to judge and report its feedback.
 
-    service_id: str
-    kind: str
+    ``rules`` are the knowledge rules behind the card (the plugin's ``HookResult.card_rules``);
+    ``suggestions`` the suggestion uuids; ``override_reasons`` the ``(system, code)`` pairs offered.
+    """
+
+    uuid: str
+    kind: str | None = None
+    rules: tuple[str, ...] = ()
+    suggestions: tuple[str, ...] = ()
+    override_reasons: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True)
+class Marks:
+    """Why a feedback item does not match what was issued (all false: it matches)."""
+
+    unknown_card: bool = False
+    unknown_suggestion: bool = False
+    unknown_reason: bool = False
+
+    @property
+    def any(self) -> bool:
+        """Whether the item is marked at all."""
+        return self.unknown_card or self.unknown_suggestion or self.unknown_reason
+
+
+def judge(item: FeedbackItem, issued: IssuedCard | None) -> Marks:
+    """The marks of ``item`` against the card it names (``None``: never issued by this service).
+
+    An override reason matches an offered one by code, and by system when the item gives one.
+    """
+    if issued is None:
+        return Marks(unknown_card=True)
+    unknown_suggestion = any(s not in issued.suggestions for s in item.accepted_suggestions)
+    unknown_reason = False
+    if item.override_code is not None:
+        unknown_reason = not any(
+            code == item.override_code and item.override_system in (None, system)
+            for system, code in issued.override_reasons
+        )
+    return Marks(unknown_suggestion=unknown_suggestion, unknown_reason=unknown_reason)
+
+
+@dataclass(frozen=True)
+class Rates:
+    """Accept/override counts of one report row (unmarked feedback only)."""
+
     accepted: int
     overridden: int
 
@@ -47,147 +94,104 @@ class ReportRow:
         return self.overridden / self.total if self.total else 0.0
 
 
+@dataclass(frozen=True)
+class ReportRow(Rates):
+    """Feedback counts for one (service, card kind)."""
+
+    service_id: str = ""
+    kind: str = UNKNOWN_KIND
+
+
+@dataclass(frozen=True)
+class RuleRow(Rates):
+    """Feedback counts for one (service, knowledge rule) over the cards that rule was behind."""
+
+    service_id: str = ""
+    rule: str = ""
+
+
+@dataclass(frozen=True)
+class MarkedRow:
+    """Marked feedback of one service, counted per mark (an item may carry two marks)."""
+
+    service_id: str
+    unknown_card: int
+    unknown_suggestion: int
+    unknown_reason: int
+
+
+@dataclass(frozen=True)
+class FullReport:
+    """Everything ``rair-cds feedback-report`` prints."""
+
+    kinds: list[ReportRow] = field(default_factory=list)
+    rules: list[RuleRow] = field(default_factory=list)
+    marked: list[MarkedRow] = field(default_factory=list)
+
+
 class FeedbackStore(Protocol):
     """Where feedback and issued cards are kept."""
 
-    def record_issued(self, service_id: str, cards: Iterable[tuple[str, str | None]]) -> None:
-        """Remember ``(card uuid, kind)`` pairs just sent by ``service_id``."""
+    def record_issued(self, service_id: str, cards: Iterable[IssuedCard]) -> None:
+        """Remember the cards just sent by ``service_id``."""
         ...
 
     def add(self, service_id: str, items: list[FeedbackItem]) -> int:
-        """Store every item in one transaction; return how many were new."""
+        """Store every item (marked where it does not match) in one transaction; return how
+        many were new."""
         ...
 
     def report(self) -> list[ReportRow]:
-        """Accept/override counts per service and card kind."""
+        """Accept/override counts per service and card kind, of unmarked feedback."""
+        ...
+
+    def full_report(self) -> FullReport:
+        """Per kind, per rule and the marked counts."""
         ...
 
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS issued_cards (
-    uuid TEXT PRIMARY KEY,
-    service_id TEXT NOT NULL,
-    kind TEXT,
-    issued_at TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS feedback (
-    id INTEGER PRIMARY KEY,
-    service_id TEXT NOT NULL,
-    card TEXT NOT NULL,
-    outcome TEXT NOT NULL CHECK (outcome IN ('accepted', 'overridden')),
-    outcome_timestamp TEXT NOT NULL,
-    kind TEXT,
-    accepted_suggestions TEXT,
-    override_system TEXT,
-    override_code TEXT,
-    override_display TEXT,
-    user_comment TEXT,
-    received_at TEXT NOT NULL,
-    UNIQUE (card, outcome, outcome_timestamp)
-);
-"""
+def is_postgres_url(value: str | os.PathLike[str]) -> bool:
+    """Whether a ``FEEDBACK_DB`` value names a PostgreSQL database rather than a SQLite file."""
+    return str(value).startswith(POSTGRES_SCHEMES)
 
 
-class SqliteFeedbackStore:
-    """:class:`FeedbackStore` in one SQLite file; a connection per operation (thread-safe)."""
+def open_store(value: str | os.PathLike[str]) -> FeedbackStore:
+    """The store a ``FEEDBACK_DB`` value names; relative SQLite paths are under the working
+    directory. Nothing is opened until first use (or ``ensure_schema``)."""
+    from cds_hooks.feedback_postgres import PostgresFeedbackStore
+    from cds_hooks.feedback_sql import SqliteFeedbackStore
 
-    def __init__(self, path: str | Path) -> None:
-        self.path = Path(path)
-        self._ready = False
-        self._lock = threading.Lock()
-
-    def __repr__(self) -> str:
-        return f"SqliteFeedbackStore({str(self.path)!r})"
-
-    def ensure_schema(self) -> None:
-        """Create the directory, the file and the tables if needed (idempotent)."""
-        with self._lock:
-            if self._ready:
-                return
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            with closing(sqlite3.connect(self.path, timeout=10)) as conn:
-                conn.executescript(_SCHEMA)
-            self._ready = True
-
-    @contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Connection]:
-        self.ensure_schema()
-        with closing(sqlite3.connect(self.path, timeout=10)) as conn, conn:
-            yield conn
-
-    def record_issued(self, service_id: str, cards: Iterable[tuple[str, str | None]]) -> None:
-        now = _now()
-        rows = [(uuid, service_id, kind, now) for uuid, kind in cards]
-        if not rows:
-            return
-        with self._transaction() as conn:
-            conn.executemany("INSERT OR IGNORE INTO issued_cards VALUES (?, ?, ?, ?)", rows)
-
-    def add(self, service_id: str, items: list[FeedbackItem]) -> int:
-        now = _now()
-        added = 0
-        with self._transaction() as conn:
-            for item in items:
-                cursor = conn.execute(
-                    """INSERT OR IGNORE INTO feedback (service_id, card, outcome, outcome_timestamp,
-                           kind, accepted_suggestions, override_system, override_code,
-                           override_display, user_comment, received_at)
-                       VALUES (?, ?, ?, ?, (SELECT kind FROM issued_cards WHERE uuid = ?),
-                               ?, ?, ?, ?, ?, ?)""",
-                    (
-                        service_id,
-                        item.card,
-                        item.outcome,
-                        item.outcome_timestamp,
-                        item.card,
-                        json.dumps(list(item.accepted_suggestions))
-                        if item.accepted_suggestions
-                        else None,
-                        item.override_system,
-                        item.override_code,
-                        item.override_display,
-                        item.user_comment,
-                        now,
-                    ),
-                )
-                added += cursor.rowcount
-        return added
-
-    def report(self) -> list[ReportRow]:
-        with self._transaction() as conn:
-            rows = conn.execute(
-                """SELECT f.service_id, COALESCE(f.kind, i.kind, ?) AS k,
-                          SUM(f.outcome = ?), SUM(f.outcome = ?)
-                   FROM feedback f LEFT JOIN issued_cards i ON i.uuid = f.card
-                   GROUP BY f.service_id, k ORDER BY f.service_id, k""",
-                (UNKNOWN_KIND, ACCEPTED, OVERRIDDEN),
-            ).fetchall()
-        return [ReportRow(service_id=s, kind=k, accepted=a, overridden=o) for s, k, a, o in rows]
+    if is_postgres_url(value):
+        return PostgresFeedbackStore(str(value))
+    path = Path(value)
+    return SqliteFeedbackStore(path if path.is_absolute() else Path.cwd() / path)
 
 
-def format_report(rows: list[ReportRow]) -> str:
-    """A plain-text table of accept/override rates per service and card kind."""
-    if not rows:
-        return "no feedback recorded"
-    header = ("service", "kind", "total", "accepted", "overridden", "accept%", "override%")
-    lines = [header] + [
-        (
-            r.service_id,
-            r.kind,
-            str(r.total),
-            str(r.accepted),
-            str(r.overridden),
-            f"{100 * r.accept_rate:.1f}",
-            f"{100 * r.override_rate:.1f}",
-        )
-        for r in rows
-    ]
-    widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
-    return "\n".join(
-        "  ".join(cell.ljust(w) for cell, w in zip(line, widths, strict=True)).rstrip()
-        for line in lines
-    )
+__all__ = [
+    "ACCEPTED",
+    "OVERRIDDEN",
+    "FeedbackStore",
+    "FullReport",
+    "IssuedCard",
+    "MarkedRow",
+    "Marks",
+    "ReportRow",
+    "RuleRow",
+    "is_postgres_url",
+    "judge",
+    "open_store",
+]
 
 
-def _now() -> str:
-    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+def __getattr__(name: str) -> object:
+    """``SqliteFeedbackStore`` (:mod:`cds_hooks.feedback_sql`) and ``PostgresFeedbackStore``
+    (:mod:`cds_hooks.feedback_postgres`), importable from here too (lazily: they import this)."""
+    if name == "SqliteFeedbackStore":
+        from cds_hooks.feedback_sql import SqliteFeedbackStore
+
+        return SqliteFeedbackStore
+    if name == "PostgresFeedbackStore":
+        from cds_hooks.feedback_postgres import PostgresFeedbackStore
+
+        return PostgresFeedbackStore
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -25,6 +25,7 @@ from pydantic import ValidationError
 from cds_hooks.cards import CdsResponse
 from cds_hooks.client_auth import flag
 from cds_hooks.errors import DeadlineExceeded, PluginError
+from cds_hooks.feedback_store import IssuedCard
 from cds_hooks.fhir_client import FhirClient
 from cds_hooks.hook_request import HookRequest
 from cds_hooks.limits import JsonLimits
@@ -71,7 +72,7 @@ class CallOutcome:
 
     body: dict[str, Any]
     prefetch_states: dict[str, str] = field(default_factory=dict)
-    issued: list[tuple[str, str | None]] = field(default_factory=list)
+    issued: list[IssuedCard] = field(default_factory=list)
     deadline_exceeded: bool = False
 
 
@@ -156,10 +157,8 @@ def _prefetch(
     )
 
 
-def build_response(
-    result: Any, service_id: str
-) -> tuple[dict[str, Any], list[tuple[str, str | None]]]:
-    """The JSON body for a plugin's :class:`HookResult`, validated, and its ``(uuid, kind)`` list.
+def build_response(result: Any, service_id: str) -> tuple[dict[str, Any], list[IssuedCard]]:
+    """The JSON body for a plugin's :class:`HookResult`, validated, and its issued cards.
 
     :raises PluginError: when the result is not a HookResult or breaks the card model.
     """
@@ -195,7 +194,21 @@ def build_response(
         if len(set(ids)) != len(ids):
             log.error("service %s returned %s with duplicate uuids", service_id, kind)
             raise PluginError(f"service '{service_id}' returned an invalid response")
-    kinds = result.card_kinds or {}
-    if not isinstance(kinds, dict):
-        raise PluginError(f"service '{service_id}' returned card_kinds that is not a dict")
-    return body, [(uuid, kinds.get(uuid)) for uuid in uuids]
+    kinds, rules = result.card_kinds or {}, result.card_rules or {}
+    for name, value in (("card_kinds", kinds), ("card_rules", rules)):
+        if not isinstance(value, dict):
+            raise PluginError(f"service '{service_id}' returned {name} that is not a dict")
+    return body, [_issued(card, kinds, rules) for card in body["cards"]]
+
+
+def _issued(card: dict[str, Any], kinds: dict[str, Any], rules: dict[str, Any]) -> IssuedCard:
+    """What the feedback store keeps of a card sent (see :class:`IssuedCard`)."""
+    uuid = card["uuid"]
+    card_rules = rules.get(uuid) or ()
+    return IssuedCard(
+        uuid=uuid,
+        kind=kinds.get(uuid),
+        rules=tuple(str(r) for r in card_rules) if isinstance(card_rules, list | tuple) else (),
+        suggestions=tuple(s["uuid"] for s in card.get("suggestions", [])),
+        override_reasons=tuple((r["system"], r["code"]) for r in card.get("overrideReasons", [])),
+    )

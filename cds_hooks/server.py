@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import logging
+import signal
 import threading
 from typing import Any
 
@@ -24,7 +25,7 @@ from waitress import wasyncore
 from waitress.server import create_server as _waitress_server
 from waitress.task import ErrorTask
 
-from cds_hooks.errors import operation_outcome
+from cds_hooks.errors import ConfigurationError, operation_outcome
 from cds_hooks.http_errors import FHIR_JSON, issue_code_for
 
 log = logging.getLogger("rair_cds.server")
@@ -41,7 +42,15 @@ def create_server(
     store = app.extensions["rair_cds"].feedback_store
     ensure = getattr(store, "ensure_schema", None)
     if callable(ensure):
-        ensure()  # fail at start-up, not on the first feedback, when the database is unusable
+        try:
+            ensure()  # fail at start-up, not on the first feedback, when the database is unusable
+        except ConfigurationError:
+            raise
+        except Exception as exc:  # a clear line, not a traceback (the URL's password redacted)
+            raise ConfigurationError(
+                f"the feedback database cannot be used: {type(exc).__name__}: {exc} "
+                f"({getattr(store, 'store', store)!r})"
+            ) from exc
     max_body = app.config.get("MAX_CONTENT_LENGTH")
     if max_body:
         # waitress buffers a whole body (by default up to 1 GiB) before the app can refuse it:
@@ -96,10 +105,25 @@ def serve(app: Flask, host: str, port: int, threads: int = 8) -> None:
     """Serve ``app`` until interrupted."""
     server = create_server(app, host=host, port=port, threads=threads)
     log.info("rair-cds listening on http://%s:%s", host, server.effective_port)
+    if threading.current_thread() is threading.main_thread():
+        # SIGTERM (service managers) ends like Ctrl-C: the finally below runs
+        signal.signal(signal.SIGTERM, _terminate)
     try:
         server.run()
     finally:
         shutdown(server)
+        close_feedback_store(app)
+
+
+def _terminate(signum: int, frame: object) -> None:
+    raise SystemExit(0)
+
+
+def close_feedback_store(app: Flask) -> None:
+    """Flush the issued-card queue and close the feedback store (at shutdown)."""
+    closer = getattr(app.extensions["rair_cds"].feedback_store, "close", None)
+    if callable(closer):
+        closer()
 
 
 class BackgroundServer:

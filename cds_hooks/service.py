@@ -90,12 +90,15 @@ class HookResult:
     ``card_kinds`` optionally maps a card's ``uuid`` to the plugin's name for that kind of card
     (e.g. ``"rai-refractory"``). It is never sent to the client: the protocol layer records it
     with each issued card so feedback can be reported per kind (``rair-cds feedback-report``).
+    ``card_rules`` optionally maps a card's ``uuid`` to the knowledge rules behind it (rule ids);
+    also never sent, recorded with the card so the report gives accept/override rates per rule.
     """
 
     cards: list[Card] = field(default_factory=list)
     system_actions: list[Action] = field(default_factory=list)
     extension: dict[str, Any] | None = None
     card_kinds: dict[str, str] = field(default_factory=dict)
+    card_rules: dict[str, list[str]] = field(default_factory=dict)
 
 
 @runtime_checkable

@@ -26,8 +26,13 @@ DEFAULTS: dict[str, Any] = {
     "MAX_PREFETCH_RESOURCES": 5000,
     # prefetch keys fetched at once
     "PREFETCH_CONCURRENCY": 4,
-    # SQLite file for feedback and issued cards; relative paths are under the working directory
+    # SQLite file for feedback and issued cards; relative paths are under the working directory;
+    # or a postgresql:// URL (docs/FEEDBACK.md)
     "FEEDBACK_DB": "var/feedback.sqlite3",
+    # issued-card records waiting for the writer thread (0: written on the request path), and
+    # how long a call waits for room in a full queue before writing its cards itself
+    "FEEDBACK_QUEUE_SIZE": 10000,
+    "FEEDBACK_QUEUE_BLOCK_SECONDS": 0.05,
     # "*" or a list of allowed origins
     "CORS_ORIGINS": "*",
     # put context.patientId in audit lines (off: no patient identifiers in logs)

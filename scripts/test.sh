@@ -4,6 +4,7 @@
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/_venv.sh" "[test]"
 bash scripts/install-browser.sh || echo "note: no Chromium could be installed; browser tests will be skipped"
+bash scripts/install-postgres.sh || echo "note: no PostgreSQL could be installed; the PostgreSQL tests will be skipped"
 # the real FHIR server of tests/test_integration_real_fhir_server.py (npm, pinned by its lock file)
 if [ ! -d tests/realfhir/node_modules/@medplum/fhir-router ]; then
   if command -v npm >/dev/null 2>&1; then

@@ -30,6 +30,8 @@ SCHEMAS_DIR = SHARED_DIR / "cds-hooks-schemas"
 if str(TESTS_DIR) not in sys.path:  # so that PLUGINS=["toy_plugin"] imports
     sys.path.insert(0, str(TESTS_DIR))
 
+from pg_server import postgres_server, postgres_url  # noqa: E402,F401 - real PostgreSQL fixtures
+
 TOY_PLUGIN = "toy_plugin"
 EVALUATION_DATE = "2024-01-15"
 #: FHIR bases the tests' mocked EHRs use (the destination guard allows only these)

@@ -113,5 +113,5 @@ def test_build_response_keeps_extension_and_system_actions(assert_valid_response
     assert_valid_response(body)
     assert body["extension"] == {"org.example": {"empty": []}}
     assert body["systemActions"][0]["type"] == "update"
-    assert issued == [(card.uuid, "k")]
+    assert [(i.uuid, i.kind) for i in issued] == [(card.uuid, "k")]
     assert json.loads(json.dumps(body)) == body

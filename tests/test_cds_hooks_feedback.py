@@ -1,4 +1,8 @@
-"""Feedback: validation, durable SQLite storage, idempotence, card kinds, the report."""
+"""Feedback: validation, durable SQLite storage, idempotence, card kinds, the report.
+
+The PostgreSQL backend, migrations and marks: test_cds_hooks_feedback_store.py; the issued-card
+queue: test_cds_hooks_feedback_writer.py.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +13,10 @@ import pytest
 from conftest import assert_operation_outcome
 
 from cds_hooks.feedback import FeedbackItem, parse_feedback
-from cds_hooks.feedback_store import SqliteFeedbackStore, format_report
+from cds_hooks.feedback_report import format_report
+from cds_hooks.feedback_sql import SqliteFeedbackStore
+from cds_hooks.feedback_store import IssuedCard
+from cds_hooks.feedback_writer import unwrap
 
 EXAMPLES = [
     "spec-2.0.1/feedback-accepted.json",
@@ -203,6 +210,7 @@ def test_feedback_bad_json_and_unknown_service(client):
 def test_issued_cards_give_feedback_its_kind(app, client):
     response = client.post("/cds-services/toy-greeter", json=PATIENT_VIEW)
     card = response.get_json()["cards"][0]
+    assert app.extensions["rair_cds"].feedback_store.flush()  # written off the request path
     issued = rows(app.config["FEEDBACK_DB"], "issued_cards")
     assert [(r["uuid"], r["service_id"], r["kind"]) for r in issued] == [
         (card["uuid"], "toy-greeter", "greeting")
@@ -223,7 +231,11 @@ def test_issued_cards_give_feedback_its_kind(app, client):
 
 def test_report_rates_per_service_and_kind(tmp_path):
     store = SqliteFeedbackStore(tmp_path / "sub" / "dir" / "fb.sqlite3")  # directories created
-    store.record_issued("svc-a", [("c1", "alpha"), ("c2", "alpha"), ("c3", "beta")])
+    store.record_issued(
+        "svc-a",
+        [IssuedCard("c1", "alpha", suggestions=("s1",)), IssuedCard("c2", "alpha"),
+         IssuedCard("c3", "beta")],
+    )
     ts = "2024-01-01T00:00:00.000Z"
     assert (
         store.add(
@@ -239,7 +251,9 @@ def test_report_rates_per_service_and_kind(tmp_path):
     )
     assert store.add("svc-a", [FeedbackItem("c1", "accepted", ts, ("s1",))]) == 0
     report = {(r.service_id, r.kind): r for r in store.report()}
-    assert set(report) == {("svc-a", "alpha"), ("svc-a", "beta"), ("svc-a", "unknown")}
+    # c9 was never issued: stored, marked, and not counted in the rates
+    assert set(report) == {("svc-a", "alpha"), ("svc-a", "beta")}
+    assert [(m.service_id, m.unknown_card) for m in store.full_report().marked] == [("svc-a", 1)]
     alpha = report[("svc-a", "alpha")]
     assert (alpha.accepted, alpha.overridden, alpha.accept_rate, alpha.override_rate) == (
         1,
@@ -258,11 +272,12 @@ def test_report_rates_per_service_and_kind(tmp_path):
         "accept%",
         "override%",
     ]
-    assert "svc-a    alpha    2      1         1           50.0     50.0" in text
+    assert "svc-a    alpha  2      1         1           50.0     50.0" in text
 
 
 def test_store_survives_a_new_instance(tmp_path):
     path = tmp_path / "fb.sqlite3"
+    SqliteFeedbackStore(path).record_issued("s", [IssuedCard("c")])
     SqliteFeedbackStore(path).add(
         "s",
         parse_feedback(
@@ -286,8 +301,9 @@ def test_default_database_path_is_under_the_working_directory(make_app, monkeypa
     monkeypatch.chdir(tmp_path)
     app = make_app(FEEDBACK_DB=DEFAULTS["FEEDBACK_DB"])
     store = app.extensions["rair_cds"].feedback_store
-    assert store.path == tmp_path / "var" / "feedback.sqlite3"
+    assert unwrap(store).path == tmp_path / "var" / "feedback.sqlite3"
     app.test_client().post("/cds-services/toy-greeter", json=PATIENT_VIEW)
+    assert store.flush()
     assert (tmp_path / "var" / "feedback.sqlite3").is_file()
 
 

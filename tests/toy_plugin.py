@@ -86,6 +86,7 @@ class Greeter:
             cards=[card],
             extension={"org.example.toy": _summary(call)},
             card_kinds={card.uuid: "greeting"},
+            card_rules={card.uuid: ["TOY-GREET", "TOY-POLITE"]},
         )
 
 

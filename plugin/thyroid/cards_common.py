@@ -28,10 +28,11 @@ DEFAULT_TEMPLATES = RULES_DIR / "cards.yaml"
 
 @dataclass(frozen=True)
 class RenderedCard:
-    """A card and the name of its kind (for feedback reports)."""
+    """A card, the name of its kind and the rules it cites (for feedback reports)."""
 
     kind: str
     card: Card
+    rules: tuple[str, ...] = ()
 
 
 @functools.lru_cache(maxsize=8)
@@ -123,6 +124,7 @@ class CardContext:
             patient_id = record.patient_source.split("/", 1)[-1]
         self.patient_id = patient_id
         self.fired = list(a.rules_fired)
+        self._cited: list[str] = []  # rules cited since the last card (its card_rules)
         self.blocked: dict[str, list[str]] = {}  # drug -> blocking W-codes
         for w in a.warnings:
             if w.blocking:
@@ -160,6 +162,7 @@ class CardContext:
         """``**Rules and sources:**`` with one bullet per rule: title, grade, sources."""
         lines = []
         for rule in dict.fromkeys(r for r in rules if r):
+            self._cited.append(rule)
             info = self.t["rules"].get(rule, {})
             srcs = [self.t["sources"].get(k, {}).get("label", k) for k in info.get("sources", [])]
             parts = [p for p in (info.get("title", ""), info.get("grade"), "; ".join(srcs)) if p]
@@ -226,7 +229,8 @@ class CardContext:
             detail=detail,
             **extra,
         )
-        return RenderedCard(kind, card)
+        rules, self._cited = tuple(dict.fromkeys(self._cited)), []
+        return RenderedCard(kind, card, rules)
 
     # --- warnings -------------------------------------------------------------------------------
     def warning_rules(self, w: Warning) -> list[str]:

@@ -31,6 +31,8 @@ or label behind it and its detail lists its rule IDs and sources.
 
 from __future__ import annotations
 
+import dataclasses
+
 from plugin.thyroid.assessment import Assessment
 from plugin.thyroid.clinical_model import PatientRecord
 from plugin.thyroid.order_cards_common import (
@@ -120,7 +122,7 @@ def _with_pregnancy_caution(b: OrderCardBuilder, cards: list[OrderCard]) -> list
         if c.card.indicator in ("warning", "critical"):
             detail = caution + ("\n\n" + c.card.detail if c.card.detail else "")
             updated = c.card.model_copy(update={"detail": detail})
-            cards[i] = OrderCard(c.kind, c.order_ref, updated)
+            cards[i] = dataclasses.replace(c, card=updated)
             return cards
     values = {"order_title": "I-131" if order.i131 else b.order_label(),
               "order_label": b.order_label(), "order_ref": order.ref, "caution_text": caution}

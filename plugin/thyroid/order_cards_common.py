@@ -87,6 +87,7 @@ class OrderCard:
     kind: str
     order_ref: str
     card: Card
+    rules: tuple[str, ...] = ()  # the rules behind the card (HookResult.card_rules)
 
 
 @dataclass(frozen=True)
@@ -341,7 +342,8 @@ class OrderCardBuilder:
             overrideReasons=reasons if indicator != "info" else None,
             links=links or None,
         )
-        return OrderCard(kind=kind, order_ref=self.order.ref, card=card)
+        return OrderCard(kind=kind, order_ref=self.order.ref, card=card,
+                         rules=tuple(dict.fromkeys(rules)))
 
     def criteria(self) -> str:
         return ", ".join(self.assessment.rair_criteria)

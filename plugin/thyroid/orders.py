@@ -35,6 +35,7 @@ Settings (service config; environment values may arrive as strings):
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -421,6 +422,7 @@ class OrderService:
             cards=[c.card for c in shown],
             extension={"rair-cds": body},
             card_kinds={c.card.uuid: c.kind for c in shown},
+            card_rules={c.card.uuid: list(c.rules) for c in shown},
         )
 
 
@@ -431,7 +433,7 @@ def _without_delete(order_card: OrderCard) -> OrderCard:
             if not any(a.type == "delete" for a in s.actions or [])]
     new = card.model_copy(update={"suggestions": kept or None,
                                   "selectionBehavior": "any" if kept else None})
-    return OrderCard(order_card.kind, order_card.order_ref, new)
+    return dataclasses.replace(order_card, card=new)
 
 
 def create_order_services(

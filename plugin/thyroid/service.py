@@ -215,4 +215,5 @@ class PatientViewService:
             cards=[rc.card for rc in rendered],
             extension={"rair-cds": {"assessment": assessment.to_json()}},
             card_kinds={rc.card.uuid: rc.kind for rc in rendered},
+            card_rules={rc.card.uuid: list(rc.rules) for rc in rendered},
         )
