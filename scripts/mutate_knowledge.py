@@ -266,11 +266,11 @@ class Outcome:
     seconds: float
 
 
-def _run(mutant: Mutant | None, tests: list[str], timeout: float) -> Outcome:
+def _run(mutant: Mutant | None, tests: list[str], timeout: float, base: Path) -> Outcome:
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="rair-mutant-") as tmp:
         folder = Path(tmp) / "thyroid"
-        shutil.copytree(KNOWLEDGE, folder)
+        shutil.copytree(base, folder)
         if mutant is not None:
             path = folder / mutant.file
             lines = path.read_text(encoding="utf-8").splitlines()
@@ -309,7 +309,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--tests", nargs="*", help="test files to run (default: TESTS)")
     args = parser.parse_args(argv)
 
-    mutants = [m for m in enumerate_mutants(KNOWLEDGE, args.sample)
+    # One snapshot of the knowledge for the whole run: the mutants' line numbers stay right
+    # even if rules/ changes while the run goes on.
+    snapshot = tempfile.TemporaryDirectory(prefix="rair-knowledge-")
+    base = Path(snapshot.name) / "thyroid"
+    shutil.copytree(KNOWLEDGE, base)
+    mutants = [m for m in enumerate_mutants(base, args.sample)
                if args.match in f"{m.where} {m.what}"]
     if args.list:
         for m in mutants:
@@ -323,14 +328,14 @@ def main(argv: list[str] | None = None) -> int:
 
     print(f"{len(mutants)} mutants, {len(tests(None))} test files, {args.jobs} at a time",
           flush=True)
-    baseline = _run(None, tests(None), args.timeout)
+    baseline = _run(None, tests(None), args.timeout, base)
     if baseline.killed:
         print(f"the UNMUTATED knowledge fails the tests ({baseline.detail}); fix that first")
         return 2
     print(f"baseline passes in {baseline.seconds:.0f} s", flush=True)
     outcomes: list[Outcome] = []
     with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
-        futures = [pool.submit(_run, m, tests(m), args.timeout) for m in mutants]
+        futures = [pool.submit(_run, m, tests(m), args.timeout, base) for m in mutants]
         for future in concurrent.futures.as_completed(futures):
             o = future.result()
             outcomes.append(o)
