@@ -315,6 +315,8 @@ def no_secret_in_logs(logs, *secrets):
         assert secret not in joined
 
 
+@pytest.mark.skipif(IN_CI, reason="explores new inputs only outside CI; CI replays the fixed "
+                    "hook-call corpus of test_cds_hooks_fuzz_corpus.py")
 @FUZZ
 @given(data=st.data())
 def test_hook_calls_never_fail_or_leak(secure_app, services, assert_valid_response, logs, data):
