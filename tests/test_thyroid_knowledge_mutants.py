@@ -121,26 +121,22 @@ def test_a_scan_of_unknown_kind_is_post_therapy_only_2_to_14_days_after_the_dose
 # --------------------------------------------------------------- other DESIGN thresholds
 
 
-def _pd_on(pd_day: str) -> B:
-    return (B().histology("PTC").rai("2024-01-10", 5550).scan("2024-01-15")
-            .sum("2025-01-01", 40).sum(pd_day, 50).tested().bp(day(20), 120, 80))
-
-
 @pytest.mark.parametrize(("pd_day", "progression"), [
     ("2025-09-27", "RECENT_PD"),      # exactly 14 calendar months before 2026-11-27
     ("2025-09-26", "PD_NOT_RECENT"),
 ])
 def test_pd_is_recent_up_to_14_calendar_months(pd_day: str, progression: str) -> None:
     """C2/C3: PD counts as recent when dated <= 14 calendar months before the evaluation."""
-    assert run(_pd_on(pd_day))["progression"] == progression
+    b = (B().histology("PTC").rai("2024-01-10", 5550).scan("2024-01-15")
+         .sum("2025-01-01", 40).sum(pd_day, 50).tested().bp(day(20), 120, 80))
+    assert run(b)["progression"] == progression
 
 
 @pytest.mark.parametrize(("contrast_days_before", "invalid"), [(56, True), (57, False)])
 def test_iodinated_contrast_within_8_weeks_invalidates_the_negative_scan(
         contrast_days_before: int, invalid: bool) -> None:
     """A3: contrast <= 8 weeks (56 days, inclusive) before the dose invalidates the scan."""
-    b = rair_pd().contrast(after("2024-01-10", -contrast_days_before))
-    j = run(b)
+    j = run(rair_pd().contrast(after("2024-01-10", -contrast_days_before)))
     assert has_warning(j, "W-IODINE", True) is invalid
     assert (j["rairStatus"] == "YES") is not invalid
 
@@ -387,3 +383,16 @@ def test_airway_invasion_blocks_lenvatinib_and_sorafenib() -> None:
     pending MDT review."""
     j = run(rair_pd().flag("airway_invasion", day(30)))
     assert {"lenvatinib", "sorafenib"} <= blocked(j, "W-BLEED")
+
+
+def test_undecidable_js_iv_is_informational_when_another_criterion_is_met() -> None:
+    """§2.9 W-DATA-MISSING: blocking only when the status is NOT_ESTABLISHED. Uptake in all
+    lesions on a diagnostic scan with PD leaves JS-iv undecidable (A5), but > 22,200 MBq meets
+    JS-v, so the status is YES and the warning only informs."""
+    b = (B().histology("PTC").rai("2019-03-01", 11100).rai("2021-03-01", 11101)
+         .scan("2022-01-01", "diagnostic", "all").sum("2025-01-01", 40).sum("2026-06-01", 50)
+         .tested().bp(day(20), 120, 80))
+    j = run(b)
+    assert (j["rairStatus"], j["rairCriteria"]) == ("YES", ["JS-v"])
+    assert has_warning(j, "W-DATA-MISSING", False) and not has_warning(j, "W-DATA-MISSING", True)
+    assert any("(JS-iv)" in m for m in j["missingData"])
