@@ -222,9 +222,11 @@ def test_each_fusion_sequence_ontology_term_makes_a_ret_fusion(so_code: str) -> 
 
 @pytest.mark.parametrize(("hgnc", "symbol"), [
     ("1097", "BRAF"), ("7989", "NRAS"), ("5173", "HRAS"), ("6407", "KRAS"), ("9967", "RET"),
-    ("8031", "NTRK1"), ("8032", "NTRK2"), ("8033", "NTRK3"), ("427", "ALK")])
+    ("8031", "NTRK1"), ("8032", "NTRK2"), ("8033", "NTRK3"), ("427", "ALK"),
+    ("10261", "ROS1")])
 def test_hgnc_ids_name_their_genes(hgnc: str, symbol: str) -> None:
-    """§A3 gene list (HGNC numeric ids)."""
+    """§A3 gene list (HGNC numeric ids); ROS1 as in the Genomics Reporting IG's ROS1 fusion
+    example (HGNC:10261)."""
     assert load_codes().gene_symbol({"system": HGNC, "code": f"HGNC:{hgnc}"}) == symbol
 
 
