@@ -7,6 +7,7 @@ tokens or patient data: they name a member, a key or a URL path.
 
 from __future__ import annotations
 
+from collections.abc import Collection, Mapping
 from http import HTTPStatus
 from typing import Any
 
@@ -114,17 +115,41 @@ class FhirServerError(CdsHooksError, status=HTTPStatus.PRECONDITION_FAILED, issu
 
 
 class PrefetchUnavailable(CdsHooksError, status=HTTPStatus.PRECONDITION_FAILED, issue="processing"):
-    """Data the service needs was neither supplied nor fetchable (412)."""
+    """Data the service needs was neither supplied nor fetchable (412).
 
-    def __init__(self, key: str, reason: str) -> None:
+    The answer names every prefetch key that could not be had, one ``OperationOutcome`` issue
+    per key with its reason: needed keys first (severity ``error``), then optional ones
+    (severity ``warning``), so the EHR can fix them all at once.
+    """
+
+    def __init__(self, unavailable: Mapping[str, str], needed: Collection[str] = ()) -> None:
+        self.unavailable = dict(unavailable)
+        self.needed = [key for key in self.unavailable if key in needed]
+        self.optional = [key for key in self.unavailable if key not in needed]
+        keys = ", ".join(f"'{key}'" for key in self.needed)
         super().__init__(
-            f"prefetch key '{key}' is needed but could not be had: {reason}",
-            expression=[f"prefetch.{key}"],
+            f"prefetch key(s) {keys} needed but could not be had",
+            expression=[f"prefetch.{key}" for key in self.needed],
         )
-        self.key = key
-        self.reason = reason
         # the state of every key when this was raised, for the audit line
         self.states: dict[str, str] = {}
+
+    def to_operation_outcome(self) -> dict[str, Any]:
+        """One issue per key that could not be had, each naming the key and its reason."""
+        issues = []
+        for key in (*self.needed, *self.optional):
+            if key in self.needed:
+                text = f"prefetch key '{key}' is needed but could not be had"
+            else:
+                text = f"prefetch key '{key}' (optional) could not be had"
+            issue = operation_outcome(
+                self.issue_code,
+                f"{text}: {self.unavailable[key]}",
+                severity="error" if key in self.needed else "warning",
+                expression=[f"prefetch.{key}"],
+            )["issue"]
+            issues.extend(issue)
+        return {"resourceType": "OperationOutcome", "issue": issues}
 
 
 class DeadlineExceeded(CdsHooksError, status=HTTPStatus.GATEWAY_TIMEOUT, issue="timeout"):

@@ -48,12 +48,7 @@ class FhirClient:
         self.deadline = deadline
         self.max_pages = max_pages
         self.max_resources = max_resources
-        if session is None:
-            session = requests.Session()
-            # token-bearing requests must not pick up proxies or .netrc credentials from the
-            # environment: the token goes only where the destination guard allowed
-            session.trust_env = False
-        self.session = session
+        self.session = session or token_session()
         self._destination_check = destination_check
         self.json_limits = json_limits or JsonLimits()  # security (issue 5)
 
@@ -191,6 +186,14 @@ class FhirClient:
         if left <= 0:
             raise DeadlineExceeded("deadline reached before a FHIR read")
         return (left, True) if left < self.timeout else (self.timeout, False)
+
+
+def token_session() -> requests.Session:
+    """A session for token-bearing requests: it does not pick up proxies or ``.netrc``
+    credentials from the environment, so the token goes only where the caller allowed."""
+    session = requests.Session()
+    session.trust_env = False
+    return session
 
 
 def next_link(resource: dict[str, Any]) -> str | None:

@@ -13,6 +13,7 @@ import datetime as dt
 import json
 import logging
 import time
+import uuid
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
@@ -27,7 +28,7 @@ from cds_hooks.client_auth import flag
 from cds_hooks.errors import DeadlineExceeded, PluginError
 from cds_hooks.feedback_store import IssuedCard
 from cds_hooks.fhir_client import FhirClient
-from cds_hooks.hook_request import HookRequest
+from cds_hooks.hook_request import HookRequest, parse_hook_request
 from cds_hooks.limits import JsonLimits
 from cds_hooks.prefetch import PrefetchResult, resolve_prefetch
 from cds_hooks.service import CdsService, HookCall, HookResult
@@ -125,6 +126,37 @@ def execute(
             )
     finally:
         pool.shutdown(wait=False)
+
+
+def execute_from_fhir_server(
+    service: CdsService,
+    context: Mapping[str, Any],
+    fhir_server: str,
+    settings: CallSettings,
+    *,
+    access_token: str | None = None,
+    session: requests.Session | None = None,
+) -> CallOutcome:
+    """One call of ``service`` without prefetch: every key is read from ``fhir_server`` through
+    the service's own templates and paging rules, exactly as the fallback fetch of a hook call
+    (used by ``rair-cds evaluate --fhir-server``). ``context`` is checked like a request's.
+
+    :raises InvalidHookRequest: for a context or URL the hook does not accept.
+    :raises PrefetchUnavailable: (412) naming every key that could not be had.
+    """
+    body: dict[str, Any] = {
+        "hook": service.definition.hook,
+        "hookInstance": str(uuid.uuid4()),
+        "context": dict(context),
+        "fhirServer": fhir_server,
+    }
+    if access_token:
+        body["fhirAuthorization"] = {
+            "access_token": access_token, "token_type": "Bearer", "expires_in": 0,
+            "scope": "patient/*.read", "subject": service.definition.id,
+        }
+    request = parse_hook_request(body, service.definition.hook)
+    return execute(service, request, settings, started=time.monotonic(), session=session)
 
 
 def _prefetch(

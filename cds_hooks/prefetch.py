@@ -4,11 +4,17 @@ Per key of the service's ``ServiceDefinition.prefetch`` (STYLE G5):
 
 * supplied resource: used as is; a searchset with ``link[next]`` is completed from fhirServer;
 * supplied ``null``: "no data", not an error (value ``None``, state ``null``);
-* supplied ``OperationOutcome`` or absent: fetched from ``fhirServer`` with the bearer token.
+* supplied ``OperationOutcome`` or absent: fetched from ``fhirServer`` with the bearer token;
+* supplied, or fetched, with another patient's data (a Patient whose id is not
+  ``context.patientId``, a ``subject``/``patient`` naming another patient:
+  :mod:`cds_hooks.patient_match`): never used; a supplied one counts as absent (fetched when
+  allowed), a fetched one as missing. In a prefetch that holds another patient's data, a
+  supplied key that names no patient (an empty searchset, ``null``) counts as absent too.
 
-Keys are fetched concurrently. A key the service *needs* (``needs_data``) that cannot be had
-raises :class:`~cds_hooks.errors.PrefetchUnavailable` (412); any other such key becomes ``None``
-and is listed in ``missing``. Templates use only the spec's tokens (see :data:`TOKENS`).
+Keys are fetched concurrently. When a key the service *needs* (``needs_data``) cannot be had,
+:class:`~cds_hooks.errors.PrefetchUnavailable` (412) names every key that could not be had, each
+with its reason; otherwise such keys become ``None`` and are listed in ``missing``. Templates use
+only the spec's tokens (see :data:`TOKENS`).
 
 Spec "FHIR Resource Access": a service presents a valid access token with every FHIR call, so
 with ``require_authorization`` (setting ``FHIR_REQUIRE_AUTHORIZATION``, on by default) nothing is
@@ -17,6 +23,7 @@ fetched for a request without ``fhirAuthorization``: its absent keys are missing
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -32,7 +39,10 @@ from cds_hooks.errors import (
 )
 from cds_hooks.fhir_client import FhirClient, missing_matches, next_link
 from cds_hooks.hook_request import HookRequest
+from cds_hooks.patient_match import foreign_patient, refusals
 from cds_hooks.service import ServiceDefinition
+
+log = logging.getLogger("rair_cds.prefetch")
 
 _TOKEN = re.compile(r"\{\{\s*([^{}]*?)\s*\}\}")
 _CONTEXT_TOKEN = re.compile(r"^context\.[A-Za-z][A-Za-z0-9]*$")
@@ -164,7 +174,8 @@ def resolve_prefetch(
     :param client_factory: ``(fhirServer, access_token) -> FhirClient``; the caller sets timeouts,
         deadline and bounds there.
     :param require_authorization: fetch only with an access token (``fhirAuthorization``).
-    :raises PrefetchUnavailable: for the first needed key that cannot be had (412).
+    :raises PrefetchUnavailable: when a needed key cannot be had (412), naming every key that
+        could not be had with its reason.
     :raises DeadlineExceeded: when the call's deadline passes while fetching.
     """
     client = None
@@ -175,59 +186,89 @@ def resolve_prefetch(
     elif request.fhir_server and client_factory is not None:
         client = client_factory(request.fhir_server, token)
 
-    def one(key: str) -> tuple[Any, str, str | None]:
-        return _resolve_key(key, definition.prefetch[key], request, client, no_client)
-
     keys = list(definition.prefetch)
     if not keys:
         return PrefetchResult()
+    patient_id = _patient_id(request)
+    refused = refusals(request.prefetch, keys, patient_id) if patient_id else {}
+    for key in refused:
+        # one record, one patient (cds_hooks.patient_match): fetch the key instead when allowed
+        log.warning("prefetch key %s is not used: it holds, or may hold, another patient's data",
+                    key)
+
+    def one(key: str) -> tuple[Any, str, str | None]:
+        return _resolve_key(
+            key, definition.prefetch[key], request, client, no_client, refused.get(key)
+        )
     with ThreadPoolExecutor(max_workers=max(1, min(concurrency, len(keys)))) as pool:
         outcomes = dict(zip(keys, pool.map(one, keys), strict=True))
 
-    values: dict[str, Any] = {}
-    states: dict[str, str] = {}
-    missing: list[str] = []
-    for key in keys:
-        value, state, reason = outcomes[key]
-        values[key], states[key] = value, state
-        if state == MISSING:
-            if key in definition.needs_data:
-                error = PrefetchUnavailable(key, reason or "unavailable")
-                error.states = {k: outcomes[k][1] for k in keys}
-                raise error
-            missing.append(key)
-    return PrefetchResult(values=values, states=states, missing=tuple(missing))
+    values = {key: outcomes[key][0] for key in keys}
+    states = {key: outcomes[key][1] for key in keys}
+    reasons = {key: outcomes[key][2] or "unavailable" for key in keys if states[key] == MISSING}
+    if any(key in definition.needs_data for key in reasons):
+        error = PrefetchUnavailable(reasons, needed=definition.needs_data)
+        error.states = states
+        raise error
+    return PrefetchResult(values=values, states=states, missing=tuple(reasons))
+
+
+def _patient_id(request: HookRequest) -> str | None:
+    patient_id = request.context.get("patientId")
+    return patient_id if isinstance(patient_id, str) and patient_id else None
 
 
 def _resolve_key(
-    key: str, template: str, request: HookRequest, client: FhirClient | None, no_client: str
+    key: str,
+    template: str,
+    request: HookRequest,
+    client: FhirClient | None,
+    no_client: str,
+    refusal: str | None = None,
 ) -> tuple[Any, str, str | None]:
-    """(value, state, reason why missing) for one key; DeadlineExceeded propagates."""
+    """(value, state, reason why missing) for one key; DeadlineExceeded propagates.
+
+    ``refusal``: why the supplied value must not be used (another patient's data): then the key
+    is fetched as if absent, and the reason leads the reason why it is missing.
+    """
     supplied = request.prefetch.get(key, _ABSENT)
-    if supplied is None:
+    if supplied is None and refusal is None:
         return None, NULL, None
-    usable = supplied is not _ABSENT and supplied.get("resourceType") != "OperationOutcome"
-    cut_short = usable and next_link(supplied) is None and missing_matches(supplied) > 0
-    if cut_short:
+    patient_id = _patient_id(request)
+    usable = (
+        refusal is None
+        and supplied is not _ABSENT
+        and supplied is not None
+        and supplied.get("resourceType") != "OperationOutcome"
+    )
+    # why a supplied value is not used, prefixed to the reason when the key ends up missing
+    refused = f"{refusal}; " if refusal else ""
+    if usable and next_link(supplied) is None and missing_matches(supplied) > 0:
         # a supplied searchset cut short without a next link: fetch the key whole instead
-        usable = False
-        no_client = f"supplied searchset is incomplete (fewer entries than total); {no_client}"
+        usable, refused = False, "supplied searchset is incomplete (fewer entries than total); "
     if usable and next_link(supplied) is None:
         return supplied, SUPPLIED, None
     if client is None:
-        return None, MISSING, no_client
+        return None, MISSING, refused + no_client
     try:
         if usable:
-            return client.complete(supplied), COMPLETED, None
-        try:
-            query = render_template(template, request.context)
-        except _Unresolvable as exc:
-            return None, MISSING, f"template token '{exc}' has no value in the context"
-        return client.read_all(query), FETCHED, None
+            value, state = client.complete(supplied), COMPLETED
+        else:
+            try:
+                query = render_template(template, request.context)
+            except _Unresolvable as exc:
+                return None, MISSING, f"{refused}template token '{exc}' has no value in the context"
+            value, state = client.read_all(query), FETCHED
     except DeadlineExceeded:
         raise
     except CdsHooksError as exc:
-        return None, MISSING, exc.message
+        return None, MISSING, refused + exc.message
+    if patient_id and (foreign := foreign_patient(value, patient_id)):
+        log.warning("the FHIR server answered prefetch key %s with another patient's data", key)
+        return None, MISSING, (
+            f"{refused}the FHIR server's answer holds another patient's data ({foreign})"
+        )
+    return value, state, None
 
 
 _ABSENT: Any = object()

@@ -637,14 +637,7 @@ def _(p: Patient) -> None:
            "rulesFired": ["G4"]},
           "G4: acquired solvent-front resistance mutation after larotrectinib.")
 def _(p: Patient) -> None:
-    js_ii_base(p)
-    p.variant("NTRK3", fusion_partner="ETV6", date="2024-08-01",
-              text="ETV6::NTRK3 fusion detected by RNA NGS")
-    p.lesion_sum("2024-09-20", 45)
-    p.lesion_sum("2025-03-01", 24)
-    p.lesion_sum("2026-07-25", 31)
-    p.status("2026-07-25", "worsened")
-    p.therapy("larotrectinib", "2024-10-01", "2026-08-01", stopped="progression")
+    ntrk3_fusion_pd_on_larotrectinib(p)
     p.variant("NTRK3", p_hgvs="NP_001012338.1:p.Gly623Arg", date="2026-08-20", vaf=0.12,
               text="NTRK3 G623R (solvent-front) acquired resistance mutation")
 
@@ -652,11 +645,16 @@ def _(p: Patient) -> None:
 # --- safety ----------------------------------------------------------------------------------
 
 @scenario("pregnant-systemic-indicated",
-          "Pregnant, RAIR with recent PD, no actionable driver: MDT review",
+          "Pregnant, RAIR with recent PD, no actionable driver: no TKI or RAI now, MDT review",
           {"rairStatus": "YES", "rairCriteria": ["JS-ii"], "progression": "RECENT_PD",
            "action": "MDT_REVIEW_REQUIRED", "suggestMolecularTesting": False,
-           "warnings": [{"code": "W-PREG", "blocking": True}], "rulesFired": ["H4"]},
-          "§A4.1 step 4: pregnancy with systemic therapy otherwise indicated.")
+           "therapies": {"onLabel": [{"drug": "lenvatinib", "preferred": False},
+                                     {"drug": "sorafenib", "preferred": False}]},
+           "warnings": [{"code": "W-PREG", "blocking": True,
+                         "drugs": ["lenvatinib", "sorafenib"]}], "rulesFired": ["H4"]},
+          "§A4.11 rule 4 (issue 9): W-PREG blocks every offered TKI (a non-fixable block), so "
+          "no drug is preferred; SYSTEMIC_FIRST_LINE becomes MDT_REVIEW_REQUIRED and the therapy "
+          "card says 'Pregnancy or lactation: no TKI or RAI now; MDT review'.")
 def _(p: Patient) -> None:
     js_ii_base(p)
     recent_pd(p)
@@ -665,11 +663,19 @@ def _(p: Patient) -> None:
 
 
 @scenario("ret-fusion-uncontrolled-bp",
-          "RET fusion with BP 162/98: selpercatinib blocked until BP controlled",
+          "RET fusion with BP 162/98: control blood pressure, then selpercatinib (still preferred)",
           {"rairStatus": "YES", "rairCriteria": ["JS-ii"], "progression": "RECENT_PD",
            "action": "SYSTEMIC_FIRST_LINE", "suggestMolecularTesting": False,
-           "warnings": [{"code": "W-HTN", "blocking": True, "drugs": ["selpercatinib"]}]},
-          "§A4.2 drug-level block; §A4.8 BP >= 140/90.")
+           "therapies": {"onLabel": [{"drug": "selpercatinib", "preferred": True},
+                                     {"drug": "pralsetinib", "preferred": True}]},
+           "warnings": [{"code": "W-HTN", "blocking": True,
+                         "drugs": ["selpercatinib", "pralsetinib", "lenvatinib"]},
+                        {"code": "W-HTN", "blocking": False, "drugs": ["sorafenib"]}]},
+          "§A4.11 rule 1 (issue 9): W-HTN is a FIXABLE block, by label for selpercatinib and "
+          "pralsetinib ('do not initiate ... uncontrolled hypertension'), DESIGN for lenvatinib; "
+          "sorafenib keeps a caution. Preferred does not move to another drug and the action is "
+          "unchanged: the next step reads 'Control blood pressure before starting selpercatinib'. "
+          "§A4.8 BP >= 140/90.")
 def _(p: Patient) -> None:
     js_ii_base(p)
     recent_pd(p)
@@ -678,11 +684,18 @@ def _(p: Patient) -> None:
 
 
 @scenario("hemoptysis-cabozantinib",
-          "PD on lenvatinib with hemoptysis last month: cabozantinib blocked",
+          "PD on lenvatinib with hemoptysis last month: every on-label option blocked, MDT review",
           {"rairStatus": "YES", "rairCriteria": ["JS-ii"], "progression": "RECENT_PD",
-           "action": "SYSTEMIC_LATER_LINE", "suggestMolecularTesting": False,
-           "warnings": [{"code": "W-BLEED", "blocking": True, "drugs": ["cabozantinib"]}]},
-          "Active hemoptysis Condition 2026-10-20 (< 3 months, §A4.8).")
+           "action": "MDT_REVIEW_REQUIRED", "suggestMolecularTesting": False,
+           "therapies": {"onLabel": [{"drug": "cabozantinib", "preferred": False},
+                                     {"drug": "sorafenib", "preferred": False}],
+                         "notEligible": [{"drug": "lenvatinib"}]},
+           "warnings": [{"code": "W-BLEED", "blocking": True,
+                         "drugs": ["cabozantinib", "sorafenib"]}], "rulesFired": ["G1"]},
+          "Active hemoptysis Condition 2026-10-20 (< 3 months, §A4.8). §A4.11 rule 5 (issue 9): "
+          "W-BLEED blocks cabozantinib (label: recent hemorrhage) and sorafenib (DESIGN pending "
+          "MDT); every on-label option is then under a non-fixable block, so the action is "
+          "MDT_REVIEW_REQUIRED (rule 3), never 'options: sorafenib'.")
 def _(p: Patient) -> None:
     js_ii_base(p)
     p.lesion_sum("2025-01-05", 40)
@@ -827,6 +840,236 @@ def _(p: Patient) -> None:
     p._obs("cum", cc(RAIR, "cumulative-activity", "Cumulative I-131 activity"), "2026-01-10",
            valueQuantity={"value": 22.2})
     recent_pd(p)
+
+
+# --- issue 9: reading drivers and histology ---
+# DOMAIN.md §A4.13 (reading drivers) and §A4.14 (histology and eligibility gaps).
+
+LEGACY_EXT = "http://hl7.org/fhir/StructureDefinition/"
+
+
+def ntrk3_fusion_pd_on_larotrectinib(p: Patient) -> None:
+    """JS-ii; ETV6::NTRK3 (RNA panel, 2024); PD on larotrectinib (stopped for progression)."""
+    js_ii_base(p)
+    p.variant("NTRK3", fusion_partner="ETV6", date="2024-08-01",
+              text="ETV6::NTRK3 fusion detected by RNA NGS")
+    p.lesion_sum("2024-09-20", 45)
+    p.lesion_sum("2025-03-01", 24)
+    p.lesion_sum("2026-07-25", 31)
+    p.status("2026-07-25", "worsened")
+    p.therapy("larotrectinib", "2024-10-01", "2026-08-01", stopped="progression")
+
+
+def set_histology(p: Patient, morph: str, display: str) -> None:
+    """Replace the ICD-O-3 morphology of the patient's thyroid-cancer Condition."""
+    cond = next(r for r in p.resources if r["resourceType"] == "Condition")
+    cond["code"]["coding"][1] = {"system": ICDO3, "code": morph, "display": display}
+    cond["code"]["text"] = f"Thyroid carcinoma ({display.lower()})"
+
+
+def legacy_braf_v600e(p: Patient, date: str) -> None:
+    """BRAF V600E in the legacy R4 genetics-extension shape: ``observation-geneticsGene`` and the
+    complex ``observation-geneticsAminoAcidChange`` with its ``Name`` / ``Type`` sub-extensions."""
+    p.add({
+        "resourceType": "Observation", "id": p._id("var"), "status": "final",
+        "extension": [
+            {"url": LEGACY_EXT + "observation-geneticsGene",
+             "valueCodeableConcept": cc("http://www.genenames.org", "1097", "BRAF")},
+            {"url": LEGACY_EXT + "observation-geneticsAminoAcidChange", "extension": [
+                {"url": "Name", "valueCodeableConcept": {"text": "p.V600E"}},
+                {"url": "Type", "valueCodeableConcept": cc(SNOMED, "36845000", "Missense")}]},
+            {"url": LEGACY_EXT + "observation-geneticsGenomicSourceClass",
+             "valueCodeableConcept": cc(LOINC, "LA6684-0", "somatic")},
+        ],
+        "code": cc(LOINC, "55233-1", "Genetic analysis master panel"),
+        "subject": p.ref, "effectiveDateTime": date,
+        "valueCodeableConcept": cc(LOINC, "LA9633-4", "Present"),
+    })
+
+
+@scenario("pdtc-poorly-differentiated",
+          "Poorly differentiated carcinoma (8337/3), JS-ii, recent PD: MDT review",
+          {"rairStatus": "YES", "rairCriteria": ["JS-ii"], "progression": "RECENT_PD",
+           "action": "MDT_REVIEW_REQUIRED", "suggestMolecularTesting": False, "drivers": [],
+           "therapies": {"onLabel": [{"drug": "lenvatinib", "preferred": True},
+                                     {"drug": "sorafenib"}]},
+           "warnings": [{"code": "W-HISTOLOGY-PDTC", "blocking": False}],
+           "rulesFired": ["A1", "B2", "F1"]},
+          "§A4.14: PDTC is follicular-cell-derived; the status and lists are computed as for DTC, "
+          "W-HISTOLOGY-PDTC notes it is outside ATA 2025's DTC definition, and systemic therapy "
+          "goes to MDT review first.")
+def _(p: Patient) -> None:
+    set_histology(p, "8337/3", "Poorly differentiated thyroid carcinoma")
+    js_ii_base(p)
+    recent_pd(p)
+    p.negatives()
+
+
+@scenario("no-birth-date",
+          "No date of birth, JS-ii, recent PD, panel negative: lenvatinib stays listed",
+          {"rairStatus": "YES", "rairCriteria": ["JS-ii"], "progression": "RECENT_PD",
+           "action": "SYSTEMIC_FIRST_LINE", "suggestMolecularTesting": False, "drivers": [],
+           "therapies": {"onLabel": [{"drug": "lenvatinib", "preferred": True},
+                                     {"drug": "sorafenib"}]},
+           "missingDataIncludes": ["date of birth (label age limits)"],
+           "rulesFired": ["F1", "H1"]},
+          "§A4.14: an unknown age keeps age-limited drugs in their lists; missingData asks for the "
+          "date of birth.")
+def _(p: Patient) -> None:
+    del p.resources[0]["birthDate"]
+    js_ii_base(p)
+    recent_pd(p)
+    p.negatives()
+
+
+@scenario("braf-v600e-legacy-extension",
+          "BRAF V600E in the legacy R4 amino-acid-change extension, JS-ii, recent PD",
+          {"rairStatus": "YES", "rairCriteria": ["JS-ii"], "progression": "RECENT_PD",
+           "action": "SYSTEMIC_FIRST_LINE", "suggestMolecularTesting": False,
+           "drivers": [{"gene": "BRAF", "alteration": "V600E", "kind": "snv"}],
+           "therapies": {"onLabel": [{"drug": "lenvatinib", "preferred": True}],
+                         "trialOnly": [{"drug": "dabrafenib+trametinib"}]},
+           "rulesFired": ["F5"]},
+          "§A4.13: p.V600E in the Name sub-extension of observation-geneticsAminoAcidChange is "
+          "BRAF V600E (never 'BRAF unknown' and never W-BRAF-NONV600E). RET/NTRK/ALK negative "
+          "on an RNA fusion panel.")
+def _(p: Patient) -> None:
+    js_ii_base(p)
+    recent_pd(p)
+    legacy_braf_v600e(p, "2026-08-20")
+    p.negatives(("RET", "NTRK1", "NTRK2", "NTRK3", "ALK"))
+
+
+@scenario("braf-v600e-dna-only",
+          "BRAF V600E on a DNA-only panel, JS-ii, recent PD: RNA fusion testing not done",
+          {"rairStatus": "YES", "rairCriteria": ["JS-ii"], "progression": "RECENT_PD",
+           "action": "ORDER_MOLECULAR_TESTING", "suggestMolecularTesting": True,
+           "drivers": [{"gene": "BRAF", "alteration": "V600E", "kind": "snv"}],
+           "rulesFired": ["E1"]},
+          "§A4.13: a DNA-only BRAF V600E is a known driver, but fusion status stays unknown (E4) "
+          "until a fusion-capable assay is on file; the testing card says so.")
+def _(p: Patient) -> None:
+    js_ii_base(p)
+    recent_pd(p)
+    p.variant("BRAF", p_hgvs="NP_004324.2:p.Val600Glu", c_hgvs="NM_004333.4:c.1799T>A",
+              rna=False)
+
+
+@scenario("rai-ineligible-ret-fusion",
+          "RAI judged not appropriate, CCDC6::RET fusion, recent PD: MDT review, RET inhibitors",
+          {"rairStatus": "NOT_ESTABLISHED", "rairCriteria": [], "progression": "RECENT_PD",
+           "action": "MDT_REVIEW_REQUIRED", "suggestMolecularTesting": False,
+           "drivers": [{"gene": "RET", "alteration": "fusion", "kind": "fusion",
+                        "partner": "CCDC6"}],
+           "therapies": {"onLabel": [{"drug": "selpercatinib", "preferred": True},
+                                     {"drug": "pralsetinib", "preferred": True}],
+                         "notEligible": [{"drug": "lenvatinib"}, {"drug": "sorafenib"}]},
+           "rulesFired": ["A2b", "F2"]},
+          "§A4.14: rair#rai-ineligible (no RAI given): NOT_ESTABLISHED, MDT review (never "
+          "RAI_EVALUATION); selpercatinib/pralsetinib ('RAI-refractory if RAI is appropriate') on "
+          "label, lenvatinib/sorafenib (RAI-refractory labels) not eligible.")
+def _(p: Patient) -> None:
+    p.flag("rai-ineligible", "2026-09-01", True)
+    recent_pd(p)
+    p.variant("RET", fusion_partner="CCDC6", text="CCDC6::RET fusion detected by RNA NGS")
+    p.bp("2026-11-10", 126, 80)
+
+
+@scenario("ntrk-resistance-xdfg",
+          "ETV6::NTRK3 with PD on larotrectinib and NTRK3 G696A (xDFG): MDT review",
+          {"rairStatus": "YES", "rairCriteria": ["JS-ii"], "progression": "RECENT_PD",
+           "action": "MDT_REVIEW_REQUIRED", "suggestMolecularTesting": False,
+           "therapies": {"onLabel": [{"drug": "repotrectinib", "preferred": False}],
+                         "notEligible": [{"drug": "larotrectinib"}, {"drug": "entrectinib"}]},
+           "rulesFired": ["G4"]},
+          "§A4.14 / G4: an xDFG substitution: repotrectinib listed with 'limited expected "
+          "activity' and MDT review (classes in rules/thyroid/therapies.yaml).")
+def _(p: Patient) -> None:
+    ntrk3_fusion_pd_on_larotrectinib(p)
+    p.variant("NTRK3", p_hgvs="NP_001012338.1:p.Gly696Ala", date="2026-08-20", vaf=0.1,
+              text="NTRK3 G696A (xDFG) acquired resistance mutation")
+
+# --- issue 9: blocks and BRAF after MKI ---
+
+def braf_after_lenvatinib(p: Patient, stopped: str, sums: tuple = (28, 36)) -> None:
+    """JS-ii; lenvatinib 2025-01-10..2025-06-20 stopped for ``stopped``; BRAF V600E on a
+    fusion-capable panel with the other genes negative; sums after stopping ``sums``."""
+    js_ii_base(p)
+    p.lesion_sum("2025-01-05", 40)
+    p.status("2025-01-05", "worsened")
+    p.therapy("lenvatinib", "2025-01-10", "2025-06-20", stopped=stopped)
+    p.lesion_sum("2025-08-01", sums[0])
+    p.lesion_sum("2026-07-15", sums[1])
+    if sums[1] > sums[0]:
+        p.status("2026-07-15", "worsened")
+    p.variant("BRAF", p_hgvs="NP_004324.2:p.Val600Glu", c_hgvs="NM_004333.4:c.1799T>A",
+              vaf=0.3, date="2024-12-01")
+    p.negatives(("RET", "NTRK1", "NTRK2", "NTRK3", "ALK"), date="2024-12-01")
+    p.bp("2026-11-10", 128, 78)
+
+
+BRAF_V600E = [{"gene": "BRAF", "alteration": "V600E", "kind": "snv"}]
+
+
+@scenario("braf-v600e-after-lenvatinib-pd",
+          "BRAF V600E, PD after lenvatinib (stopped for progression): dabrafenib+trametinib "
+          "preferred, cabozantinib on label",
+          {"rairStatus": "YES", "rairCriteria": ["JS-ii"], "progression": "RECENT_PD",
+           "action": "SYSTEMIC_LATER_LINE", "suggestMolecularTesting": False,
+           "drivers": BRAF_V600E,
+           "therapies": {"onLabel": [{"drug": "dabrafenib+trametinib", "preferred": True},
+                                     {"drug": "cabozantinib", "preferred": False}],
+                         "notEligible": [{"drug": "lenvatinib"}]},
+           "rulesFired": ["G1", "G3"]},
+          "§A4.12 (issue 9, supersedes G3): both on label; D+T preferred because ATA 2025 Rec 66 "
+          "offers cabozantinib to tumours without an actionable driver (Rec 70B not retrieved).")
+def _(p: Patient) -> None:
+    braf_after_lenvatinib(p, "progression")
+
+
+@scenario("braf-v600e-after-lenvatinib-intolerance",
+          "BRAF V600E, PD after lenvatinib stopped for intolerance: D+T preferred (MDT confirms "
+          "no satisfactory alternative); lenvatinib never preferred",
+          {"rairStatus": "YES", "rairCriteria": ["JS-ii"], "progression": "RECENT_PD",
+           "action": "SYSTEMIC_LATER_LINE", "suggestMolecularTesting": False,
+           "drivers": BRAF_V600E,
+           "therapies": {"onLabel": [{"drug": "dabrafenib+trametinib", "preferred": True},
+                                     {"drug": "cabozantinib", "preferred": False},
+                                     {"drug": "lenvatinib", "preferred": False}]},
+           "rulesFired": ["G1", "G3"]},
+          "§A4.12: cabozantinib's 'progressed following prior VEGFR-targeted therapy' is met; "
+          "D+T's 'no satisfactory alternative' is for the MDT to confirm (said on the option); "
+          "lenvatinib stays on label with 'stopped for intolerance on 2025-06-20; a re-challenge "
+          "at a lower dose is an MDT decision'.")
+def _(p: Patient) -> None:
+    braf_after_lenvatinib(p, "intolerance")
+
+
+@scenario("braf-v600e-lenvatinib-intolerance-no-pd",
+          "BRAF V600E, lenvatinib stopped for intolerance, no progression since: monitor, "
+          "no option",
+          {"rairStatus": "YES", "rairCriteria": ["JS-ii"], "progression": "NO_PD",
+           "action": "MONITOR", "suggestMolecularTesting": False, "drivers": BRAF_V600E,
+           "therapiesAbsent": {"onLabel": ["dabrafenib+trametinib", "cabozantinib", "lenvatinib",
+                                           "sorafenib"],
+                               "guidelineSupportedOffLabel": ["cabozantinib"]},
+           "rulesFired": ["D1"]},
+          "§A4.12 / G2: intolerance without progression -> D1 monitoring; no drug is listed.")
+def _(p: Patient) -> None:
+    braf_after_lenvatinib(p, "intolerance", sums=(28, 28))
+
+
+@scenario("pregnant-no-prior-rai",
+          "Pregnant, no prior therapeutic RAI: RAI deferred, MDT review (not RAI evaluation)",
+          {"rairStatus": "NOT_ESTABLISHED", "rairCriteria": [], "action": "MDT_REVIEW_REQUIRED",
+           "suggestMolecularTesting": False,
+           "warnings": [{"code": "W-PREG", "blocking": True}], "rulesFired": ["A2", "H4"]},
+          "§A4.11 rule 4 (issue 9): where §A4.1 would give RAI_EVALUATION, pregnancy gives "
+          "MDT_REVIEW_REQUIRED (RAI is contraindicated in pregnancy).")
+def _(p: Patient) -> None:
+    p.resources[0]["birthDate"] = "1994-06-06"
+    p.lesion_sum("2026-09-01", 25)
+    p.pregnancy("2026-11-10", True)
 
 
 # --------------------------------------------------------------------------------------------

@@ -10,10 +10,15 @@ Generic on purpose: any domain's tests can use them.
 * ``assert_valid_response(body, schema="service-response")``: validate a body against the
   derived CDS Hooks JSON Schemas (``discovery-response``, ``service-response``,
   ``feedback-request``, ``service-request``). Skips when ``../shared`` is absent.
+* Every response body with an ``extension["rair-cds"]`` object, from the Flask test client (an
+  autouse fixture wraps ``FlaskClient.open``) or from :func:`http`, is validated against the
+  published ``docs/assessment.schema.json`` (:func:`check_rair_extension`); the run's summary
+  says how many were checked.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import sys
 import urllib.error
@@ -32,6 +37,7 @@ if str(TESTS_DIR) not in sys.path:  # so that PLUGINS=["toy_plugin"] imports
 
 from pg_server import postgres_server, postgres_url  # noqa: E402,F401 - real PostgreSQL fixtures
 
+ASSESSMENT_SCHEMA = REPO_DIR / "docs" / "assessment.schema.json"
 TOY_PLUGIN = "toy_plugin"
 EVALUATION_DATE = "2024-01-15"
 #: FHIR bases the tests' mocked EHRs use (the destination guard allows only these)
@@ -118,7 +124,59 @@ def http(method, url, body=None, headers=None, raw=None):
     except urllib.error.HTTPError as error:
         status, response_headers, payload = error.code, error.headers, error.read()
         error.close()
-    return status, response_headers, (json.loads(payload) if payload else None)
+    body = json.loads(payload) if payload else None
+    check_rair_extension(body)
+    return status, response_headers, body
+
+
+@functools.cache
+def _assessment_validator():
+    from jsonschema import Draft202012Validator, FormatChecker
+
+    schema = json.loads(ASSESSMENT_SCHEMA.read_text(encoding="utf-8"))
+    Draft202012Validator.check_schema(schema)
+    return Draft202012Validator(schema, format_checker=FormatChecker())
+
+
+#: how many response bodies :func:`check_rair_extension` validated in this run
+RAIR_EXTENSIONS_CHECKED = [0]
+
+
+def check_rair_extension(body):
+    """Assert that ``body["extension"]["rair-cds"]``, when present, is valid against
+    ``docs/assessment.schema.json`` (issue 12 item 6). Returns ``body``."""
+    extension = body.get("extension") if isinstance(body, dict) else None
+    if isinstance(extension, dict) and "rair-cds" in extension:
+        errors = sorted(_assessment_validator().iter_errors(extension["rair-cds"]),
+                        key=lambda e: list(e.absolute_path))
+        messages = [f"{list(e.absolute_path)}: {e.message[:200]}" for e in errors]
+        assert not messages, "docs/assessment.schema.json violations:\n" + "\n".join(messages)
+        RAIR_EXTENSIONS_CHECKED[0] += 1
+    return body
+
+
+@pytest.fixture(autouse=True)
+def _validate_rair_extensions(monkeypatch):
+    """Every Flask test-client response is checked by :func:`check_rair_extension`."""
+    from flask.testing import FlaskClient
+
+    original = FlaskClient.open
+
+    def open_and_check(self, *args, **kwargs):
+        response = original(self, *args, **kwargs)
+        if response.is_json:
+            check_rair_extension(response.get_json(silent=True))
+        return response
+
+    monkeypatch.setattr(FlaskClient, "open", open_and_check)
+
+
+def pytest_terminal_summary(terminalreporter):
+    if RAIR_EXTENSIONS_CHECKED[0]:
+        terminalreporter.write_line(
+            f"docs/assessment.schema.json: {RAIR_EXTENSIONS_CHECKED[0]} response extension(s) "
+            "validated"
+        )
 
 
 @pytest.fixture

@@ -340,8 +340,9 @@ def test_fetched_search_cut_short_without_next_link_is_not_used(client, fhir):
 
 def test_fetched_search_whose_total_matches_is_used(client, fhir):
     bundle = _with_total(searchset([1, 2]), 2)
-    bundle["entry"].append({"resource": {"resourceType": "Patient", "id": "x"},
-                            "search": {"mode": "include"}})  # includes are not matches
+    # includes are not matches (the included Patient is the context patient: §A4.15)
+    bundle["entry"].append({"resource": {"resourceType": "Patient", "id": "1288992"},
+                            "search": {"mode": "include"}})
     fhir.get(CONDITIONS_URL, json=bundle)
     response = client.post("/cds-services/toy-greeter", json=request_body({"patient": PATIENT}))
     assert seen(response)["prefetch"]["conditions"] == {"entries": 3, "links": []}

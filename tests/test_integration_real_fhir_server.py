@@ -23,90 +23,29 @@ Every sample bundle (``fhir_samples/thyroid/bundles``) is loaded through the ser
 from __future__ import annotations
 
 import json
-import queue
-import secrets
-import shutil
-import subprocess
-import threading
 import uuid
 from pathlib import Path
 
 import pytest
-from conftest import TESTS_DIR, http
+from conftest import http
+from realfhir_server import RealFhirServer, skip_reason
 
 from plugin.thyroid import service as thyroid_service
 from plugin.thyroid.samples import evaluation_date, sample_index
 
 pytestmark = [pytest.mark.e2e, pytest.mark.realfhir]
 
-REALFHIR_DIR = TESTS_DIR / "realfhir"
 SAMPLES = sample_index()
 SERVICE_URL = "/cds-services/rair-patient-view"
-START_TIMEOUT = 30.0
 #: the shipped templates' bare-id reference searches, in the Type/id form this server matches
 BARE_ID = "patient={{context.patientId}}"
 TYPED_ID = "patient=Patient/{{context.patientId}}"
 
 
-def _skip_reason() -> str | None:
-    if shutil.which("node") is None:
-        return "Node.js is not installed (the real FHIR server runs on it)"
-    if not (REALFHIR_DIR / "node_modules" / "@medplum" / "fhir-router").is_dir():
-        return ("the real FHIR server is not installed: run `npm ci --prefix tests/realfhir` "
-                "(bash scripts/test.sh does)")
-    return None
-
-
-class RealFhirServer:
-    """``node tests/realfhir/server.mjs`` on a free loopback port, requiring a bearer token."""
-
-    def __init__(self) -> None:
-        self.token = secrets.token_urlsafe(16)
-        self.process = subprocess.Popen(
-            ["node", str(REALFHIR_DIR / "server.mjs"), "--port", "0", "--token", self.token],
-            cwd=REALFHIR_DIR,
-            stdin=subprocess.PIPE,  # the server stops when its stdin closes
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        lines: queue.Queue[str] = queue.Queue()
-        threading.Thread(target=lambda: [lines.put(line) for line in self.process.stdout],
-                         daemon=True).start()
-        try:
-            line = lines.get(timeout=START_TIMEOUT)
-        except queue.Empty:
-            line = ""
-        if not line.startswith("LISTENING "):
-            self.stop()
-            raise RuntimeError(f"the FHIR server did not start: {line!r} "
-                               f"{self.process.stderr.read()[-2000:]!r}")
-        self.base_url = line.split()[1]
-
-    def call(self, method: str, path: str, body: dict | None = None, token: str | None = None):
-        headers = {"Accept": "application/fhir+json",
-                   "Authorization": f"Bearer {token or self.token}"}
-        if body is not None:
-            headers["Content-Type"] = "application/fhir+json"
-        return http(method, f"{self.base_url}/{path.lstrip('/')}", body, headers)
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.stdin.close()
-            try:
-                self.process.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=5)
-        for stream in (self.process.stdout, self.process.stderr):
-            if stream and not stream.closed:
-                stream.close()
-
-
 @pytest.fixture(scope="module")
 def fhir_server():
     """The real FHIR server with every sample bundle loaded through its batch interaction."""
-    reason = _skip_reason()
+    reason = skip_reason()
     if reason:
         pytest.skip(reason)
     server = RealFhirServer()

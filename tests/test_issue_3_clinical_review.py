@@ -119,8 +119,10 @@ def test_undated_hemorrhage_blocks_cabozantinib() -> None:
     <= 3 months or active): a hemorrhage of unknown date counts as recent until dated."""
     b = rair_pd().therapy("lenvatinib", "2024-03-01", "2025-03-01", stop="progression")
     j = run(b.flag("hemorrhage", None))
-    assert warning(j, "W-BLEED", True)["drugs"] == ["cabozantinib"]
-    assert j["action"] == "SYSTEMIC_LATER_LINE"  # §A4.2: drug-level block, action unchanged
+    # §A4.11 rule 5 (issue 9): sorafenib is held too (DESIGN), so every on-label option is
+    # blocked and the action is MDT review (rule 3)
+    assert warning(j, "W-BLEED", True)["drugs"] == ["cabozantinib", "sorafenib"]
+    assert j["action"] == "MDT_REVIEW_REQUIRED"
     assert has_missing(j, "date of hemorrhage")
 
 

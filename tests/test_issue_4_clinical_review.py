@@ -162,31 +162,28 @@ def test_diagnostic_activity_i131_in_pregnancy_is_critical(client, assert_valid_
     assert cards[0]["overrideReasons"]
 
 
-def test_lactation_i131_and_tki_orders_get_a_warning(client, assert_valid_response):
-    """H4 (RAI contraindicated in lactation; TKIs: avoid in breastfeeding) with W-PREG not
-    blocking: before the review, lenvatinib got only the "preferred" info card and a diagnostic
-    I-131 order nothing."""
+def test_lactation_i131_and_tki_orders_are_blocked(client, assert_valid_response):
+    """H4 as settled by §A4.11 rule 4 (issue 9): "pregnancy or lactation (W-PREG, blocking)". The
+    issue-4 reading (lactation: a non-blocking caution) is superseded: every TKI and every I-131
+    order, whatever the activity, gets the critical W-PREG card with a delete suggestion."""
     drafts = [i131("tx", 150), drug("lenv", "1603296"), i131("dx", 2)]
     body = assert_valid_response(post(client, "js-ii-post-therapy-no-uptake", drafts,
                                       edit=add_resource(lactating("rair-02"))))
     review = by_order(body)
-    assert review["MedicationRequest/tx"] == ["order-i131-rair"]  # one card, caution merged in
-    assert review["MedicationRequest/lenv"] == ["order-pregnancy-caution"]
-    assert review["MedicationRequest/dx"] == ["order-pregnancy-caution"]
+    assert review["MedicationRequest/tx"] == ["order-i131-blocking"]
+    assert review["MedicationRequest/lenv"] == ["order-blocking"]
+    assert review["MedicationRequest/dx"] == ["order-i131-blocking"]
     for card in body["cards"]:
-        assert card["indicator"] == "warning"
-        assert "W-PREG (H4)" in card["detail"]
-        assert "Lactation is on file" in card["detail"]
-        assert card["overrideReasons"]
+        assert card["indicator"] == "critical"
+        assert "W-PREG" in card["summary"] and "lactation" in card["summary"]
         assert any(a["type"] == "delete" for s in card["suggestions"] for a in s["actions"])
 
 
-def test_lactation_before_first_rai_still_warns(client, assert_valid_response):
-    """H4: even when RAI is expected (A2, RAI_EVALUATION: no I-131 card otherwise), I-131 in
-    lactation is contraindicated."""
+def test_lactation_before_first_rai_blocks_i131(client, assert_valid_response):
+    """H4 / §A4.11 rule 4: RAI is deferred in lactation even when RAI is otherwise expected (A2)."""
     body = assert_valid_response(post(client, "no-prior-therapeutic-rai", [i131("tx", 100)],
                                       edit=add_resource(lactating("rair-09"))))
-    assert by_order(body)["MedicationRequest/tx"] == ["order-pregnancy-caution"]
+    assert by_order(body)["MedicationRequest/tx"] == ["order-i131-blocking"]
 
 
 # -- B3: JS-iii alone --------------------------------------------------------------------------
@@ -445,12 +442,14 @@ def test_an_existing_drug_card_is_not_duplicated(client, assert_valid_response):
     assert by_order(body)["MedicationRequest/selp"] == ["order-driver-missing"]
 
 
-def test_lactation_caution_joins_the_not_indicated_card(client, assert_valid_response):
+def test_lactation_blocks_even_a_not_indicated_drug(client, assert_valid_response):
+    """§A4.11 rule 4: in lactation W-PREG blocks every TKI (``all_drugs``), also one the
+    assessment does not offer (stable disease): the critical card, not a caution."""
     body = assert_valid_response(post(client, "js-i-diagnostic-scan-no-uptake",
                                       [drug("lenv", "1603296")],
                                       edit=add_resource(lactating("rair-01"))))
-    assert by_order(body)["MedicationRequest/lenv"] == [NOT_INDICATED]
-    assert "W-PREG (H4)" in body["cards"][0]["detail"]
+    assert by_order(body)["MedicationRequest/lenv"] == ["order-blocking"]
+    assert "W-PREG" in body["cards"][0]["summary"]
 
 
 @pytest.mark.parametrize(("name", "drafts"), [

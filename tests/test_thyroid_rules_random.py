@@ -39,6 +39,7 @@ W_CODES = {
     "W-LABEL-REGION",
     "W-WOUND",
     "W-THRESHOLD-EQUAL",
+    "W-HISTOLOGY-PDTC",
 }
 ACTIVITIES = [1110, 3700, 5550, 5587, 7400, 11100]
 
@@ -173,9 +174,12 @@ def test_random_patients_agree_with_plain_python(seed: int) -> None:
         if p["hist"] in ("ATC", "MTC"):
             assert j["rairStatus"] == "NOT_APPLICABLE", ctx
             continue
-        if p["hist"] in (None, "PDTC"):
+        if p["hist"] is None:
             assert j["rairStatus"] == "NOT_ESTABLISHED", ctx
             continue
+        if p["hist"] == "PDTC":  # §A4.14: classified as DTC, flagged, MDT before systemic therapy
+            assert any(w["code"] == "W-HISTOLOGY-PDTC" for w in j["warnings"]), ctx
+            assert j["action"] not in ("SYSTEMIC_FIRST_LINE", "SYSTEMIC_LATER_LINE"), ctx
         e = expected(p)
         seen.add(j["rairStatus"])
         if e["total"] == 0:
@@ -197,8 +201,10 @@ def test_random_patients_agree_with_plain_python(seed: int) -> None:
         assert j["progression"] == e["prog"], ctx
         age = p["age"]
         on_label = {t["drug"] for t in j["therapies"]["onLabel"]}
-        if "lenvatinib" in on_label:
-            assert age is not None and age >= 18, ctx
+        if "lenvatinib" in on_label:  # §A4.14: an unknown age keeps the drug listed
+            assert age is None or age >= 18, ctx
+        if age is None and j["action"] != "MDT_REVIEW_REQUIRED":
+            assert any("date of birth" in m for m in j["missingData"]), ctx
         if j["action"] in ("SYSTEMIC_FIRST_LINE", "SYSTEMIC_LATER_LINE", "ORDER_MOLECULAR_TESTING"):
             assert j["rairStatus"] == "YES", ctx
     assert "YES" in seen and "NOT_ESTABLISHED" in seen

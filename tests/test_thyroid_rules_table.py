@@ -57,12 +57,25 @@ ROWS = [
     ),
     _r(
         "A1",
-        "poorly differentiated: not DTC, MDT review",
+        "poorly differentiated (§A4.14): classified as DTC, W-HISTOLOGY-PDTC, MDT review",
         lambda: _swap_histology(rair_pd(), "PDTC"),
+        status="YES",
+        action="MDT_REVIEW_REQUIRED",
+        criteria=["JS-ii"],
+        on_label={"lenvatinib", "sorafenib"},
+        warnings=[("W-HISTOLOGY-PDTC", False)],
+    ),
+    _r(
+        "A2b",
+        "RAI judged not appropriate (§A4.14), RET fusion: RET inhibitors, not lenvatinib",
+        lambda: _swap_histology(rair_pd(), "PTC")
+        .flag("rai_ineligible", "2026-10-01")
+        .variant("RET", "fusion", "fusion"),
         status="NOT_ESTABLISHED",
         action="MDT_REVIEW_REQUIRED",
-        criteria=[],
-        on_label=set(),
+        on_label={"selpercatinib", "pralsetinib"},
+        not_eligible={"lenvatinib": "RAI-refractory", "sorafenib": "RAI-refractory"},
+        preferred={"selpercatinib", "pralsetinib"},
     ),
     _r(
         "A1b",
@@ -628,11 +641,23 @@ ROWS = [
     ),
     _r(
         "G2",
-        "lenvatinib stopped for intolerance without PD -> cabozantinib off-label",
-        lambda: rair_pd().therapy("lenvatinib", "2024-02-01", "2024-05-01", "intolerance"),
+        "lenvatinib stopped for intolerance, no PD after it, symptomatic -> cabozantinib off-label",
+        lambda: (
+            _sums(rair_pd(), (40, 41))
+            .flag("symptomatic", "2026-10-01")
+            .therapy("lenvatinib", "2024-02-01", "2024-05-01", "intolerance")
+        ),
         action="SYSTEMIC_LATER_LINE",
         off_label={"cabozantinib"},
         warnings=[("W-OFF-LABEL", False, ("cabozantinib",))],
+    ),
+    _r(
+        "G1 G2",
+        "§A4.12: PD after lenvatinib stopped for intolerance meets cabozantinib's label",
+        lambda: rair_pd().therapy("lenvatinib", "2024-02-01", "2024-05-01", "intolerance"),
+        action="SYSTEMIC_LATER_LINE",
+        on_label={"cabozantinib", "lenvatinib", "sorafenib"},
+        preferred={"cabozantinib"},
     ),
     _r(
         "G3",
@@ -709,11 +734,11 @@ ROWS = [
     ),
     _r(
         "H1",
-        "age unknown: no label age can be checked",
+        "age unknown (§A4.14): age-limited drugs stay in their lists; date of birth asked",
         lambda: rair_pd(age=None),
-        on_label=set(),
-        missing=["date of birth"],
-        not_eligible={"lenvatinib": "age unknown"},
+        on_label={"lenvatinib", "sorafenib"},
+        missing=["date of birth (label age limits)"],
+        no_warnings=["W-PEDS-AGE"],
     ),
     _r(
         "H2",
@@ -746,12 +771,12 @@ ROWS = [
     ),
     _r(
         "H4",
-        "lactation -> W-PREG not blocking, action unchanged",
+        "§A4.11 rule 4: lactation -> W-PREG blocking every offered TKI, MDT review",
         lambda: (
             rair_pd(sex="female").flag("lactation", "2026-11-01").pregnancy("2026-11-01", False)
         ),
-        action="SYSTEMIC_FIRST_LINE",
-        warnings=[("W-PREG", False)],
+        action="MDT_REVIEW_REQUIRED",
+        warnings=[("W-PREG", True, ("lenvatinib", "sorafenib"))],
     ),
     _r(
         "H4",
@@ -769,12 +794,14 @@ ROWS = [
     # ---------------------------------------------------------------- §2.9 drug warnings
     _r(
         "F2",
-        "uncontrolled BP blocks selpercatinib only",
+        "§A4.11 rule 1: uncontrolled BP blocks the RET inhibitors (label) and lenvatinib (DESIGN);"
+        " fixable: selpercatinib stays preferred",
         lambda: rair_pd().variant("RET", "fusion", "fusion").bp("2026-11-20", 150, 95),
         action="SYSTEMIC_FIRST_LINE",
+        preferred={"selpercatinib", "pralsetinib"},
         warnings=[
-            ("W-HTN", True, ("selpercatinib",)),
-            ("W-HTN", False, ("lenvatinib", "pralsetinib", "sorafenib")),
+            ("W-HTN", True, ("lenvatinib", "pralsetinib", "selpercatinib")),
+            ("W-HTN", False, ("sorafenib",)),
         ],
     ),
     _r(
@@ -814,13 +841,15 @@ ROWS = [
     ),
     _r(
         "G1",
-        "recent hemoptysis blocks cabozantinib",
+        "§A4.11 rule 5: recent hemoptysis blocks cabozantinib (label) and sorafenib (DESIGN): MDT",
         lambda: (
             rair_pd()
             .therapy("lenvatinib", "2024-06-01", "2026-06-15", "progression")
             .flag("hemorrhage", "2026-10-15")
         ),
-        warnings=[("W-BLEED", True, ("cabozantinib",)), ("W-BLEED", False, ("sorafenib",))],
+        action="MDT_REVIEW_REQUIRED",
+        preferred=set(),
+        warnings=[("W-BLEED", True, ("cabozantinib", "sorafenib"))],
     ),
     _r(
         "G1",

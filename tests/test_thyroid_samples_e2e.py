@@ -77,6 +77,9 @@ def compare(expected: dict, actual: dict) -> list[str]:
         diffs.append(f"rulesFired: {missing_fired} not fired (fired: {actual['rulesFired']})")
     if expected.get("missingData") == "non-empty" and not actual["missingData"]:
         diffs.append("missingData: expected at least one item, got none")
+    for item in expected.get("missingDataIncludes", []):
+        if item not in actual["missingData"]:
+            diffs.append(f"missingData: {item!r} missing; have {actual['missingData']}")
     return diffs
 
 
@@ -84,7 +87,7 @@ def compare(expected: dict, actual: dict) -> list[str]:
 def server(tmp_path_factory):
     """The real app (thyroid plugin) on waitress on a loopback port, date pinned."""
     from cds_hooks import create_app
-    from cds_hooks.server import create_server
+    from cds_hooks.server import BackgroundServer, create_server
 
     app = create_app({
         "TESTING": True,
@@ -93,14 +96,13 @@ def server(tmp_path_factory):
         "FEEDBACK_DB": str(tmp_path_factory.mktemp("fb") / "feedback.sqlite3"),
         "EVALUATION_DATE": evaluation_date(),
     })
-    srv = create_server(app, host="127.0.0.1", port=0, threads=4)
-    import threading
-
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{srv.effective_port}"
-    srv.close()
-    thread.join(timeout=5)
+    # BackgroundServer.stop() closes the sockets on the loop's own thread: srv.close() from here
+    # raced the loop's select() ("Bad file descriptor" at teardown of the last sample)
+    srv = create_server(app, host="127.0.0.1", port=0, threads=4, asyncore_loop_timeout=0.05)
+    running = BackgroundServer(srv).start()
+    yield running.base_url
+    running.stop()
+    assert running.error is None, f"waitress loop failed: {running.error!r}"
 
 
 def test_at_least_sixteen_scenarios_with_files():

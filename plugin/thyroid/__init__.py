@@ -2,7 +2,8 @@
 
 ``create_services(config)`` gives the ``patient-view`` service (:mod:`plugin.thyroid.service`)
 and the two order services (:mod:`plugin.thyroid.orders`); ``register_cli(subparsers)`` adds the
-``rair-cds evaluate`` command (:mod:`plugin.thyroid.cli`); ``create_blueprint(config)`` serves the
+``rair-cds evaluate`` command (:mod:`plugin.thyroid.cli`) and ``rair-cds load-samples``
+(:mod:`plugin.thyroid.sandbox_cli`); ``create_blueprint(config)`` serves the
 demo page. All are found by ``cds_hooks`` through
 the ``PLUGINS`` setting, never imported by name there.
 """
@@ -38,10 +39,12 @@ def create_services(config: Mapping[str, Any]) -> list[CdsService]:
 
 
 def register_cli(subparsers: argparse._SubParsersAction) -> None:  # noqa: SLF001 - argparse's type
-    """Add ``evaluate`` to the ``rair-cds`` command."""
+    """Add ``evaluate`` and ``load-samples`` to the ``rair-cds`` command."""
     from plugin.thyroid.cli import register
+    from plugin.thyroid.sandbox_cli import register_load_samples
 
     register(subparsers)
+    register_load_samples(subparsers)
 
 
 def create_blueprint(config: Mapping[str, Any]) -> Blueprint:

@@ -15,7 +15,7 @@ import functools
 import hashlib
 import re
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from plugin.engine import RuleEngine
@@ -156,10 +156,6 @@ def build_assessment(
     progression = by_type.get("progression_status", [])
     out.progression = progression[0]["value"] if progression else "UNKNOWN"
     kept += progression[:1]
-    actions = sorted((f for f in by_type.get("action", []) if applies(f)), key=lambda f: f["step"])
-    out.action = actions[0]["value"] if actions else "MONITOR"  # §A4.1 step 9
-    if actions:
-        kept += [f for f in actions if (f["step"], f["value"]) == (actions[0]["step"], out.action)]
     testing = [f for f in by_type.get("suggest_testing", []) if applies(f)]
     out.suggest_molecular_testing = bool(testing)
     kept += testing
@@ -190,38 +186,7 @@ def build_assessment(
         if won is not None and not f.get("pointer") and applies(f):
             if (f["list"], f["rank"]) == (won["list"], won["rank"]):
                 kept.append(f)
-    preferred = {f["drug"] for f in by_type.get("preferred", []) if applies(f)}
-    lists: dict[str, list[TherapyOption]] = {name: [] for name in _LISTS}
-    for f in pointers:
-        won = placement.get(f["drug"])
-        if won is None or (won["list"] == "notEligible" and won["rank"] >= 5):
-            if all(o.drug != f["drug"] for o in lists[f["list"]]):
-                lists[f["list"]].append(
-                    TherapyOption(drug=f["drug"], trial=f.get("trial"), rule=base_id(f["rule"]))
-                )
-            kept.append(f)
-    for drug, f in placement.items():
-        lists[f["list"]].append(
-            TherapyOption(
-                drug=drug,
-                preferred=drug in preferred and f["list"] in _PROPOSED,
-                reason=f.get("reason") if f["list"] == "notEligible" else None,
-                trial=f.get("trial"),
-                rule=base_id(f["rule"]),
-            )
-        )
-    # preferred first; then the order of therapies.yaml (DOMAIN.md §2.6/§3: e.g. selpercatinib
-    # before pralsetinib, lenvatinib before sorafenib); unknown drugs last, by name
-    rank = {drug: i for i, drug in enumerate(load_therapies()["drugs"])}
-    for options in lists.values():
-        options.sort(key=lambda o: (not o.preferred, rank.get(o.drug, len(rank)), o.drug))
-    out.on_label = lists["onLabel"]
-    out.guideline_supported_off_label = lists["guidelineSupportedOffLabel"]
-    out.trial_only = lists["trialOnly"]
-    out.not_eligible = lists["notEligible"]
     proposed = {d for d, f in placement.items() if f["list"] in _PROPOSED}
-    kept += [f for f in by_type.get("preferred", []) if applies(f) and f["drug"] in proposed]
-
     # Warnings: one entry per (code, blocking); a drug blocked by a code leaves its
     # non-blocking entry (§A4.2).
     groups: dict[tuple[str, bool], dict] = {}
@@ -236,6 +201,8 @@ def build_assessment(
             (f["code"], blocking), {"drugs": [], "patient": False, "rule": f["rule"]}
         )
         group.setdefault("facts", []).append(f)
+        group["fixable"] = group.get("fixable", True) and bool(f.get("fixable"))
+        group["all_drugs"] = group.get("all_drugs", False) or bool(f.get("all_drugs"))
         if fact_drug:
             group["drugs"].append(fact_drug)
         else:
@@ -250,11 +217,16 @@ def build_assessment(
         kept += group["facts"]
         rule = group["facts"][0]["rule"] if group["facts"] else group["rule"]
         out.warnings.append(
-            Warning(code, blocking, tuple(sorted(set(group["drugs"]))), rule=base_id(rule))
+            Warning(code, blocking, tuple(sorted(set(group["drugs"]))), rule=base_id(rule),
+                    fixable=blocking and group["fixable"], all_drugs=group["all_drugs"])
         )
     out.warnings.sort(key=lambda w: (w.code, not w.blocking))
 
-    missing = [f for f in by_type.get("missing", []) if applies(f)]
+    kept += _therapy_lists(out, by_type, placement, pointers, proposed, applies)
+    kept += _resolve_action(out, by_type, applies)
+
+    missing = [f for f in by_type.get("missing", [])
+               if applies(f) and f.get("if_action", out.action) == out.action]
     kept += missing
     out.missing_data = _dedupe([f["what"] for f in missing] + list(missing_inputs))
     asserted = {f.get("rule") for f in derived}
@@ -273,3 +245,89 @@ def build_assessment(
         if refs:
             out.sources[rid] = _dedupe([*out.sources.get(rid, []), *refs])
     return out
+
+
+def _therapy_lists(
+    out: Assessment,
+    by_type: dict[str, list[dict]],
+    placement: dict[str, dict],
+    pointers: list[dict],
+    proposed: set[str],
+    applies: Callable[[dict], bool],
+) -> list[dict]:
+    """Fill the four therapy lists; return the facts that contributed.
+
+    ``preferred`` (§A4.11-§A4.12): among the proposed drugs with a ``preferred`` fact, drop those
+    under a non-fixable block (``Warning.holds``) or with an ``option_note`` marked
+    ``not_preferred`` (stopped for intolerance); the lowest remaining ``rank`` (default 1) is
+    preferred, so the next option of the same guideline tier takes over. A fixable block
+    (W-HTN) never moves ``preferred``. An ``option_note`` adds its ``reason`` to a proposed
+    option (e.g. "stopped for intolerance on ...").
+    """
+    kept: list[dict] = []
+    notes = [f for f in by_type.get("option_note", []) if applies(f) and f["drug"] in proposed]
+    never = {f["drug"] for f in notes if f.get("not_preferred")}
+    candidates = [
+        f for f in by_type.get("preferred", [])
+        if applies(f) and f["drug"] in proposed and f["drug"] not in never
+        and not out.held(f["drug"])
+    ]
+    best = min((f.get("rank", 1) for f in candidates), default=None)
+    chosen = [f for f in candidates if f.get("rank", 1) == best]
+    preferred = {f["drug"] for f in chosen}
+    kept += chosen + notes
+    reasons: dict[str, list[str]] = {}
+    for f in notes:
+        reasons.setdefault(f["drug"], []).append(f["reason"])
+    lists: dict[str, list[TherapyOption]] = {name: [] for name in _LISTS}
+    for f in pointers:
+        won = placement.get(f["drug"])
+        if won is None or (won["list"] == "notEligible" and won["rank"] >= 5):
+            if all(o.drug != f["drug"] for o in lists[f["list"]]):
+                lists[f["list"]].append(
+                    TherapyOption(drug=f["drug"], trial=f.get("trial"), rule=base_id(f["rule"]))
+                )
+            kept.append(f)
+    for drug, f in placement.items():
+        # a notEligible reason; on a listed drug, its placement's caveat (G4 "limited expected
+        # activity", §A4.14) and any option notes (§A4.12)
+        reason = f.get("reason") if f["list"] == "notEligible" else "; ".join(
+            _dedupe(([f["reason"]] if f.get("reason") else []) + reasons.get(drug, []))) or None
+        lists[f["list"]].append(
+            TherapyOption(
+                drug=drug,
+                preferred=drug in preferred and f["list"] in _PROPOSED,
+                reason=reason,
+                trial=f.get("trial"),
+                rule=base_id(f["rule"]),
+            )
+        )
+    # preferred first; then the order of therapies.yaml (DOMAIN.md §2.6/§3: e.g. selpercatinib
+    # before pralsetinib, lenvatinib before sorafenib); unknown drugs last, by name
+    rank = {drug: i for i, drug in enumerate(load_therapies()["drugs"])}
+    for options in lists.values():
+        options.sort(key=lambda o: (not o.preferred, rank.get(o.drug, len(rank)), o.drug))
+    out.on_label = lists["onLabel"]
+    out.guideline_supported_off_label = lists["guidelineSupportedOffLabel"]
+    out.trial_only = lists["trialOnly"]
+    out.not_eligible = lists["notEligible"]
+    return kept
+
+
+def _resolve_action(
+    out: Assessment, by_type: dict[str, list[dict]], applies: Callable[[dict], bool]
+) -> list[dict]:
+    """The §A4.1 action (lowest ``step``), then the §A4.11 overrides: an ``action_override``
+    replaces the winning action when it is one of its ``replaces`` and, with
+    ``if_all_blocked``, only when every onLabel drug is under a non-fixable block."""
+    actions = sorted((f for f in by_type.get("action", []) if applies(f)), key=lambda f: f["step"])
+    out.action = actions[0]["value"] if actions else "MONITOR"  # §A4.1 step 9
+    kept = [f for f in actions if (f["step"], f["value"]) == (actions[0]["step"], out.action)]
+    for f in by_type.get("action_override", []):
+        if not applies(f) or out.action not in f["replaces"]:
+            continue
+        if f.get("if_all_blocked") and not out.every_option_held():
+            continue
+        out.action = f["value"]
+        kept = [f]
+    return kept

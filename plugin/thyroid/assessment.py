@@ -74,6 +74,15 @@ class Warning:
     drugs: tuple[str, ...] = ()
     message: str | None = None
     rule: str | None = None
+    # §A4.11 (not in §A1): a fixable block (W-HTN) leaves ``preferred`` and the action alone;
+    # ``all_drugs`` marks a patient-level block that holds every systemic drug (W-PREG,
+    # W-RET-POINT), whether or not ``drugs`` lists them.
+    fixable: bool = False
+    all_drugs: bool = False
+
+    def holds(self, drug: str) -> bool:
+        """True when this is a non-fixable block on ``drug`` (§A4.11 rule 2)."""
+        return self.blocking and not self.fixable and (self.all_drugs or drug in self.drugs)
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"code": self.code, "blocking": self.blocking}
@@ -105,6 +114,18 @@ class Assessment:
     evidence: dict[str, list[str]] = field(default_factory=dict)
     # not in §A1: FHIR references per rule ID, e.g. {"B2": ["Observation/scan-1"]}
     sources: dict[str, list[str]] = field(default_factory=dict)
+
+    def held(self, drug: str) -> list[Warning]:
+        """The non-fixable blocks on ``drug`` (§A4.11 rule 2: never ``preferred``)."""
+        return [w for w in self.warnings if w.holds(drug)]
+
+    def fixable_blocks(self, drug: str) -> list[Warning]:
+        """The fixable blocks on ``drug`` (§A4.11 rule 1: fix first, ``preferred`` stays)."""
+        return [w for w in self.warnings if w.blocking and w.fixable and drug in w.drugs]
+
+    def every_option_held(self) -> bool:
+        """§A4.11 rule 3: every ``onLabel`` drug is under a non-fixable block."""
+        return bool(self.on_label) and all(self.held(o.drug) for o in self.on_label)
 
     def to_json(self) -> dict[str, Any]:
         """The §A1 ``assessment`` object, exact keys and vocabulary."""

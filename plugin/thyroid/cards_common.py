@@ -132,6 +132,8 @@ class CardContext:
                     codes = self.blocked.setdefault(drug, [])
                     if w.code not in codes:
                         codes.append(w.code)
+        # §A4.11: drugs under a fixable block only (W-HTN: fix first; still the option)
+        self.fix_first = {d for d in self.blocked if not a.held(d)}
 
     # --- templates ------------------------------------------------------------------------------
     def source(self, key: str) -> Source:

@@ -16,6 +16,7 @@ from plugin.thyroid.assessment import Warning
 from plugin.thyroid.cards_common import (
     CardContext,
     RenderedCard,
+    capitalise,
     format_activity,
     iso,
     join,
@@ -42,26 +43,42 @@ def action_drugs(ctx: CardContext) -> str:
     a = ctx.a
     excluded = {o.drug for o in a.not_eligible}
     options = [o for o in a.on_label + a.guideline_supported_off_label if o.drug not in excluded]
-    preferred = [o.drug for o in options if o.preferred and o.drug not in ctx.blocked]
-    names = preferred or [o.drug for o in options if o.drug not in ctx.blocked]
+    preferred = [o.drug for o in options if o.preferred and not a.held(o.drug)]
+    names = preferred or [o.drug for o in options if not a.held(o.drug)]
     off_label = {o.drug for o in a.guideline_supported_off_label} - {o.drug for o in a.on_label}
     text = join(dict.fromkeys(n + (" (off-label)" if n in off_label else "") for n in names))
     if text:
         text = f"{text} preferred" if preferred else f"options: {text}"
-    held = [o.drug for o in options if o.preferred and o.drug in ctx.blocked]
+    held = [o.drug for o in options if o.preferred and a.held(o.drug)]
     if held:
         text += ("; " if text else "") + f"{join(held)} blocked"
     return text if len(text) <= 70 else ""
+
+
+def fix_first(ctx: CardContext) -> str:
+    """§A4.11 rule 1: ``"Control blood pressure before starting selpercatinib, then "`` when the
+    first preferred drug is under a fixable block only; ``""`` otherwise."""
+    preferred = [o.drug for o in ctx.a.on_label + ctx.a.guideline_supported_off_label
+                 if o.preferred]
+    if not preferred or preferred[0] not in ctx.fix_first:
+        return ""
+    texts = [str(t).format(drug=preferred[0]) for w in ctx.a.fixable_blocks(preferred[0])
+             if (t := ctx.wt(w.code).get("fix_first"))]
+    return (join(texts) + ", then ") if texts else ""
 
 
 def mdt_reason(ctx: CardContext) -> str:
     reasons = ctx.t.get("mdt_reasons", {})
     found = [reasons[w.code] for w in ctx.a.warnings if w.blocking and w.code in reasons]
     hist = ctx.histology()
-    if hist in (Histology.ATC, Histology.MTC):
+    if hist in (Histology.ATC, Histology.MTC, Histology.PDTC):
         found.insert(0, reasons.get(hist.value, hist.value))
+    if "A2b" in ctx.fired:  # §A4.14: RAI judged not appropriate
+        found.insert(0, reasons.get("A2b", "RAI judged not appropriate"))
     if any(f.value for f in ctx.record.airway_invasion):
         found.append(reasons.get("airway", "airway invasion"))
+    # a caveat on a listed drug (G4: "limited expected activity")
+    found += [f"{o.drug}: {o.reason.split(' (')[0]}" for o in ctx.a.on_label if o.reason]
     return join(dict.fromkeys(found))
 
 
@@ -74,15 +91,20 @@ def next_step(ctx: CardContext) -> tuple[str, str, list[str]]:
     phrase = entry["next"]
     if a.action == "MONITOR" and a.rair_status != "YES":
         phrase = entry.get("next_no", phrase)
+    fix = ""
     if "{drugs}" in phrase:
         drugs = action_drugs(ctx)
         phrase = phrase.format(drugs=drugs) if drugs else entry["next_none"]
+        fix = fix_first(ctx)
+        if fix:  # §A4.11 rule 1: the fixable block leads; preferred is unchanged
+            phrase = fix + entry["next_none"]
     if "{reason}" in phrase:
         reason = mdt_reason(ctx)
         phrase = phrase.format(reason=reason) if reason else entry["next_none"]
     rules = [r for r in entry["rules"] if r in ctx.fired] or [
         r for r in ctx.fired if r in _NEXT_STEP_RULES] or entry["rules"][:1]
-    block = f"**Next step: {phrase}.** {' '.join(entry['detail'].split())}"
+    shown = capitalise(phrase) if fix else phrase  # "Control blood pressure before ..."
+    block = f"**Next step: {shown}.** {' '.join(entry['detail'].split())}"
     if a.action in ("SYSTEMIC_FIRST_LINE", "SYSTEMIC_LATER_LINE") and ctx.blocked:
         block += "\n\n**Blocked for this patient:** " + join(
             f"{d} ({', '.join(c)})" for d, c in ctx.blocked.items())
@@ -132,6 +154,10 @@ def status_card(ctx: CardContext, notes: list[Warning], has_critical: bool) -> R
         key = "S18" if hist != Histology.MTC else "S9"
         rules = ["A1b"] + [r for r in ctx.fired if r in ("H2", "H3", "E5")]
         history, step_block, step_rules = "", "", []
+    elif "A2b" in ctx.fired:  # §A4.14: RAI judged not appropriate; the next step is MDT review
+        summary, intro = st["A2b"]["summary"], st["A2b"]["detail_intro"]
+        indicator, key = "warning", ctx.rule_source_key("A2b") or "S12"
+        rules = ["A2b"] + [r for r in status_rules if r not in ("A2b", "A2")]
     elif "A2" in ctx.fired:
         summary, intro = st["A2"]["summary"], st["A2"]["detail_intro"]
         indicator, key = "warning", "S1"

@@ -40,7 +40,7 @@ def usable(ctx: CardContext, facts: dict[str, dict[str, list[TherapyOption]]]) -
     """On-label then off-label drugs that are neither blocked nor also listed as not eligible."""
     names = [d for d, lists in facts.items()
              if ("on_label" in lists or "guideline_supported_off_label" in lists)
-             and "not_eligible" not in lists and d not in ctx.blocked]
+             and "not_eligible" not in lists and not ctx.a.held(d)]
     # preferred first, whichever list (an off-label ALK inhibitor may be the preferred option)
     return sorted(names, key=lambda d: not is_preferred(facts[d]))
 
@@ -66,6 +66,9 @@ def option_line(ctx: CardContext, drug: str, lists: dict[str, list[TherapyOption
     label = ctx.t["drugs"].get(drug)
     if label:
         parts.append(f"{label['label']} ({ctx.source_link(label['source'])})")
+    # a caveat on a listed drug (G4: "limited expected activity", §A4.14)
+    parts += [o.reason for name in ("on_label", "guideline_supported_off_label")
+              for o in lists.get(name, []) if o.reason]
     rules = list(dict.fromkeys(o.rule for o in options if o.rule))
     if rules:
         parts.append("rule " + join(rules))
@@ -77,6 +80,8 @@ def option_line(ctx: CardContext, drug: str, lists: dict[str, list[TherapyOption
         if name == "not_eligible" or name not in lists or name == next(iter(lists)):
             continue
         parts.append(f"also listed: {title.lower()}")
+    for name in ("on_label", "guideline_supported_off_label"):
+        parts += [o.reason for o in lists.get(name, []) if o.reason]  # §A4.12 notes
     for o in lists.get("not_eligible", []):
         if next(iter(lists)) != "not_eligible":
             where = "outside a trial" if "trial_only" in lists else "also listed as"
@@ -98,11 +103,18 @@ def therapy_card(ctx: CardContext, folded: list[Warning]) -> RenderedCard | None
             if w.code not in cautions.setdefault(drug, []):
                 cautions[drug].append(w.code)
     names = usable(ctx, facts)
-    if names:
+    if a.every_option_held():
+        # §A4.11 rule 3: say why, never "options: X (preferred)"
+        texts = ctx.t["therapy"]["summary_all_blocked"]
+        codes = [w.code for w in a.warnings if w.blocking and not w.fixable and w.code in texts]
+        summary = texts[codes[0]] if codes else texts["default"]
+    elif names:
         # every preferred option leads the summary (e.g. two RET inhibitors), not just one
         lead = [n for n in names if is_preferred(facts[n])] or names[:1]
+        fix = [ctx.wt(c).get("fix_tag", "") for c in ctx.blocked.get(lead[0], [])]
         tags = [t for t, on in (("preferred", is_preferred(facts[lead[0]])),
-                                ("off-label", any("on_label" not in facts[n] for n in lead)))
+                                ("off-label", any("on_label" not in facts[n] for n in lead)),
+                                *((f, lead[0] in ctx.fix_first) for f in fix if f))
                 if on]
         first = join(lead) + (f" ({', '.join(tags)})" if tags else "")
         rest = [n for n in names if n not in lead]
@@ -110,6 +122,8 @@ def therapy_card(ctx: CardContext, folded: list[Warning]) -> RenderedCard | None
         if len(first + more) > 100:
             more = f"; +{len(rest)} more"
         summary = ctx.t["therapy"]["summary"].format(first=first, more=more)
+    elif "A2b" in ctx.fired:  # §A4.14: say why there is none (RAI judged not appropriate)
+        summary = ctx.t["therapy"]["summary_none_rai_ineligible"]
     else:
         summary = ctx.t["therapy"]["summary_none"]
     sections = []
@@ -152,8 +166,14 @@ def testing_card(ctx: CardContext) -> RenderedCard:
     tt = ctx.t["testing"]
     symptomatic = ctx.a.action in ("SYSTEMIC_FIRST_LINE", "SYSTEMIC_LATER_LINE")
     summary = tt["summary_symptomatic"] if symptomatic else tt["summary"]
+    # §A4.13: a known BRAF V600E while testing is still suggested came from a DNA-only assay
+    # (a fusion-capable one would have completed testing, §A4.3)
+    dna_only = any(d.gene == "BRAF" and d.alteration == "V600E" for d in ctx.a.drivers)
+    if dna_only and not symptomatic:
+        summary = tt["summary_dna_only"]
     rules = ["E1", "E3"] + [r for r in ("E4", "D3") if r in ctx.fired]
-    detail = ctx.detail(tt["detail"], ctx.evidence_block(["E1", "E4"]), ctx.cite(rules))
+    detail = ctx.detail(tt["dna_only_driver"] if dna_only else "", tt["detail"],
+                        ctx.evidence_block(["E1", "E4"]), ctx.cite(rules))
     resource: dict[str, Any] = {
         "resourceType": "ServiceRequest",
         "status": "draft",

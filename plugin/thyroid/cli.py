@@ -3,7 +3,11 @@
 ``FILE`` is a FHIR Bundle (collection, searchset, transaction), a single resource, or a whole
 CDS Hooks ``patient-view`` request (its prefetch is used). The command prints the §A1 assessment
 and the cards exactly as the ``rair-patient-view`` service would return them.
-Exit status: 0 on success, 2 for an unreadable file or a bad date.
+``rair-cds evaluate --fhir-server URL --patient ID [--bearer-token T]`` reads the record from a
+FHIR server instead, through the service's own prefetch templates and paging rules
+(:mod:`plugin.thyroid.sandbox_cli`).
+Exit status: 0 on success, 1 when the FHIR server could not give the data, 2 for an unreadable
+file, a bad date or bad arguments.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from typing import Any, TextIO
 
 from plugin.thyroid import knowledge_check
 from plugin.thyroid.cards import render
+from plugin.thyroid.sandbox_cli import add_token_option, evaluate_server, unavailable_lines
 from plugin.thyroid.service import PatientViewService, flatten_prefetch
 
 
@@ -28,8 +33,13 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
         help="assess one patient from a FHIR Bundle or a patient-view request",
         description=__doc__.splitlines()[0],
     )
-    parser.add_argument("file", metavar="BUNDLE.json",
+    parser.add_argument("file", metavar="BUNDLE.json", nargs="?", default=None,
                         help="FHIR Bundle, resource, or patient-view request")
+    parser.add_argument("--fhir-server", metavar="URL", default=None,
+                        help="read the record from this FHIR R4 server instead of a file")
+    parser.add_argument("--patient", metavar="ID", default=None,
+                        help="the patient's id on --fhir-server")
+    add_token_option(parser)
     parser.add_argument("--as-of", dest="as_of", type=_date, default=None,
                         help="evaluation date YYYY-MM-DD (default: today, UTC)")
     parser.add_argument("--format", choices=("text", "json"), default="text")
@@ -123,11 +133,28 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
     except knowledge_check.KnowledgeError as exc:
         print(f"rair-cds evaluate: {exc}", file=sys.stderr)
         return 2
-    try:
-        result = evaluate_file(Path(args.file), as_of)
-    except ValueError as exc:
-        print(f"rair-cds evaluate: {exc}", file=sys.stderr)
+    if (args.file is None) == (args.fhir_server is None) or (
+        (args.fhir_server is None) != (args.patient is None)
+    ):
+        print("rair-cds evaluate: give either BUNDLE.json or --fhir-server URL --patient ID",
+              file=sys.stderr)
         return 2
+    if args.fhir_server is not None:
+        from cds_hooks.errors import CdsHooksError
+
+        try:
+            result = evaluate_server(args.fhir_server, args.patient, as_of,
+                                     access_token=args.bearer_token)
+        except CdsHooksError as exc:
+            for line in unavailable_lines(exc.to_operation_outcome()):
+                print(f"rair-cds evaluate: {line}", file=sys.stderr)
+            return 2 if exc.status_code == 400 else 1
+    else:
+        try:
+            result = evaluate_file(Path(args.file), as_of)
+        except ValueError as exc:
+            print(f"rair-cds evaluate: {exc}", file=sys.stderr)
+            return 2
     if args.format == "json":
         json.dump(result, out, indent=2, ensure_ascii=False)
         out.write("\n")

@@ -349,6 +349,7 @@ class PatientRecord:
     symptomatic: list[ClinicalFlag] = field(default_factory=list)
     hemorrhage: list[ClinicalFlag] = field(default_factory=list)
     airway_invasion: list[ClinicalFlag] = field(default_factory=list)
+    rai_ineligible: list[ClinicalFlag] = field(default_factory=list)  # rair#rai-ineligible
     variants: list[Variant] = field(default_factory=list)
     genes_tested: list[GeneTested] = field(default_factory=list)
     therapies: list[TherapyExposure] = field(default_factory=list)

@@ -96,18 +96,25 @@ def _add_gene(finding: _Finding, concept: Any, codes: CodeLists) -> None:
 
 
 def _legacy(res: Mapping[str, Any], finding: _Finding, codes: CodeLists) -> None:
-    """The R4 ``observation-genetics*`` extensions, including nested ones."""
-    stack = list(res.get("extension") or [])
+    """The R4 ``observation-genetics*`` extensions, flat (STU3 ``...AminoAcidChangeName``) or
+    complex (R4 ``observation-geneticsAminoAcidChange`` with ``Name`` / ``Type`` sub-extensions);
+    a sub-extension is read in the context of its parent's URL."""
+    stack: list[tuple[Any, str]] = [(e, "") for e in res.get("extension") or []]
     while stack:
-        ext = stack.pop(0)
+        ext, parent = stack.pop(0)
         if not isinstance(ext, Mapping):
             continue
-        stack.extend(ext.get("extension") or [])
         url = str(ext.get("url") or "").lower()
+        if "/" not in url and parent:  # a sub-extension: "Name", "Type", "Id"
+            url = f"{parent}{url}"
+        stack.extend((e, url) for e in ext.get("extension") or [])
         value = _value(ext)
         if url.endswith("geneticsgene"):
             _add_gene(finding, value, codes)
-        elif "aminoacidchange" in url or url.endswith("name") and "variant" in url:
+        elif "aminoacidchange" in url and not url.endswith("type"):
+            finding.proteins += [p for s in _strings(value) if (p := _amino_acid_change(s))]
+            finding.codings += [c for s in _strings(value) if (c := coding_change(s))]
+        elif url.endswith("name") and "variant" in url:
             finding.proteins += [p for s in _strings(value) if (p := protein_change(s))]
             finding.codings += [c for s in _strings(value) if (c := coding_change(s))]
         elif "dnavariant" in url or url.endswith("variant"):
@@ -115,6 +122,12 @@ def _legacy(res: Mapping[str, Any], finding: _Finding, codes: CodeLists) -> None
             finding.alleles += [a for s in _strings(value) if (a := parse_g_hgvs(s))]
         elif url.endswith("genomicsourceclass"):
             finding.source_class = _source_class(value, codes)
+
+
+def _amino_acid_change(text: str) -> str | None:
+    """A field that holds a protein change (p.HGVS 48005-3, the legacy amino-acid change):
+    ``p.V600E``, ``p.Val600Glu``, ``NP_004324.2:p.(Val600Glu)`` or a bare ``V600E``."""
+    return protein_change(text) or protein_in_text(text)
 
 
 def _source_class(concept: Any, codes: CodeLists) -> str | None:
@@ -148,7 +161,7 @@ def _components(res: Mapping[str, Any], finding: _Finding, codes: CodeLists,
         if name == "gene_component":
             _add_gene(finding, value, codes)
         elif name == "p_hgvs":
-            finding.proteins += [p for s in strings if (p := protein_change(s))]
+            finding.proteins += [p for s in strings if (p := _amino_acid_change(s))]
         elif name == "c_hgvs":
             finding.codings += [c for s in strings if (c := coding_change(s))]
         elif name == "g_hgvs":

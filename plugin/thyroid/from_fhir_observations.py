@@ -52,7 +52,7 @@ _EXCLUDED = {"entered-in-error", "cancelled"}
 _FLAG_LISTS = {"oligoprogression": "oligoprogression", "structural_disease": "structural_disease",
                "symptomatic_disease": "symptomatic", "hemoptysis": "hemorrhage",
                "airway_invasion": "airway_invasion", "lactating": "lactation",
-               "congenital_long_qt": "congenital_long_qt"}
+               "congenital_long_qt": "congenital_long_qt", "rai_ineligible": "rai_ineligible"}
 
 
 def _scan_kind(concepts: list[Any], codes: CodeLists) -> ScanKind | None:
@@ -175,10 +175,11 @@ def read_scan_report(entry: Entry, ctx: ReadContext, record: PatientRecord,
 
 def read_condition_flag(entry: Entry, ctx: ReadContext, record: PatientRecord,
                         codes: CodeLists) -> bool:
-    """A Condition for hemoptysis, airway invasion, lactation or congenital long QT."""
+    """A Condition for hemoptysis, airway invasion, lactation, congenital long QT or RAI not
+    appropriate (``rair#rai-ineligible``, §A4.14)."""
     res, src = entry.resource, entry.source
     name = codes.first_of(res.get("code"), ("hemoptysis", "airway_invasion", "lactating",
-                                             "congenital_long_qt"))
+                                             "congenital_long_qt", "rai_ineligible"))
     if name is None:
         return False
     verification = res.get("verificationStatus")
@@ -263,6 +264,6 @@ _HANDLERS: dict[str, Callable[[Entry, ReadContext, PatientRecord, CodeLists], No
     "qtc": lambda e, c, r, k: _qtc(e, c, r),
     "potassium": lambda e, c, r, k: _lab(e, c, r.potassium, "potassium"),
     "pregnancy_status": _pregnancy,
-    **{name: _flag_handler(attr, name in ("hemoptysis", "airway_invasion"))
+    **{name: _flag_handler(attr, name in ("hemoptysis", "airway_invasion", "rai_ineligible"))
        for name, attr in _FLAG_LISTS.items()},
 }

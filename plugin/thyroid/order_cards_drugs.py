@@ -38,6 +38,7 @@ def drug_card(b: OrderCardBuilder, drug: str) -> OrderCard | None:
         w for w in a.warnings
         if w.blocking and (
             any(drug_matches(d, drug) for d in w.drugs)
+            or w.all_drugs  # §A4.11: a patient-level block (W-PREG...) holds every drug
             or (not w.drugs and w.code in patient_level)
         )
     ]

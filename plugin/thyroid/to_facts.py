@@ -56,6 +56,8 @@ __all__ = [
 # §A3 histology precedence when diagnoses disagree: the most aggressive wins (safer).
 _HISTOLOGY_ORDER = ("ATC", "MTC", "PDTC", "OTC", "FTC", "PTC")
 _DTC = frozenset({"PTC", "FTC", "OTC"})  # A1
+# §A4.14: PDTC is follicular-cell-derived: inside the RAI-R framework (with W-HISTOLOGY-PDTC)
+_FOLLICULAR = _DTC | {"PDTC"}
 
 
 def _patient(rec: cm.PatientRecord, ctx: _Ctx, region: str) -> dict:
@@ -67,7 +69,7 @@ def _patient(rec: cm.PatientRecord, ctx: _Ctx, region: str) -> dict:
         fact.update(has_age=True, age=age, adult=age >= ctx.th.adult_age_years)
         fact["label"] = f"Age {age} years on {ctx.as_of.isoformat()}"
     else:
-        ctx.note("date of birth (age for label age limits)")
+        ctx.note("date of birth (label age limits)")
     fact["sex"] = rec.sex or "unknown"
     return fact
 
@@ -76,7 +78,7 @@ def _histology(rec: cm.PatientRecord, ctx: _Ctx) -> dict:
     found = [d for d in rec.diagnoses if d.histology is not None]
     fact: dict[str, Any] = {"type": "histology"}
     if not found:
-        fact.update(value="UNKNOWN", dtc=False, known=False)
+        fact.update(value="UNKNOWN", dtc=False, follicular=False, known=False)
         ctx.note(
             "thyroid cancer histology (Condition with a histology code)"
             if rec.diagnoses
@@ -87,7 +89,8 @@ def _histology(rec: cm.PatientRecord, ctx: _Ctx) -> dict:
         return fact
     values = {d.histology.value for d in found if d.histology is not None}
     value = next(h for h in _HISTOLOGY_ORDER if h in values)
-    fact.update(value=value, dtc=value in _DTC, known=True, conflict=len(values) > 1)
+    fact.update(value=value, dtc=value in _DTC, follicular=value in _FOLLICULAR, known=True,
+                conflict=len(values) > 1)
     fact["ref"] = [d.source for d in found]
     parts = [
         f"{d.histology.value} ({d.histology_evidence or d.source})"
@@ -185,6 +188,7 @@ def to_facts(
     history_pd = sorted(set(pd_events) | set(_history_pd_events(record, ctx, exposures)))
     history, _ = _history(record, ctx, history_pd, drugs_table)
     progressed = history.pop("_progressed")
+    intolerant = history.pop("_intolerant")
     facts.append(history)
 
     # B4 (JS-iv): the last therapeutic dose whose post-therapy scan showed uptake in all lesions.
@@ -221,7 +225,7 @@ def to_facts(
     molecular, variants = _molecular(record, ctx)
     facts.append(molecular)
     facts += variants
-    facts += _drugs(record, ctx, region, progressed)
+    facts += _drugs(record, ctx, region, progressed, intolerant)
     facts += _tg(record, ctx)
     facts.append(_structural(record, ctx))
     dq = [n for n in record.data_quality if n.missing]

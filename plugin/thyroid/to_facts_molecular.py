@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from plugin.thyroid import clinical_model as cm
-from plugin.thyroid.to_facts_common import _Ctx
+from plugin.thyroid.to_facts_common import _Ctx, load_therapies
 
 _FUSION_GENES = ("RET", "NTRK1", "NTRK2", "NTRK3", "ALK")
 _REQUIRED_GENES = ("BRAF", *_FUSION_GENES)  # §A4.3
@@ -37,7 +37,8 @@ def _classify(v: cm.Variant) -> str:
             return "alk_fusion"
         return "braf_other" if v.gene == "BRAF" else "other"
     if v.gene == "BRAF":
-        return "braf_v600e" if alt == "V600E" else "braf_other"
+        # §A4.13: an unreadable alteration is unknown, never "other than V600E"
+        return "braf_v600e" if alt == "V600E" else "braf_other" if alt else "braf_unknown"
     if v.gene == "RET":
         return "ret_point"
     if v.gene in _RAS:
@@ -49,6 +50,28 @@ def _classify(v: cm.Variant) -> str:
     return "other"
 
 
+def ntrk_resistance_class(v: cm.Variant) -> str:
+    """The §A4.14 class (``solvent_front``, ``gatekeeper``, ``xdfg``) of an NTRK kinase-domain
+    substitution, from ``therapies.yaml`` ``ntrk_resistance``; ``""`` when not listed."""
+    table = load_therapies().get("ntrk_resistance", {}).get("classes", {})
+    for name, genes in table.items():
+        if (v.alteration or "").upper() in (genes.get(v.gene) or []):
+            return str(name)
+    return ""
+
+
+def _ntrk_resistance(classes: dict[str, list[cm.Variant]]) -> dict[str, bool]:
+    """G4 / §A4.14: which repotrectinib reading the resistance findings support."""
+    data = load_therapies().get("ntrk_resistance", {})
+    found = {ntrk_resistance_class(v) for v in classes.get("ntrk_point", [])} - {""}
+    off_target = any(classes.get(k) for k in data.get("off_target", []))
+    return {
+        "ntrk_resistance_active": bool(found & set(data.get("repotrectinib_active", []))),
+        "ntrk_resistance_limited": bool(found & set(data.get("limited_activity", [])))
+        or (off_target and bool(classes.get("ntrk_fusion"))),
+    }
+
+
 def _molecular(rec: cm.PatientRecord, ctx: _Ctx) -> tuple[dict, list[dict]]:
     present = [v for v in rec.variants if v.present]
     classes: dict[str, list[cm.Variant]] = {}
@@ -56,7 +79,7 @@ def _molecular(rec: cm.PatientRecord, ctx: _Ctx) -> tuple[dict, list[dict]]:
     for v in present:
         klass = _classify(v)
         classes.setdefault(klass, []).append(v)
-        kind = v.kind.value if v.kind != cm.VariantKind.OTHER else "snv"
+        kind = v.kind.value if v.kind != cm.VariantKind.OTHER or klass == "braf_unknown" else "snv"
         facts.append(
             {
                 "type": "variant",
@@ -64,6 +87,7 @@ def _molecular(rec: cm.PatientRecord, ctx: _Ctx) -> tuple[dict, list[dict]]:
                 "alteration": v.alteration or "unknown",
                 "kind": "fusion" if klass.endswith("_fusion") else kind,
                 "klass": klass,
+                "resistance": ntrk_resistance_class(v) if klass == "ntrk_point" else "",
                 "partner": v.partner or "",
                 "ref": v.source,
                 "label": _variant_label(v),
@@ -85,6 +109,7 @@ def _molecular(rec: cm.PatientRecord, ctx: _Ctx) -> tuple[dict, list[dict]]:
         for k in (
             "braf_v600e",
             "braf_other",
+            "braf_unknown",
             "ret_fusion",
             "ret_point",
             "ntrk_fusion",
@@ -105,12 +130,18 @@ def _molecular(rec: cm.PatientRecord, ctx: _Ctx) -> tuple[dict, list[dict]]:
     all_negative = all(g in point_tested for g in _REQUIRED_GENES) and all(
         g in fusion_tested for g in _FUSION_GENES
     )
-    complete = actionable_capable or all_negative
+    # §A4.13: a BRAF result whose alteration cannot be read leaves testing incomplete.
+    braf_unread = has["braf_unknown"] and not has["braf_v600e"]
+    for v in classes.get("braf_unknown", []):
+        ctx.note(f"BRAF alteration of {v.source} (the reported change could not be read)")
+    complete = (actionable_capable or all_negative) and not braf_unread
     untested = [g for g in _REQUIRED_GENES if g not in point_tested]
     no_fusion = [g for g in _FUSION_GENES if g not in fusion_tested]
     needed = []
     if "BRAF" in untested:
         needed.append("BRAF V600E")
+    elif braf_unread:
+        needed.append("BRAF V600E (the reported BRAF change could not be read)")
     if no_fusion:
         needed.append(
             "/".join(
@@ -133,14 +164,15 @@ def _molecular(rec: cm.PatientRecord, ctx: _Ctx) -> tuple[dict, list[dict]]:
         "ntrk_fusion_known": has["ntrk_fusion"]
         or all(g in fusion_tested for g in _NTRK)
         or actionable_capable,
-        "braf_known": "BRAF" in point_tested or actionable_capable,
+        "braf_known": ("BRAF" in point_tested or actionable_capable) and not braf_unread,
         "dna_only_no_fusion": bool(dna_only_fusion_negative) and not actionable_capable,
+        **_ntrk_resistance(classes),
         "missing_tests": ", ".join(needed) if needed else "",
         "ref": sorted({v.source for v in rec.variants} | {g.source for g in rec.genes_tested}),
         "label": (
             "Molecular: "
             + (", ".join(f["label"] for f in facts) or "no alteration found")
-            + ("; testing complete" if complete else f"; not yet tested: {', '.join(needed)}")
+            + ("; testing complete" if complete else f"; still needed: {', '.join(needed)}")
         ),
     }
     if fact["dna_only_no_fusion"]:

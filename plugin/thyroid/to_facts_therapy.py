@@ -56,6 +56,9 @@ def _clinical(rec: cm.PatientRecord, ctx: _Ctx, age: int | None) -> tuple[dict, 
 
     out["symptomatic"] = flag("symptomatic", rec.symptomatic, "Symptomatic or threatening disease")
     out["oligoprogression"] = flag("oligoprogression", rec.oligoprogression, "Oligoprogression")
+    # §A4.14: a clinician judged RAI not appropriate (rair#rai-ineligible)
+    out["rai_ineligible"] = flag("rai_ineligible", rec.rai_ineligible, "RAI judged not appropriate",
+                                 undated_counts=True)
     out["airway_invasion"] = flag(
         "airway_invasion",
         rec.airway_invasion,
@@ -107,6 +110,15 @@ def _clinical(rec: cm.PatientRecord, ctx: _Ctx, age: int | None) -> tuple[dict, 
     )
     for x in undated_lact:
         ctx.note(f"date of lactation status {x.source}")
+    # the W-PREG evidence line (§A4.11 rule 4: pregnancy or lactation)
+    out["preg_label"] = ""
+    if out["lactating"]:
+        src = lact.source if lact and lact.value else undated_lact[0].source
+        when = _iso(lact.date) if lact else "undated"
+        out["preg_label"] = f"Lactation: breastfeeding ({src}, {when})"
+    if out["pregnant"]:
+        out["preg_label"] = (f"Pregnancy status: pregnant ({preg.source},"
+                             f" {preg.date.isoformat()})")
     if preg and preg.pregnant:
         flags.append(
             {
@@ -118,10 +130,9 @@ def _clinical(rec: cm.PatientRecord, ctx: _Ctx, age: int | None) -> tuple[dict, 
         )
     if preg and preg.pregnant and not out["pregnant"]:
         ctx.note(f"current pregnancy status (last recorded as pregnant on {preg.date.isoformat()})")
-    childbearing = (
-        rec.sex in (None, "female", "unknown")
-        and age is not None
-        and th.childbearing_age_min_years <= age <= th.childbearing_age_max_years
+    # §A4.11 rule 4: a female aged 12-55 (DESIGN range) or of unknown age (sex unknown counts)
+    childbearing = rec.sex in (None, "female", "unknown") and (
+        age is None or th.childbearing_age_min_years <= age <= th.childbearing_age_max_years
     )
     out["pregnancy_status_needed"] = bool(
         childbearing and not (preg and _within(preg.date, ctx, th.safety_window_days))
@@ -195,20 +206,21 @@ def _history(
         )
 
     def progressed_following(t: cm.TherapyExposure) -> bool:
-        """G1 "PD on or after": on it, or after it when the stop reason is not intolerance
-        (PD after stopping for intolerance is G2's case, not a label-qualifying PD)."""
+        """G1 "PD on or after": on it, or after it, whatever the stop reason. §A4.12:
+        cabozantinib's "progressed following prior VEGFR-targeted therapy" is met by a patient
+        progressing after an MKI stopped for intolerance (G2 stays for intolerance without PD)."""
         if progressed_on(t):
             return True
-        return (
-            t.stop_reason is None
-            and t.end is not None
-            and any(day > t.end for day, _, _ in pd_events)
-        )
+        return t.end is not None and any(day > t.end for day, _, _ in pd_events)
 
     current = [t for t in exposures if active(t)]
     therapy_start = max((t.start for t in current if t.start is not None), default=None)
     vegfr_pd = any(progressed_following(t) for t in vegfr)
     intolerant = any(t.stop_reason == cm.StopReason.INTOLERANCE for t in vegfr)
+    # §A4.12: PD follows only MKIs stopped for intolerance (none failed on progression): the
+    # "no satisfactory alternative" of D+T's label is an MDT confirmation
+    vegfr_pd_after_intolerance_only = vegfr_pd and not any(
+        progressed_following(t) for t in vegfr if t.stop_reason != cm.StopReason.INTOLERANCE)
     on_vegfr = any(active(t) for t in vegfr)
     planned = [lt for lt in rec.local_therapies if lt.date and lt.date > ctx.as_of]
     lines = [
@@ -222,6 +234,10 @@ def _history(
         "prior_vegfr": bool(vegfr),
         "vegfr_pd": vegfr_pd,
         "vegfr_intolerance_no_pd": intolerant and not vegfr_pd,
+        "vegfr_pd_after_intolerance_only": vegfr_pd_after_intolerance_only,
+        # §A4.12: COSMIC-311 excluded prior BRAF inhibitors (dabrafenib, alone or with trametinib)
+        "braf_inhibitor_pd": any(
+            progressed_on(t) for t in exposures if "dabrafenib" in t.drug.split("+")),
         "prior_ntrk_inhibitor": bool(ntrk),
         "on_systemic": bool(current),
         "surgery_planned_on_vegfr": bool(planned) and on_vegfr,
@@ -229,7 +245,12 @@ def _history(
         "label": "Systemic therapy: " + ("; ".join(lines) if lines else "none"),
     }
     progressed = {t.drug for t in exposures if progressed_on(t)}
-    return fact | {"_progressed": sorted(progressed)}, therapy_start
+    # §A4.12: a drug stopped for intolerance (and not progressed on) is never preferred
+    intolerant_on = {
+        t.drug: _iso(t.end) for t in exposures
+        if t.stop_reason == cm.StopReason.INTOLERANCE and t.drug not in progressed
+    }
+    return fact | {"_progressed": sorted(progressed), "_intolerant": intolerant_on}, therapy_start
 
 
 def _age_below(rec: cm.PatientRecord, as_of: dt.date, min_age: Mapping | None) -> bool | None:
@@ -243,7 +264,14 @@ def _age_below(rec: cm.PatientRecord, as_of: dt.date, min_age: Mapping | None) -
     return as_of <= limit  # must be OLDER than N months
 
 
-def _drugs(rec: cm.PatientRecord, ctx: _Ctx, region: str, progressed: list) -> list[dict]:
+def _drugs(
+    rec: cm.PatientRecord,
+    ctx: _Ctx,
+    region: str,
+    progressed: list,
+    intolerant: Mapping[str, str] | None = None,
+) -> list[dict]:
+    intolerant = intolerant or {}
     out = []
     for name, d in load_therapies()["drugs"].items():
         below = _age_below(rec, ctx.as_of, d.get("min_age"))
@@ -261,6 +289,9 @@ def _drugs(rec: cm.PatientRecord, ctx: _Ctx, region: str, progressed: list) -> l
                 "vegfr": bool(d.get("vegfr")),
                 "htn_warning": "htn" in warns,
                 "htn_blocking": bool(d.get("htn_blocking")),
+                # §A4.11 rule 1: "label" (selpercatinib, pralsetinib) or "design" (lenvatinib,
+                # cabozantinib) blocking W-HTN when BP is uncontrolled; "none" (sorafenib)
+                "htn_block_basis": str(d.get("htn_blocking") or "none"),
                 "qt_warning": "qt" in warns,
                 "bleed_warning": "bleed" in warns,
                 "infection_warning": "infection" in warns,
@@ -271,6 +302,9 @@ def _drugs(rec: cm.PatientRecord, ctx: _Ctx, region: str, progressed: list) -> l
                 if reg
                 else f"{region}: status not verified",
                 "progressed_on": name in progressed,
+                "stopped_intolerance": name in intolerant,
+                "intolerance_note": f"stopped for intolerance on {intolerant[name]}; a re-challenge"
+                " at a lower dose is an MDT decision" if name in intolerant else "",
             }
         )
     return out
