@@ -156,7 +156,7 @@ def _ages(lines: list[str]) -> Iterator[Mutant]:
 
 def _preferred(name: str, lines: list[str]) -> Iterator[Mutant]:
     for i, text in enumerate(lines, 1):
-        m = re.search(r"\{type: preferred, drug: ([\w+]+)\}", text)
+        m = re.search(r"\{type: preferred, drug: ([\w+]+)[,}]", text)
         if not m:
             continue
         if text.lstrip().startswith("- "):

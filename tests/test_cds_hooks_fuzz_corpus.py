@@ -72,8 +72,9 @@ CORPUS = {
                                                    "subject": SUBJECT,
                                                    "code": _cc("http://snomed.info/sct",
                                                                "363478007")}])},
-    "NUL in every resource type": {"patient": {**PATIENT, "id": "1288992\u0000"},
+    "NUL in every resource type": {"patient": {**PATIENT, "name": [{"text": "\u0000"}]},
                                    "observations": bundle(every_type("\u0000"))},
+    "NUL in the Patient id": {"patient": {**PATIENT, "id": "1288992\u0000"}},
     "C0 controls and DEL in every resource type": {
         "patient": PATIENT, "observations": bundle(every_type("\u0001\u001f\u007f"))},
     "a lone surrogate in every resource type": {
@@ -102,7 +103,8 @@ CORPUS = {
 }
 
 # The protocol layer refuses a body with a lone surrogate (400) and the FHIR token off the
-# allowlist (412, the key cannot be had); everything else is read and answered.
+# allowlist (412, the key cannot be had); everything else is read and answered (a Patient whose
+# id is not context.patientId is read again from the FHIR server).
 EXPECTED = {"a lone surrogate in every resource type": 400,
             "a next-page link off the allowlist": 412}
 

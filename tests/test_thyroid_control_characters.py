@@ -91,8 +91,8 @@ def resources(bad: str) -> dict[str, dict]:
                 {"code": _cc(LOINC, "48018-6", "gene"),
                  "valueCodeableConcept": _cc("http://www.genenames.org/geneId", "HGNC:1097",
                                              "BRAF" + bad)},
-                {"code": _cc(LOINC, "48005-3", "p.HGVS"),
-                 "valueCodeableConcept": {"text": "p.Val600Glu" + bad}}]},
+                {"code": _cc(LOINC, "48005-3", "p.HGVS" + bad),
+                 "valueCodeableConcept": {"text": "p.Val600Glu"}}]},
     }
 
 
@@ -147,7 +147,8 @@ def test_a_hook_call_with_refused_characters_everywhere_answers_200_with_the_not
         make_app, bad: str) -> None:
     app = make_app(PLUGINS=["plugin.thyroid"])
     everything = list(resources(bad).values())
-    patient = everything[0]
+    # the Patient keeps its id: another id than context.patientId is refused (412) before reading
+    patient = {**everything[0], "id": "p1"}
     body = {
         "hook": "patient-view", "hookInstance": str(uuid.uuid4()),
         "context": {"userId": "Practitioner/x", "patientId": "p1"},
