@@ -312,6 +312,8 @@ PREFERRED = [
     ("G2 VEGFR TKI stopped for intolerance: cabozantinib (Rec 66)",
      lambda: rair_pd().therapy("lenvatinib", "2024-06-01", "2024-09-01", "intolerance"),
      {"cabozantinib"}),
+    ("F3 NTRK + BRAF V600E, no NTRK inhibitor yet (off-target is read after one, §A4.14)",
+     lambda: _ntrk().variant("BRAF", "V600E"), {"repotrectinib", "larotrectinib"}),
     ("H2 ATC with BRAF V600E: dabrafenib+trametinib",
      lambda: B().histology("ATC").variant("BRAF", "V600E").tested(), {"dabrafenib+trametinib"}),
 ]
