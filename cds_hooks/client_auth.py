@@ -34,6 +34,7 @@ import requests
 
 from cds_hooks.jwks import JwksCache, JwksError, usable_keys
 from cds_hooks.replay_cache import ReplayCache
+from cds_hooks.settings import parse_bool
 
 audit = logging.getLogger("rair_cds.security")
 
@@ -397,9 +398,16 @@ def _number(config: Mapping[str, Any], name: str, default: float) -> float:
 
 
 def flag(value: Any) -> bool:
-    """A boolean setting; the strings "false", "0", "no", "off" and "" are false."""
+    """A boolean setting, strings read by :func:`cds_hooks.settings.parse_bool`.
+
+    :raises ClientAuthConfigError: for a string that is not a boolean (a typo in a security
+        switch must stop start-up, not silently read as false).
+    """
     if isinstance(value, str):
-        return value.strip().lower() in ("1", "true", "yes", "on")
+        try:
+            return parse_bool(value)
+        except ValueError as exc:
+            raise ClientAuthConfigError(f"{value[:40]!r} is not true or false") from exc
     return bool(value)
 
 

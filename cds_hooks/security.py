@@ -95,6 +95,7 @@ def init_security(app: Flask) -> None:
         guard = FhirGuard.from_config(config)
         issuers = parse_issuers(config.get("JWT_ISSUERS"))
         verifier = ClientAuthenticator.from_config(config) if issuers else None
+        protect_discovery = flag(config.get("AUTH_DISCOVERY", False))
     except (ClientAuthConfigError, ValueError, TypeError) as exc:
         raise ConfigurationError(f"bad security setting: {exc}") from exc
 
@@ -124,7 +125,7 @@ def init_security(app: Flask) -> None:
             )
         security_log.info("client authentication required; trusted issuers: %s", sorted(issuers))
 
-    if flag(config.get("AUTH_DISCOVERY", False)):
+    if protect_discovery:
         _protect_discovery(app)
 
     @app.after_request

@@ -113,6 +113,22 @@ def from_environment(environ: Mapping[str, str], prefix: str = ENV_PREFIX) -> di
     return out
 
 
+def parse_bool(text: str) -> bool:
+    """``1/true/yes/on`` -> True, ``0/false/no/off`` or empty -> False (any case, trimmed).
+
+    The one reading of a boolean setting, for the environment and for plugin settings that
+    arrive as strings.
+
+    :raises ValueError: for any other text.
+    """
+    word = text.strip().lower()
+    if word in ("1", "true", "yes", "on"):
+        return True
+    if word in ("0", "false", "no", "off", ""):
+        return False
+    raise ValueError("expected a boolean (true/false)")
+
+
 def _convert(key: str, raw: str) -> Any:
     default = DEFAULTS.get(key)
     text = raw.strip()
@@ -126,11 +142,7 @@ def _convert(key: str, raw: str) -> Any:
     if key == "CORS_ORIGINS":
         return "*" if text == "*" else _list(text)
     if isinstance(default, bool):
-        if text.lower() in ("1", "true", "yes", "on"):
-            return True
-        if text.lower() in ("0", "false", "no", "off", ""):
-            return False
-        raise ValueError("expected a boolean (true/false)")
+        return parse_bool(text)
     if isinstance(default, int):
         return int(text)
     if isinstance(default, float):

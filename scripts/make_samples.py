@@ -2,7 +2,7 @@
 
 Usage: .venv/bin/python scripts/make_samples.py   (rewrites fhir_samples/thyroid/*)
 
-Every scenario is written by hand below from DOMAIN.md §A3's input profile (codes exactly as §A3
+Every scenario is written by hand below from DECISIONS §D3's input profile (codes exactly as §A3
 says; project codes in https://rair-cds.org/fhir/CodeSystem/concepts). The evaluation date is
 fixed at 2026-11-27 so the expected assessments are reproducible (``--as-of 2026-11-27``).
 
@@ -843,7 +843,7 @@ def _(p: Patient) -> None:
 
 
 # --- issue 9: reading drivers and histology ---
-# DOMAIN.md §A4.13 (reading drivers) and §A4.14 (histology and eligibility gaps).
+# DECISIONS §D4.13 (reading drivers) and §A4.14 (histology and eligibility gaps).
 
 LEGACY_EXT = "http://hl7.org/fhir/StructureDefinition/"
 

@@ -17,9 +17,9 @@ Each mutant is ONE plausible knowledge bug, enumerated from the files as they ar
 
 For each mutant the knowledge folder is copied to a temporary directory, the one line changed
 there, and the fast knowledge tests (``TESTS``) run against the copy through
-``RAIR_CDS_RULES_DIR``, with ``-x`` (stop at the first failure), ``--jobs`` at a time. The working
-tree is never written. A mutant is *killed* when the tests fail; the script prints the kill rate
-and each survivor with its ``file:line``. Run from the repository root:
+``RAIR_CDS_THYROID_KNOWLEDGE_DIR``, with ``-x`` (stop at the first failure), ``--jobs`` at a
+time. The working tree is never written. A mutant is *killed* when the tests fail; the script
+prints the kill rate and each survivor with its ``file:line``. Run from the repository root:
 
     .venv/bin/python scripts/mutate_knowledge.py            # all mutants, 2 at a time
     .venv/bin/python scripts/mutate_knowledge.py --list     # what would be run
@@ -49,7 +49,7 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 KNOWLEDGE = ROOT / "rules" / "thyroid"
-ENV_VAR = "RAIR_CDS_RULES_DIR"  # plugin/thyroid/rules_dir.py
+ENV_VAR = "RAIR_CDS_THYROID_KNOWLEDGE_DIR"  # plugin/thyroid/knowledge.py default_folder()
 # The fast tests that read the knowledge, the most pointed first (so -x stops early): rule and
 # number mutants meet the rule tests (and the plain-Python reference of the random test) first,
 # code mutants the FHIR readers first.

@@ -1,4 +1,4 @@
-"""Therapy lists read in the guideline's order: preferred first, then DOMAIN.md §2.6/§3 order.
+"""Therapy lists read in the guideline's order: preferred first, then DECISIONS §K2.6/§K3 order.
 
 Regression: with a RET fusion both RET inhibitors are preferred (F2), and the lists were sorted
 by name, so pralsetinib (accelerated approval, boxed warning) led ahead of selpercatinib

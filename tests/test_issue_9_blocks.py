@@ -1,4 +1,4 @@
-"""Issue 9, items 1, 2, 7 and 9: blocks that really block (DOMAIN.md §A4.11) and BRAF V600E after
+"""Issue 9, items 1, 2, 7 and 9: blocks that really block (DECISIONS §D4.11) and BRAF V600E after
 a multikinase inhibitor (§A4.12), from the assessment to the cards and the order hooks.
 
 Table-driven: each row is one patient (the rule-test builder), the §A4 clause it protects and the

@@ -1,4 +1,4 @@
-"""Issue 9, histology and eligibility gaps (DOMAIN.md §A4.14): PDTC inside the framework,
+"""Issue 9, histology and eligibility gaps (DECISIONS §D4.14): PDTC inside the framework,
 ``rair#rai-ineligible``, unknown age, NTRK resistance classes, the MTC card."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from plugin.thyroid import clinical_model as cm
 from plugin.thyroid.assess import assess
 from plugin.thyroid.cards import render
 from plugin.thyroid.from_fhir import read_record
-from plugin.thyroid.to_facts import RULES_DIR
+from plugin.thyroid.knowledge import default_folder
 
 LOINC = "http://loinc.org"
 RAIR = "https://rair-cds.org/fhir/CodeSystem/concepts"
@@ -206,7 +206,7 @@ def _ntrk_after_larotrectinib(gene: str, change: str | None, off_target: bool = 
 
 
 def _classes() -> dict:
-    data = yaml.safe_load((RULES_DIR / "therapies.yaml").read_text(encoding="utf-8"))
+    data = yaml.safe_load((default_folder() / "therapies.yaml").read_text(encoding="utf-8"))
     return data["ntrk_resistance"]["classes"]
 
 

@@ -1,4 +1,4 @@
-"""Issue 9, reading drivers (DOMAIN.md §A4.13); §A4.14 is in ``test_issue_9_eligibility.py``.
+"""Issue 9, reading drivers (DECISIONS §D4.13); §A4.14 is in ``test_issue_9_eligibility.py``.
 
 A DNA-only BRAF V600E is a known driver while fusion testing stays open (the testing card says
 "RNA fusion testing not done"); an unreadable BRAF alteration is ``unknown``, named in

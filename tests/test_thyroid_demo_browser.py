@@ -192,6 +192,8 @@ def test_patient_view_cards_render_like_an_ehr(demo_server, browser):
     # record summary and timeline
     record = browser.find_element(By.ID, "record").text
     assert "Radioiodine history" in record and "Cumulative therapeutic activity" in record
+    # the threshold comes from the summary (thresholds.yaml), formatted by the page
+    assert "the 22,200 MBq (600 mCi) JS-v threshold" in record
     assert browser.find_elements(By.CSS_SELECTOR, "#timeline svg .sum-pd"), "no PD point drawn"
     assert browser.find_elements(By.CSS_SELECTOR, "#timeline svg .threshold")
     _shot(browser, "demo-1-patient-view")

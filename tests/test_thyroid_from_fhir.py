@@ -18,6 +18,7 @@ from plugin.thyroid.clinical_model import (
     Uptake,
 )
 from plugin.thyroid.codes import load_codes, normalise_system
+from plugin.thyroid.derivation import derive
 from plugin.thyroid.from_fhir import activity_mbq, is_i131, read_record, recognise_drug
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "fhir"
@@ -203,22 +204,27 @@ def test_scenario_patient_diagnosis_and_rai():
                    ("MedicationStatement/rai-dx", 74, RaiIntent.DIAGNOSTIC, False)}
 
 
-def test_scenario_scan_inferred_post_therapy_with_tsh():
-    (scan,) = _scenario().scans
-    assert (scan.kind, scan.kind_inferred, scan.uptake, scan.tsh_miu_per_l) == (
-        ScanKind.POST_THERAPY, True, Uptake.NO_LESIONS, 85.0)
+def test_scenario_scan_kind_is_inferred_by_the_derivation_not_the_reader():
+    record = _scenario()
+    (scan,) = record.scans
+    assert (scan.kind, scan.uptake, scan.tsh_miu_per_l) == (
+        ScanKind.UNKNOWN, Uptake.NO_LESIONS, 85.0)
+    reading = derive(record, dt.date(2026, 11, 27)).scan_reading(scan)
+    assert (reading.kind, reading.inferred) == ("post-therapy", True)
 
 
-@pytest.mark.parametrize("days,kind", [(1, ScanKind.UNKNOWN), (2, ScanKind.POST_THERAPY),
-                                       (14, ScanKind.POST_THERAPY), (15, ScanKind.UNKNOWN)])
+@pytest.mark.parametrize("days,kind", [(1, "unknown"), (2, "post-therapy"),
+                                       (14, "post-therapy"), (15, "unknown")])
 def test_post_therapy_window(days, kind):
     dose = _rai("MedicationAdministration", _q(100, "mCi"), date="2024-01-01")
     scan = {"resourceType": "Observation", "id": "s", "status": "final",
             "code": {"coding": [{"system": RAIR, "code": "rai-wbs"}]},
             "effectiveDateTime": (dt.date(2024, 1, 1) + dt.timedelta(days)).isoformat(),
             "valueCodeableConcept": {"coding": [{"system": RAIR, "code": "uptake-all-lesions"}]}}
-    (found,) = read_record([dose, scan]).scans
-    assert found.kind is kind
+    record = read_record([dose, scan])
+    (found,) = record.scans
+    assert found.kind is ScanKind.UNKNOWN  # the reader infers nothing
+    assert derive(record, dt.date(2026, 11, 27)).scans[0].kind == kind
 
 
 def test_coded_scan_kind_and_diagnostic_report_scan():
@@ -228,8 +234,7 @@ def test_coded_scan_kind_and_diagnostic_report_scan():
               "effectiveDateTime": "2024-01-05",
               "conclusionCode": [{"coding": [{"system": RAIR, "code": "uptake-some-lesions"}]}]}
     (scan,) = read_record([report]).scans
-    assert (scan.kind, scan.kind_inferred, scan.uptake) == (
-        ScanKind.DIAGNOSTIC, False, Uptake.SOME_LESIONS)
+    assert (scan.kind, scan.uptake) == (ScanKind.DIAGNOSTIC, Uptake.SOME_LESIONS)
 
 
 def test_scenario_progression_inputs():

@@ -1,4 +1,4 @@
-"""Genomic findings in every encoding of DOMAIN.md §A3: SNVs, hotspots, fusions, negatives."""
+"""Genomic findings in every encoding of DECISIONS §D3: SNVs, hotspots, fusions, negatives."""
 
 from __future__ import annotations
 

@@ -8,7 +8,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from plugin.thyroid.knowledge_check import RULES_DIR, KnowledgeError, check_knowledge
+from plugin.thyroid.knowledge import default_folder
+from plugin.thyroid.knowledge_check import KnowledgeError, check_knowledge
+
+RULES_DIR = default_folder()
 
 
 def _copy_rules(tmp_path: Path) -> Path:
@@ -25,7 +28,7 @@ def _edit_cards(rules_dir: Path, edit) -> None:
 
 
 def test_the_shipped_knowledge_files_agree():
-    check_knowledge()
+    check_knowledge(RULES_DIR)
 
 
 @pytest.mark.parametrize(
@@ -49,39 +52,51 @@ def test_a_conclusion_without_card_text_stops_start_up(tmp_path, section, key, e
     assert expected in str(info.value)
 
 
-def test_the_thyroid_services_refuse_to_start_with_broken_knowledge(tmp_path, monkeypatch):
+def test_the_thyroid_services_refuse_to_start_with_broken_knowledge(tmp_path):
     import plugin.thyroid as thyroid
 
     rules_dir = _copy_rules(tmp_path)
     _edit_cards(rules_dir, lambda cards: cards["warnings"].pop("W-PREG"))
-    monkeypatch.setattr("plugin.thyroid.knowledge_check.RULES_DIR", rules_dir)
 
     with pytest.raises(KnowledgeError, match="W-PREG"):
-        thyroid.create_services({})
+        thyroid.create_services({"THYROID_KNOWLEDGE_DIR": str(rules_dir)})
 
 
-def test_the_rule_engine_is_built_at_start_up_not_on_the_first_patient(monkeypatch):
+def test_a_malformed_rule_stops_start_up(tmp_path):
     import plugin.thyroid as thyroid
-    from plugin.thyroid import assess
+    from plugin.engine import RuleEngineError
 
-    built = []
-    real = assess.default_engine
-    monkeypatch.setattr(assess, "default_engine", lambda: built.append(1) or real())
+    rules_dir = _copy_rules(tmp_path)
+    (rules_dir / "zz_broken.rules.yaml").write_text(
+        "broken_rule:\n  id: A1\n  all: [{m: {type: patient}}]\n  do: {no_such_action: 1}\n",
+        encoding="utf-8")
 
-    thyroid.create_services({})
+    with pytest.raises(RuleEngineError):
+        thyroid.create_services({"THYROID_KNOWLEDGE_DIR": str(rules_dir)})
 
-    assert built == [1]
+
+def test_the_services_share_one_knowledge_object_built_at_start_up(tmp_path):
+    import plugin.thyroid as thyroid
+
+    rules_dir = _copy_rules(tmp_path)
+    services = thyroid.create_services({"THYROID_KNOWLEDGE_DIR": str(rules_dir)})
+
+    knowledge = {id(s.knowledge) for s in services}
+    assert len(knowledge) == 1
+    (k,) = {s.knowledge for s in services}
+    assert k.folder == rules_dir.resolve()
+    assert k.engine.rules  # the rules were compiled before the first patient
 
 
-def test_the_evaluate_command_refuses_broken_knowledge(tmp_path, monkeypatch, capsys):
+def test_the_evaluate_command_refuses_broken_knowledge(tmp_path, capsys):
     from plugin.thyroid import cli
 
     rules_dir = _copy_rules(tmp_path)
     _edit_cards(rules_dir, lambda cards: cards["actions"].pop("MONITOR"))
-    monkeypatch.setattr("plugin.thyroid.knowledge_check.RULES_DIR", rules_dir)
     bundle = Path(__file__).resolve().parents[1] / "fhir_samples" / "thyroid" / "bundles"
 
-    code = cli.main([str(next(bundle.glob("*.json"))), "--as-of", "2026-11-27"])
+    code = cli.main([str(next(bundle.glob("*.json"))), "--as-of", "2026-11-27",
+                     "--knowledge", str(rules_dir)])
 
     assert code == 2
     assert "MONITOR" in capsys.readouterr().err

@@ -25,7 +25,9 @@ from conftest import assert_operation_outcome, http
 
 from plugin.thyroid.assessment import Assessment, TherapyOption
 from plugin.thyroid.clinical_model import PatientRecord
+from plugin.thyroid.derivation import derive
 from plugin.thyroid.orders import ORDER_SELECT_ID, ORDER_SIGN_ID, create_order_services
+from plugin.thyroid.service import Evaluation
 
 SAMPLES = Path(__file__).resolve().parents[1] / "fhir_samples" / "thyroid" / "orders"
 INDEX = json.loads((SAMPLES / "index.json").read_text(encoding="utf-8"))
@@ -48,7 +50,8 @@ def stub_assessment(status="YES"):
             on_label=[TherapyOption("lenvatinib", preferred=True)],
             missing_data=[f"not retrieved: {k}" for k in unavailable],
         )
-        return PatientRecord(), assessment
+        record = PatientRecord()
+        return Evaluation(record, derive(record, as_of), assessment)
 
     return assessor
 

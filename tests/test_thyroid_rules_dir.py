@@ -1,5 +1,5 @@
-"""RAIR_CDS_RULES_DIR (plugin/thyroid/rules_dir.py) and the mutant enumeration of
-scripts/mutate_knowledge.py (issue 13)."""
+"""RAIR_CDS_THYROID_KNOWLEDGE_DIR as the default knowledge folder (plugin/thyroid/knowledge.py)
+and the mutant enumeration of scripts/mutate_knowledge.py (issue 13)."""
 
 from __future__ import annotations
 
@@ -28,35 +28,34 @@ def _script():
 
 
 PROBE = """
-from plugin.thyroid import rules_dir, codes, cards_common, order_cards_common, knowledge_check
+from plugin.thyroid.knowledge import default_folder
+from plugin.thyroid.codes import load_codes
 from plugin.thyroid.to_facts import load_thresholds
-print(rules_dir.RULES_DIR, codes.DEFAULT_PATH.parent, cards_common.DEFAULT_TEMPLATES.parent,
-      order_cards_common.DEFAULT_PATH.parent, knowledge_check.RULES_DIR)
+print(default_folder())
 print(load_thresholds().bp_systolic_uncontrolled)
 """
 
 
-def test_the_plugin_reads_its_knowledge_from_rules_dir(tmp_path: Path) -> None:
+def test_the_library_reads_its_knowledge_from_the_environment_folder(tmp_path: Path) -> None:
     folder = tmp_path / "site"
     shutil.copytree(KNOWLEDGE, folder)
     text = (folder / "thresholds.yaml").read_text(encoding="utf-8")
     (folder / "thresholds.yaml").write_text(
         re.sub(r"bp_systolic_uncontrolled: \d+", "bp_systolic_uncontrolled: 135", text),
         encoding="utf-8")
-    env = {**os.environ, "RAIR_CDS_RULES_DIR": str(folder)}
+    env = {**os.environ, "RAIR_CDS_THYROID_KNOWLEDGE_DIR": str(folder)}
     out = subprocess.run([sys.executable, "-c", PROBE], cwd=ROOT, env=env, capture_output=True,
                          text=True, timeout=120, check=True).stdout.split("\n")
-    assert set(out[0].split()) == {str(folder.resolve())}
-    assert out[1] == "135"
+    assert out[:2] == [str(folder.resolve()), "135"]
 
 
 def test_without_the_variable_the_repository_folder_is_used(monkeypatch) -> None:
-    from plugin.thyroid.rules_dir import DEFAULT_RULES_DIR, configured_rules_dir
+    from plugin.thyroid.knowledge import default_folder
 
-    monkeypatch.delenv("RAIR_CDS_RULES_DIR", raising=False)
-    assert configured_rules_dir() == DEFAULT_RULES_DIR == KNOWLEDGE
-    monkeypatch.setenv("RAIR_CDS_RULES_DIR", "  ")
-    assert configured_rules_dir() == KNOWLEDGE
+    monkeypatch.delenv("RAIR_CDS_THYROID_KNOWLEDGE_DIR", raising=False)
+    assert default_folder().resolve() == KNOWLEDGE.resolve()
+    monkeypatch.setenv("RAIR_CDS_THYROID_KNOWLEDGE_DIR", "  ")
+    assert default_folder().resolve() == KNOWLEDGE.resolve()
 
 
 def test_every_threshold_number_is_mutated_up_and_down() -> None:

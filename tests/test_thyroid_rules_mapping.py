@@ -11,7 +11,8 @@ import pytest
 from test_thyroid_rules_builder import AS_OF, B, rair_pd
 from test_thyroid_rules_random import gen
 
-from plugin.thyroid.assess import assess, knowledge_version
+from plugin.thyroid.assess import assess
+from plugin.thyroid.knowledge import load_knowledge
 from plugin.thyroid.to_facts import add_months, load_thresholds, mbq_text, to_facts
 
 
@@ -90,7 +91,7 @@ def test_thresholds_are_configurable() -> None:
 
 
 def test_knowledge_version_names_file_version_and_content_hash() -> None:
-    v = knowledge_version()
+    v = load_knowledge().version
     assert re.fullmatch(r"[\w.]+\+[0-9a-f]{12}", v)
     assert v.startswith(load_thresholds().version + "+")
 

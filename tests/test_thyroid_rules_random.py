@@ -228,9 +228,10 @@ def test_eight_threads_match_sequential() -> None:
 def test_cold_process_first_evaluation_fires_nothing() -> None:
     code = (
         "import datetime as dt\n"
-        "from plugin.thyroid.assess import default_engine, assess\n"
+        "from plugin.thyroid.assess import assess\n"
+        "from plugin.thyroid.knowledge import load_knowledge\n"
         "from plugin.thyroid.clinical_model import PatientRecord\n"
-        "e = default_engine()\n"
+        "e = load_knowledge().engine\n"
         "r = e.evaluate([{'type': 'unmatched'}])\n"
         "assert r.fired == [] and r.derived == [], r\n"
         "print(assess(PatientRecord(), dt.date(2026, 11, 27)).rair_status)\n"

@@ -10,7 +10,8 @@ from collections.abc import Callable
 import pytest
 from test_thyroid_rules_builder import AS_OF, B, rair_pd, stable_avid
 
-from plugin.thyroid.assess import assess, base_id, default_engine
+from plugin.thyroid.assess import assess, base_id
+from plugin.thyroid.knowledge import load_knowledge
 
 
 @dataclasses.dataclass
@@ -982,7 +983,7 @@ def test_rule_table(row: Row) -> None:
 
 
 def test_every_rule_id_has_a_row_and_every_row_id_exists() -> None:
-    rule_ids = {base_id(r.rule_id) for r in default_engine().rules}
+    rule_ids = {base_id(r.rule_id) for r in load_knowledge().engine.rules}
     row_ids = {i for row in ROWS for i in row.ids}
     assert rule_ids - row_ids == set(), "rule IDs without a row"
     assert row_ids - rule_ids == set(), "row IDs that no rule has"

@@ -22,20 +22,19 @@ from cds_hooks.service import CdsService
 def create_services(config: Mapping[str, Any]) -> list[CdsService]:
     """The thyroid services: patient-view first, then order-select and order-sign.
 
-    Imports happen here, at app start-up, so a broken module fails loudly there and not on the
-    first request.
+    The knowledge (code lists, thresholds, card text, rules and the built engine) is loaded here,
+    once, from the ``THYROID_KNOWLEDGE_DIR`` folder (default ``rules/thyroid``), and passed to
+    every service: a malformed rule, an unknown action or a conclusion without card text stops
+    start-up, not the first patient. Imports happen here too, so a broken module fails loudly at
+    start-up.
     """
-    from plugin.thyroid import knowledge_check
-    from plugin.thyroid.assess import default_engine
+    from plugin.thyroid.knowledge import knowledge_from_config
     from plugin.thyroid.orders import create_order_services
     from plugin.thyroid.service import PatientViewService
 
-    # every conclusion the rules can reach must have card text and a citation (issue 3)
-    knowledge_check.check_knowledge(knowledge_check.RULES_DIR)
-    # load the rulesets now: a malformed rule or an unknown action stops start-up, not the first
-    # patient (the engine is per process, built after any fork; RULE-ENGINE.md §1 item 7)
-    default_engine()
-    return [PatientViewService(), *create_order_services(config)]
+    knowledge = knowledge_from_config(config)
+    return [PatientViewService(knowledge=knowledge),
+            *create_order_services(config, knowledge=knowledge)]
 
 
 def register_cli(subparsers: argparse._SubParsersAction) -> None:  # noqa: SLF001 - argparse's type

@@ -11,12 +11,9 @@ collected per rule ID for the cards.
 from __future__ import annotations
 
 import datetime as dt
-import functools
-import hashlib
 import re
-import threading
-from collections.abc import Callable, Iterable
-from pathlib import Path
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
 
 from plugin.engine import RuleEngine
 from plugin.thyroid.assessment import (
@@ -27,57 +24,17 @@ from plugin.thyroid.assessment import (
     Warning,
 )
 from plugin.thyroid.clinical_model import PatientRecord
-from plugin.thyroid.to_facts import (
-    RULES_DIR,
-    Thresholds,
-    load_therapies,
-    load_thresholds,
-    to_facts,
-)
+from plugin.thyroid.derivation import Derivation
+from plugin.thyroid.knowledge import Knowledge, load_knowledge
+from plugin.thyroid.to_facts import Thresholds, to_facts
 
-__all__ = ["assess", "build_assessment", "default_engine", "knowledge_version", "rule_files"]
+__all__ = ["assess", "base_id", "build_assessment"]
 
 _LISTS = ("onLabel", "guidelineSupportedOffLabel", "trialOnly", "notEligible")
 _PROPOSED = frozenset({"onLabel", "guidelineSupportedOffLabel"})
 # Chaining facts (rules/README.md "internal"): the conclusions downstream rest on them.
 _INTERNAL = frozenset({"framework", "gate", "rair_yes", "systemic_indicated", "note"})
 _ID_RE = re.compile(r"^([A-H])(\d+)([a-z]*)")
-_engine_lock = threading.Lock()
-_engine: RuleEngine | None = None
-
-
-def rule_files(rules_dir: Path = RULES_DIR) -> list[Path]:
-    """The thyroid rule files, in a stable order."""
-    return sorted(rules_dir.glob("*.rules.yaml"))
-
-
-def default_engine() -> RuleEngine:
-    """The process-wide engine over ``rules/thyroid/*.rules.yaml`` (built once, after fork)."""
-    global _engine
-    with _engine_lock:
-        if _engine is None:
-            _engine = RuleEngine(rule_files(), name="thyroid")
-        return _engine
-
-
-@functools.lru_cache(maxsize=32)
-def knowledge_version(thresholds: Thresholds | None = None, rules_dir: Path = RULES_DIR) -> str:
-    """``<thresholds version>+<12 hex of the rules, therapies and thresholds files>``, plus
-    ``.cfg-<8 hex>`` when the thresholds differ from the file's defaults."""
-    digest = hashlib.sha256()
-    for path in [
-        *rule_files(rules_dir),
-        rules_dir / "therapies.yaml",
-        rules_dir / "thresholds.yaml",
-    ]:
-        digest.update(path.name.encode())
-        digest.update(path.read_bytes())
-    base = load_thresholds()
-    th = thresholds or base
-    version = f"{base.version}+{digest.hexdigest()[:12]}"
-    if th != base:
-        version += ".cfg-" + hashlib.sha256(repr(th).encode()).hexdigest()[:8]
-    return version
 
 
 def base_id(rule_id: str) -> str:
@@ -104,23 +61,31 @@ def assess(
     record: PatientRecord,
     as_of: dt.date,
     *,
+    knowledge: Knowledge | None = None,
     engine: RuleEngine | None = None,
     thresholds: Thresholds | None = None,
     region: str = "US",
+    derivation: Derivation | None = None,
 ) -> Assessment:
     """Assess ``record`` as of ``as_of`` (§A2) with the thyroid rules.
 
-    :param engine: a prebuilt engine; defaults to :func:`default_engine`.
-    :param thresholds: DESIGN thresholds; defaults to ``rules/thyroid/thresholds.yaml``.
+    :param knowledge: the loaded knowledge; defaults to the default folder's
+        (:func:`plugin.thyroid.knowledge.load_knowledge`).
+    :param engine: another engine than the knowledge's (tests).
+    :param thresholds: DESIGN thresholds; defaults to the knowledge's.
     :param region: ``"US"`` (labels of §3), ``"EU"`` or ``"CA"`` (adds W-LABEL-REGION, H5).
+    :param derivation: the record's derivation as of ``as_of`` when the caller already has it.
     :raises plugin.engine.RuleEngineError: if the rules fail.
     """
-    th = thresholds or load_thresholds()
-    facts = to_facts(record, as_of, th, region=region)
-    result = (engine or default_engine()).evaluate(facts)
+    k = knowledge or load_knowledge()
+    th = thresholds or k.thresholds
+    facts = to_facts(record, as_of, th, region=region, therapies=k.therapies,
+                     derivation=derivation)
+    result = (engine or k.engine).evaluate(facts)
     missing = [f["what"] for f in facts if f["type"] == "missing_input"]
     missing += [n.missing for n in record.data_quality if n.missing]
-    return build_assessment(as_of, result.derived, result.fired, missing, knowledge_version(th))
+    return build_assessment(as_of, result.derived, result.fired, missing, k.version_for(th),
+                            drug_order=k.therapies["drugs"])
 
 
 def build_assessment(
@@ -129,8 +94,13 @@ def build_assessment(
     fired: list[str],
     missing_inputs: list[str],
     version: str,
+    drug_order: Mapping[str, Any] | None = None,
 ) -> Assessment:
-    """Resolve the rules' candidate facts into one :class:`Assessment` (generic)."""
+    """Resolve the rules' candidate facts into one :class:`Assessment` (generic).
+
+    ``drug_order`` lists the drugs in the order of ``therapies.yaml`` (default: the default
+    knowledge folder's).
+    """
     by_type: dict[str, list[dict]] = {}
     for fact in derived:
         by_type.setdefault(fact["type"], []).append(fact)
@@ -222,7 +192,7 @@ def build_assessment(
         )
     out.warnings.sort(key=lambda w: (w.code, not w.blocking))
 
-    kept += _therapy_lists(out, by_type, placement, pointers, proposed, applies)
+    kept += _therapy_lists(out, by_type, placement, pointers, proposed, applies, drug_order)
     kept += _resolve_action(out, by_type, applies)
 
     missing = [f for f in by_type.get("missing", [])
@@ -254,6 +224,7 @@ def _therapy_lists(
     pointers: list[dict],
     proposed: set[str],
     applies: Callable[[dict], bool],
+    drug_order: Mapping[str, Any] | None = None,
 ) -> list[dict]:
     """Fill the four therapy lists; return the facts that contributed.
 
@@ -302,9 +273,10 @@ def _therapy_lists(
                 rule=base_id(f["rule"]),
             )
         )
-    # preferred first; then the order of therapies.yaml (DOMAIN.md §2.6/§3: e.g. selpercatinib
+    # preferred first; then the order of therapies.yaml (DECISIONS §K2.6/§K3: e.g. selpercatinib
     # before pralsetinib, lenvatinib before sorafenib); unknown drugs last, by name
-    rank = {drug: i for i, drug in enumerate(load_therapies()["drugs"])}
+    order = load_knowledge().therapies["drugs"] if drug_order is None else drug_order
+    rank = {drug: i for i, drug in enumerate(order)}
     for options in lists.values():
         options.sort(key=lambda o: (not o.preferred, rank.get(o.drug, len(rank)), o.drug))
     out.on_label = lists["onLabel"]

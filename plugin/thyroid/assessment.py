@@ -1,4 +1,4 @@
-"""The assessment: the machine-readable conclusion for one patient (DOMAIN.md §A1).
+"""The assessment: the machine-readable conclusion for one patient (DECISIONS §D1).
 
 ``to_json()`` gives exactly the §A1 object (camelCase keys, exact vocabulary). ``evidence``
 is not part of §A1: it carries, per rule ID, the human-readable evidence lines and the FHIR
@@ -67,7 +67,7 @@ class TherapyOption:
 
 @dataclass(frozen=True)
 class Warning:
-    """A W-code (DOMAIN.md §2.9). ``drugs`` lists the drugs it applies to or blocks."""
+    """A W-code (DECISIONS §K2.9). ``drugs`` lists the drugs it applies to or blocks."""
 
     code: str
     blocking: bool

@@ -30,7 +30,6 @@ from typing import Any
 from cds_hooks.cards import Card
 from plugin.thyroid.assessment import Assessment, Warning
 from plugin.thyroid.cards_common import (
-    DEFAULT_TEMPLATES,
     CardContext,
     RenderedCard,
     fit_summary,
@@ -46,8 +45,9 @@ from plugin.thyroid.cards_warnings import (
     warning_card,
 )
 from plugin.thyroid.clinical_model import MBQ_PER_MCI, PatientRecord
+from plugin.thyroid.derivation import Derivation
 
-__all__ = ["DEFAULT_TEMPLATES", "MBQ_PER_MCI", "RenderedCard", "fit_summary", "format_activity",
+__all__ = ["MBQ_PER_MCI", "RenderedCard", "fit_summary", "format_activity",
            "load_templates", "render", "render_cards"]
 
 
@@ -58,15 +58,18 @@ def render(
     patient_id: str | None = None,
     unavailable: Sequence[str] = (),
     templates: Mapping[str, Any] | None = None,
+    derivation: Derivation | None = None,
 ) -> list[RenderedCard]:
     """Every card for one patient, critical first, then in clinical reading order.
 
     :param patient_id: the patient's logical id (for the draft ServiceRequest subject); taken
         from ``record.patient_source`` when not given.
     :param unavailable: prefetch keys that were wanted but could not be had.
+    :param derivation: the record's derivation as of the assessment's date (computed when not
+        given, with the default thresholds).
     """
     ctx = CardContext(templates or load_templates(), assessment, record, patient_id,
-                      tuple(unavailable))
+                      tuple(unavailable), derivation)
     has_therapy = bool(assessment.on_label or assessment.guideline_supported_off_label
                        or assessment.trial_only or assessment.not_eligible)
     folds: dict[str, list[Warning]] = {"status": [], "therapy": [], "data-quality": [],

@@ -21,9 +21,8 @@ import yaml
 from cds_hooks.cards import SUMMARY_MAX, Card, Indicator, OverrideReason, Source
 from plugin.thyroid.assessment import Assessment, Warning
 from plugin.thyroid.clinical_model import Histology, PatientRecord, activity_text
-from plugin.thyroid.rules_dir import RULES_DIR
-
-DEFAULT_TEMPLATES = RULES_DIR / "cards.yaml"
+from plugin.thyroid.derivation import Derivation, derive
+from plugin.thyroid.knowledge import default_folder
 
 
 @dataclass(frozen=True)
@@ -35,12 +34,16 @@ class RenderedCard:
     rules: tuple[str, ...] = ()
 
 
-@functools.lru_cache(maxsize=8)
-def load_templates(path: Path = DEFAULT_TEMPLATES) -> Mapping[str, Any]:
-    """The parsed ``cards.yaml`` (cached per path).
+def load_templates(path: Path | None = None) -> Mapping[str, Any]:
+    """The parsed ``cards.yaml`` (cached per path; default: the knowledge folder's).
 
     :raises ValueError: when a required section is missing.
     """
+    return _load_templates(Path(path or default_folder() / "cards.yaml").resolve())
+
+
+@functools.lru_cache(maxsize=8)
+def _load_templates(path: Path) -> Mapping[str, Any]:
     data = yaml.safe_load(path.read_text(encoding="utf-8"))
     for section in ("disclaimer", "sources", "rules", "drugs", "status", "actions", "warnings"):
         if section not in data:
@@ -115,10 +118,13 @@ class CardContext:
         record: PatientRecord,
         patient_id: str | None,
         unavailable: tuple[str, ...],
+        derivation: Derivation | None = None,
     ) -> None:
         self.t = t
         self.a = a
         self.record = record
+        # what the rules counted (cumulative activity, scan kinds): read, never recomputed
+        self.derivation = derivation or derive(record, a.evaluation_date)
         self.unavailable = unavailable
         if patient_id is None and record.patient_source:
             patient_id = record.patient_source.split("/", 1)[-1]

@@ -24,7 +24,7 @@ from plugin.thyroid.cards_common import (
     safe_reference,
 )
 from plugin.thyroid.cards_warnings import folded_into_status, note_lines
-from plugin.thyroid.clinical_model import Histology, RaiIntent
+from plugin.thyroid.clinical_model import Histology
 
 _UPTAKE_TEXT = {
     "all": "uptake in all lesions",
@@ -215,37 +215,36 @@ def data_needed_card(ctx: CardContext, history: str, notes: list[Warning], step_
 
 
 def rai_history(ctx: CardContext) -> str:
-    rec = ctx.record
+    """The administrations, scans and cumulative activity exactly as the rules counted them
+    (the derivation: intents, same-day records counted once, nothing after the evaluation
+    date, scan kinds inferred from timing)."""
+    rai = ctx.derivation.rai
     lines = []
-    therapeutic_total = 0
-    unknown = False
-    for adm in sorted(rec.rai_administrations, key=lambda x: x.date or dt.date.min):
-        intent = adm.intent.value if isinstance(adm.intent, RaiIntent) else str(adm.intent)
+    for r in sorted(rai.readings, key=lambda x: x.administration.date or dt.date.min):
+        adm = r.administration
+        note = ("; after the evaluation date, not counted" if r.after_as_of
+                else f"; same day as {r.same_day_as}, counted once" if r.same_day_as else "")
         lines.append(f"- {iso(adm.date)}: I-131 {format_activity(adm.activity_mbq)}, "
-                     f"{intent} ({adm.source})")
-        if adm.intent == RaiIntent.THERAPEUTIC:
-            if adm.activity_mbq is None:
-                unknown = True
-            else:
-                therapeutic_total += adm.activity_mbq
-    for scan in sorted(rec.scans, key=lambda x: x.date or dt.date.min):
+                     f"{r.intent}{note} ({adm.source})")
+    for reading in sorted(ctx.derivation.scans, key=lambda x: x.scan.date or dt.date.min):
+        scan = reading.scan
         tsh = f", TSH {scan.tsh_miu_per_l:g} mIU/L" if scan.tsh_miu_per_l is not None else ""
-        inferred = " (kind inferred from timing)" if scan.kind_inferred else ""
+        inferred = " (kind inferred from timing)" if reading.inferred else ""
         uptake = _UPTAKE_TEXT.get(scan.uptake.value, scan.uptake.value)
-        lines.append(f"- {iso(scan.date)}: {scan.kind.value} whole-body scan{inferred}, "
+        lines.append(f"- {iso(scan.date)}: {reading.kind} whole-body scan{inferred}, "
                      f"{uptake}{tsh} ({scan.source})")
-    for exp in rec.iodine_exposures:
+    for exp in ctx.record.iodine_exposures:
         lines.append(f"- {iso(exp.date)}: iodinated contrast / stable iodine ({exp.source})")
     if not lines:
         return "**Radioiodine history:** none recorded."
-    if unknown:
-        total = (f"at least {format_activity(therapeutic_total)} (one or more administrations "
-                 "have no readable activity)")
+    if not rai.complete:
+        total = (f"at least {format_activity(rai.cumulative_mbq)} (an activity or intent is"
+                 " unknown, or one day was recorded with differing activities)")
     else:
-        total = format_activity(therapeutic_total)
+        total = format_activity(rai.cumulative_mbq)
     return ("**Radioiodine history and scans:**\n" + "\n".join(lines)
             + f"\n\nCumulative therapeutic activity: {total} (JS-v needs "
-            "> 22,200 MBq / 600 mCi).")
+            f"> {format_activity(rai.threshold_mbq)}).")
 
 
 def progression_block(ctx: CardContext) -> str:

@@ -1,4 +1,4 @@
-"""The therapy-options card and the molecular-testing card (DOMAIN.md §2.6, §2.7, §6).
+"""The therapy-options card and the molecular-testing card (DECISIONS §K2.6, §K2.7, §K6).
 
 The therapy card lists **one line per drug**, whatever lists the assessment puts it in: a drug may
 be both ``notEligible`` (e.g. no label indication) and ``trialOnly`` (a redifferentiation trial);

@@ -1,4 +1,4 @@
-"""Warning cards (DOMAIN.md §2.9, §A4.2) and the warning notes folded into other cards.
+"""Warning cards (DECISIONS §K2.9, §D4.2) and the warning notes folded into other cards.
 
 * A **blocking** warning is one critical card per code; a non-blocking entry of the same code
   (e.g. W-BLEED blocking cabozantinib, not blocking sorafenib) is said on that card, not on a
@@ -71,7 +71,7 @@ def warning_card(ctx: CardContext, entries: list[Warning],
     blocks += [
         ctx.evidence_block([w.code] + [e.rule for e in entries if e.rule]),
         ctx.cite(r for r in rules if r in ctx.t["rules"])
-        or f"**Rule:** {w.code} (DOMAIN.md §2.9)",
+        or f"**Rule:** {w.code} (DECISIONS §K2.9)",
         ctx.warning_sources(w.code),
     ]
     indicator = "critical" if w.blocking else wt.get("indicator", "info")

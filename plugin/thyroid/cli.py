@@ -20,8 +20,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
-from plugin.thyroid import knowledge_check
+from plugin.engine import RuleEngineError
 from plugin.thyroid.cards import render
+from plugin.thyroid.knowledge import Knowledge, load_knowledge
+from plugin.thyroid.knowledge_check import KnowledgeError
 from plugin.thyroid.sandbox_cli import add_token_option, evaluate_server, unavailable_lines
 from plugin.thyroid.service import PatientViewService, flatten_prefetch
 
@@ -43,6 +45,8 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     parser.add_argument("--as-of", dest="as_of", type=_date, default=None,
                         help="evaluation date YYYY-MM-DD (default: today, UTC)")
     parser.add_argument("--format", choices=("text", "json"), default="text")
+    parser.add_argument("--knowledge", metavar="DIR", default=None,
+                        help="knowledge folder (default: the package's rules/thyroid)")
     parser.set_defaults(func=run)
     return parser
 
@@ -54,7 +58,9 @@ def _date(text: str) -> dt.date:
         raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text!r}") from exc
 
 
-def evaluate_file(path: Path, as_of: dt.date) -> dict[str, Any]:
+def evaluate_file(
+    path: Path, as_of: dt.date, knowledge: Knowledge | None = None
+) -> dict[str, Any]:
     """``{"assessment": ..., "cards": [...], "cardKinds": [...]}`` for one file.
 
     :raises ValueError: when the file is not JSON or holds no FHIR resource.
@@ -75,9 +81,11 @@ def evaluate_file(path: Path, as_of: dt.date) -> dict[str, Any]:
     else:
         raise ValueError(f"{path}: neither a FHIR resource nor a CDS Hooks request")
     resources, notes = flatten_prefetch(prefetch)
-    service = PatientViewService()
-    record, assessment = service.assess_resources(resources, as_of, notes)
-    rendered = render(assessment, record, patient_id=patient_id)
+    service = PatientViewService(knowledge=knowledge)
+    done = service.evaluate_resources(resources, as_of, notes)
+    rendered = render(done.assessment, done.record, patient_id=patient_id,
+                      templates=service.knowledge.templates, derivation=done.derivation)
+    assessment = done.assessment
     return {
         "assessment": assessment.to_json(),
         "cards": [rc.card.to_json() for rc in rendered],
@@ -128,9 +136,10 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
     out = out or sys.stdout
     as_of = args.as_of or dt.datetime.now(dt.UTC).date()
     try:
-        # the same start-up check as the service: no conclusion without its card text
-        knowledge_check.check_knowledge(knowledge_check.RULES_DIR)
-    except knowledge_check.KnowledgeError as exc:
+        # the same start-up checks as the service: no conclusion without its card text, no
+        # malformed rule
+        knowledge = load_knowledge(getattr(args, "knowledge", None))
+    except (KnowledgeError, RuleEngineError, OSError, KeyError, ValueError) as exc:
         print(f"rair-cds evaluate: {exc}", file=sys.stderr)
         return 2
     if (args.file is None) == (args.fhir_server is None) or (
@@ -144,14 +153,14 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
 
         try:
             result = evaluate_server(args.fhir_server, args.patient, as_of,
-                                     access_token=args.bearer_token)
+                                     access_token=args.bearer_token, knowledge=knowledge)
         except CdsHooksError as exc:
             for line in unavailable_lines(exc.to_operation_outcome()):
                 print(f"rair-cds evaluate: {line}", file=sys.stderr)
             return 2 if exc.status_code == 400 else 1
     else:
         try:
-            result = evaluate_file(Path(args.file), as_of)
+            result = evaluate_file(Path(args.file), as_of, knowledge)
         except ValueError as exc:
             print(f"rair-cds evaluate: {exc}", file=sys.stderr)
             return 2

@@ -7,7 +7,7 @@ Conventions (they hold for every class here):
 
 * Dates are :class:`datetime.date` (the day of ``effective[x]``/``performed[x]``/``authoredOn``,
   the start of a period); ``None`` means the date is unknown.
-* Radioiodine activity is an **integer MBq** (1 mCi = 37 MBq exactly, DOMAIN.md B0.3);
+* Radioiodine activity is an **integer MBq** (1 mCi = 37 MBq exactly, DECISIONS §K0.3);
   ``None`` means unknown. A number without a unit is never guessed: it is ``None``, and the
   reader adds a :class:`DataQualityNote`.
 * ``source`` is the relative reference of the FHIR resource the value came from
@@ -22,20 +22,26 @@ import datetime as dt
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-MBQ_PER_MCI = 37  # DOMAIN.md B0.3: 1 mCi = 37 MBq exactly
+MBQ_PER_MCI = 37  # DECISIONS §K0.3: 1 mCi = 37 MBq exactly
+
+
+def mci_text(mbq: int, *, grouped: bool = False) -> str:
+    """The activity in mCi, the one formatter: whole only when exact, otherwise to one decimal
+    (``27.0`` for 1000 MBq); ``grouped`` adds thousands separators."""
+    sep = "," if grouped else ""
+    whole, rest = divmod(mbq, MBQ_PER_MCI)
+    return f"{whole:{sep}}" if rest == 0 else f"{mbq / MBQ_PER_MCI:{sep}.1f}"
 
 
 def activity_text(mbq: int, *, grouped: bool = False) -> str:
     """``5550 MBq (150 mCi)``, or ``5,550 MBq (150 mCi)`` when ``grouped`` (thousands
-    separators); mCi whole only when exact, otherwise to one decimal (``27.0`` for 1000 MBq)."""
+    separators); mCi as :func:`mci_text`."""
     sep = "," if grouped else ""
-    whole, rest = divmod(mbq, MBQ_PER_MCI)
-    mci = f"{whole:{sep}}" if rest == 0 else f"{mbq / MBQ_PER_MCI:{sep}.1f}"
-    return f"{mbq:{sep}} MBq ({mci} mCi)"
+    return f"{mbq:{sep}} MBq ({mci_text(mbq, grouped=grouped)} mCi)"
 
 
 class Histology(StrEnum):
-    """Histology class (DOMAIN.md §A3, thyroid-cancer row)."""
+    """Histology class (DECISIONS §D3, thyroid-cancer row)."""
 
     PTC = "PTC"  # papillary
     FTC = "FTC"  # follicular
@@ -89,7 +95,7 @@ class RecistResponse(StrEnum):
 
 
 class VariantKind(StrEnum):
-    """Kind of a genomic alteration (DOMAIN.md §A1 ``drivers[].kind``)."""
+    """Kind of a genomic alteration (DECISIONS §D1 ``drivers[].kind``)."""
 
     SNV = "snv"
     INDEL = "indel"
@@ -148,8 +154,8 @@ class RadioiodineAdministration:
 class RadioiodineScan:
     """A radioiodine whole-body scan (Observation or DiagnosticReport, ``rair#rai-wbs``).
 
-    ``kind_inferred`` is True when the kind came from timing (2–14 days after a therapeutic
-    administration, DESIGN) rather than the ``rair#scan-kind`` component.
+    ``kind`` is what the record codes (``rair#scan-kind``); a kind inferred from timing is the
+    derivation's (:class:`plugin.thyroid.derivation.ScanReading`).
     ``tsh_miu_per_l`` is the stimulation TSH recorded on the scan, if any.
     """
 
@@ -158,7 +164,6 @@ class RadioiodineScan:
     kind: ScanKind
     uptake: Uptake
     tsh_miu_per_l: float | None = None
-    kind_inferred: bool = False
 
 
 @dataclass(frozen=True, slots=True)

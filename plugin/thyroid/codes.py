@@ -18,9 +18,7 @@ from typing import Any
 
 import yaml
 
-from plugin.thyroid.rules_dir import RULES_DIR
-
-DEFAULT_PATH = RULES_DIR / "codes.yaml"
+from plugin.thyroid.knowledge import default_folder
 
 _SCHEME = re.compile(r"^[a-z][a-z0-9+.-]*://")
 
@@ -178,4 +176,4 @@ def load_codes(path: Path | None = None) -> CodeLists:
 
     :raises OSError, yaml.YAMLError, KeyError: when the file is missing or malformed.
     """
-    return _load_cached(Path(path or DEFAULT_PATH).resolve())
+    return _load_cached(Path(path or default_folder() / "codes.yaml").resolve())

@@ -21,7 +21,9 @@ from typing import Any
 from flask import Blueprint, abort, jsonify, send_from_directory
 from flask.typing import ResponseReturnValue
 
+from plugin.thyroid.derivation import derive
 from plugin.thyroid.from_fhir import read_record
+from plugin.thyroid.knowledge import knowledge_from_config
 from plugin.thyroid.record_summary import summarize
 from plugin.thyroid.samples import sample_index
 
@@ -37,6 +39,7 @@ def create_blueprint(config: Mapping[str, Any]) -> Blueprint:
         static_folder=str(STATIC_DIR),
         static_url_path="/static",
     )
+    knowledge = knowledge_from_config(config)
     fixed_date = config.get("EVALUATION_DATE")
     # the page cannot hold a CDS Client key: with client JWTs required its hook calls get 401
     auth_required = bool(config.get("AUTHENTICATOR")) or (
@@ -77,6 +80,9 @@ def create_blueprint(config: Mapping[str, Any]) -> Blueprint:
         bundle = json.loads(Path(sample["bundle"]).read_text(encoding="utf-8"))
         resources = [e["resource"] for e in bundle.get("entry", []) if "resource" in e]
         as_of = evaluation_date()
+        record = read_record(resources, codes=knowledge.codes,
+                             diagnostic_below_mbq=knowledge.thresholds.diagnostic_cut_mbq)
+        derivation = derive(record, as_of, knowledge.thresholds, knowledge.therapies)
         return jsonify(
             {
                 "name": sample["name"],
@@ -84,7 +90,7 @@ def create_blueprint(config: Mapping[str, Any]) -> Blueprint:
                 "patientId": _patient_id(resources),
                 "evaluationDate": as_of.isoformat(),
                 "bundle": bundle,
-                "summary": summarize(read_record(resources), as_of),
+                "summary": summarize(record, as_of, derivation=derivation),
             }
         )
 

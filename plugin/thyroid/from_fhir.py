@@ -1,6 +1,6 @@
 """Read FHIR R4 resources into a :class:`~plugin.thyroid.clinical_model.PatientRecord`.
 
-The entry point of the reader (DOMAIN.md §A3). ``read_record`` flattens Bundles and Parameters,
+The entry point of the reader (DECISIONS §D3). ``read_record`` flattens Bundles and Parameters,
 validates each resource it reads with ``fhir.resources.R4B`` (a resource strict parsing rejects
 is still read from its JSON, with a data-quality note), and hands each one to the module for its
 concept: ``from_fhir_medication`` (radioiodine, therapy, contrast, local therapy),
@@ -8,10 +8,11 @@ concept: ``from_fhir_medication`` (radioiodine, therapy, contrast, local therapy
 ``from_fhir_sequence`` (variants). Patient and Condition are read here. Resources outside the
 profile (a Practitioner, a Specimen) are ignored without a note.
 
-DESIGN defaults from ``rules/thyroid/thresholds.yaml``, overridable per call: below
-``diagnostic_below_mbq`` (1,110 MBq) an administration without an intent category is
-diagnostic; a scan without a kind dated 2–14 days after a therapeutic administration is a
-post-therapy scan.
+The reader infers no clinical conclusion: a scan's kind comes from the record only (timing is
+read by :mod:`plugin.thyroid.derivation`). An administration without an intent category gets
+the intent its activity suggests (``diagnostic_below_mbq``, default ``diagnostic_cut_mbq`` of
+``rules/thyroid/thresholds.yaml``), marked as not coded; the rules decide again from the
+activity (:func:`plugin.thyroid.to_facts_rai.intent_of`).
 """
 
 from __future__ import annotations
@@ -24,8 +25,6 @@ from plugin.thyroid.clinical_model import (
     CancerDiagnosis,
     Histology,
     PatientRecord,
-    RaiIntent,
-    ScanKind,
 )
 from plugin.thyroid.codes import CodeLists, codings, concept_texts, load_codes, normalise_system
 from plugin.thyroid.from_fhir_genomics import (
@@ -59,7 +58,6 @@ from plugin.thyroid.to_facts_common import load_thresholds
 
 __all__ = ["read_record", "load_codes", "recognise_drug", "is_i131", "activity_mbq"]
 
-
 _READ_TYPES = {"Patient", "Condition", "Observation", "DiagnosticReport", "Procedure",
                "MedicationAdministration", "MedicationStatement", "MedicationRequest",
                "MolecularSequence"}
@@ -72,20 +70,14 @@ def read_record(
     *,
     codes: CodeLists | None = None,
     diagnostic_below_mbq: int | None = None,
-    post_therapy_window_days: tuple[int, int] | None = None,
 ) -> PatientRecord:
     """Read FHIR resource dicts (Bundles and Parameters are unpacked) into a record.
 
-    The two DESIGN numbers default to ``thresholds.yaml``'s (``diagnostic_cut_mbq``,
-    ``post_therapy_scan_min_days``/``max_days``), the ones the rules use.
     Never raises on bad input: a resource that cannot be read becomes a data-quality note.
     """
     codes = codes or load_codes()
-    if diagnostic_below_mbq is None or post_therapy_window_days is None:
-        th = load_thresholds()
-        diagnostic_below_mbq = diagnostic_below_mbq or th.diagnostic_cut_mbq
-        post_therapy_window_days = post_therapy_window_days or (
-            th.post_therapy_scan_min_days, th.post_therapy_scan_max_days)
+    if diagnostic_below_mbq is None:
+        diagnostic_below_mbq = load_thresholds().diagnostic_cut_mbq
     ctx = ReadContext()
     record = PatientRecord()
     # One place, before any reader: no string the rule engine refuses gets further.
@@ -105,7 +97,6 @@ def read_record(
         except Exception as exc:  # noqa: BLE001 - one malformed resource must not stop the read
             ctx.note(entry.source, f"could not be read ({type(exc).__name__})",
                      f"content of {entry.source}")
-    _infer_post_therapy_scans(record, post_therapy_window_days)
     _propagate_assay(entries, ctx, record, codes)
     record.data_quality.extend(ctx.notes)
     return record
@@ -187,18 +178,6 @@ def _diagnosis(entry: Entry, ctx: ReadContext, record: PatientRecord, codes: Cod
         ctx.note(src, "thyroid cancer without a recognised histology", "histology")
     record.diagnoses.append(CancerDiagnosis(src, histology, ctx.date(res, src), evidence))
     return True
-
-
-def _infer_post_therapy_scans(record: PatientRecord, window: tuple[int, int]) -> None:
-    """A scan without a coded kind, 2–14 days after a therapeutic dose, is post-therapy."""
-    doses = [a.date for a in record.rai_administrations
-             if a.intent is RaiIntent.THERAPEUTIC and a.date is not None]
-    for i, scan in enumerate(record.scans):
-        if scan.kind is not ScanKind.UNKNOWN or scan.date is None:
-            continue
-        if any(window[0] <= (scan.date - day).days <= window[1] for day in doses):
-            record.scans[i] = dataclasses.replace(scan, kind=ScanKind.POST_THERAPY,
-                                                  kind_inferred=True)
 
 
 def _propagate_assay(entries: list[Entry], ctx: ReadContext, record: PatientRecord,

@@ -1,6 +1,6 @@
 """Genomic findings from FHIR: variant Observations, region studied, MolecularSequence.
 
-Reads every variant encoding of DOMAIN.md §A3: Genomics Reporting IG Variants (STU1-STU3),
+Reads every variant encoding of DECISIONS §D3: Genomics Reporting IG Variants (STU1-STU3),
 mCODE variants, the legacy R4 ``observation-genetics*`` extensions, coordinate-only variants
 (SPDI, g.HGVS, ref/alt/start components) and R4 ``MolecularSequence``. Fusions follow §A3's
 fusion row and §A4.9; negatives follow §A4.4; every gene with a Present or Absent finding, and

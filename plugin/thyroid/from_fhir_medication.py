@@ -1,7 +1,7 @@
 """Medications and procedures: radioiodine, systemic therapy, contrast and local therapy.
 
 Reads ``MedicationAdministration``, ``MedicationStatement``, ``MedicationRequest`` and
-``Procedure`` per DOMAIN.md §A3 (radioiodine, stable iodine, therapy history rows). Activities
+``Procedure`` per DECISIONS §D3 (radioiodine, stable iodine, therapy history rows). Activities
 are integer MBq (1 mCi = 37 MBq exactly, half up); a number without a unit is unknown, never
 guessed. The intent threshold (1,110 MBq) is a DESIGN default passed in by the caller.
 """

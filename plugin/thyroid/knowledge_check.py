@@ -20,8 +20,6 @@ from typing import Any
 
 import yaml
 
-from plugin.thyroid.rules_dir import RULES_DIR
-
 # conclusion fact type -> (the field that names it, the cards.yaml section that words it)
 _WORDED = {
     "action": ("value", "actions"),
@@ -37,7 +35,7 @@ class KnowledgeError(Exception):
     """The rule files and the card text disagree."""
 
 
-def check_knowledge(rules_dir: Path = RULES_DIR) -> None:
+def check_knowledge(rules_dir: Path) -> None:
     """Raise :class:`KnowledgeError` listing every conclusion that has no card text."""
     cards = _load(rules_dir / "cards.yaml")
     therapies = _load(rules_dir / "therapies.yaml")

@@ -1,6 +1,6 @@
 """Cards for draft orders: what the order hooks say about one order, given the assessment.
 
-The rules (issue 4; DOMAIN.md §A4.2, §A4.10, §2.9, §5), at most one card per drug in an order and
+The rules (issue 4; DECISIONS §D4.2, §D4.10, §K2.9, §K5), at most one card per drug in an order and
 one card per I-131 order:
 
 1. **I-131 for a refractory patient** (``order-i131-rair``): warning (critical if configured)
@@ -32,12 +32,14 @@ or label behind it and its detail lists its rule IDs and sources.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
+from typing import Any
 
 from plugin.thyroid.assessment import Assessment
 from plugin.thyroid.clinical_model import PatientRecord
+from plugin.thyroid.derivation import Derivation
 from plugin.thyroid.order_cards_common import (
     BLOCKING,
-    DEFAULT_PATH,
     DRIVER_MISSING,
     I131_BLOCKING,
     I131_CUMULATIVE,
@@ -61,7 +63,7 @@ from plugin.thyroid.order_cards_drugs import drug_card
 from plugin.thyroid.order_cards_i131 import Cumulative, cumulative_activity, i131_cards
 
 __all__ = [
-    "BLOCKING", "DEFAULT_PATH", "DRIVER_MISSING", "I131_BLOCKING", "I131_CUMULATIVE",
+    "BLOCKING", "DRIVER_MISSING", "I131_BLOCKING", "I131_CUMULATIVE",
     "I131_NOT_APPLICABLE", "I131_NOT_ESTABLISHED", "I131_RAIR", "NOT_ELIGIBLE", "NOT_INDICATED",
     "PREFERRED",
     "PREGNANCY_CAUTION", "TRIAL_ONLY", "Cumulative",
@@ -81,14 +83,19 @@ def cards_for_order(
     text: OrderCardText | None = None,
     settings: OrderCardSettings | None = None,
     suppressed: list[dict[str, str]] | None = None,
+    derivation: Derivation | None = None,
+    templates: Mapping[str, Any] | None = None,
 ) -> list[OrderCard]:
     """Every card for one draft order (critical first). Orders the rules do not concern get none.
 
     ``suppressed``, when given, receives one ``{"order", "kind", "reason"}`` entry per card a rule
     held back (a continuation of current therapy), for the response's ``suppressedCards``.
+    ``derivation`` is the record's (the one the assessment was built on; derived here when not
+    given); ``templates`` the card text of ``cards.yaml`` (default: the knowledge folder's).
     """
     builder = OrderCardBuilder(order, assessment, record, patient_id, text or load_order_text(),
-                               settings or OrderCardSettings())
+                               settings or OrderCardSettings(), derivation=derivation,
+                               templates=templates)
     cards = i131_cards(builder)
     for drug in order.drugs:
         card = drug_card(builder, drug)

@@ -30,9 +30,8 @@ from cds_hooks.cards import (
 from plugin.thyroid.assessment import Assessment, TherapyOption, Warning
 from plugin.thyroid.cards_common import load_templates
 from plugin.thyroid.clinical_model import PatientRecord
-from plugin.thyroid.rules_dir import RULES_DIR
-
-DEFAULT_PATH = RULES_DIR / "order_cards.yaml"
+from plugin.thyroid.derivation import Derivation, derive
+from plugin.thyroid.knowledge import default_folder
 
 # card kinds (HookResult.card_kinds values; also the alert-cache signature)
 I131_RAIR = "order-i131-rair"
@@ -105,14 +104,6 @@ class OrderCardText:
     data: Mapping[str, Any]
     drug_to_driver: Mapping[str, str] = field(default_factory=dict)
 
-    @property
-    def diagnostic_below_mbq(self) -> int:
-        return int(self.data["diagnostic_below_mbq"])
-
-    @property
-    def threshold_mbq(self) -> int:
-        return int(self.data["cumulative_threshold_mbq"])
-
     def card(self, kind: str) -> Mapping[str, str]:
         return self.data["cards"][kind]
 
@@ -132,7 +123,7 @@ def load_order_text(path: Path | None = None) -> OrderCardText:
 
     :raises OSError, yaml.YAMLError, KeyError: when the file is missing or malformed.
     """
-    return _load(Path(path or DEFAULT_PATH).resolve())
+    return _load(Path(path or default_folder() / "order_cards.yaml").resolve())
 
 
 # -- drug matching ------------------------------------------------------------------------------
@@ -171,6 +162,9 @@ class OrderCardBuilder:
         patient_id: str,
         text: OrderCardText,
         settings: OrderCardSettings,
+        *,
+        derivation: Derivation | None = None,
+        templates: Mapping[str, Any] | None = None,
     ) -> None:
         self.order = order
         self.assessment = assessment
@@ -178,7 +172,10 @@ class OrderCardBuilder:
         self.patient_id = patient_id
         self.text = text
         self.settings = settings
-        self.templates = load_templates()  # cards.yaml: the sources, rules and drug labels
+        # what the rules counted (cumulative activity, thresholds): the patient-view's numbers
+        self.derivation = derivation or derive(record, assessment.evaluation_date)
+        # cards.yaml: the sources, rules and drug labels
+        self.templates = templates or load_templates()
         # cards a rule decided not to show (e.g. a continuation), for ``suppressedCards``
         self.suppressed: list[dict[str, str]] = []
 

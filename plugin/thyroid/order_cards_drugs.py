@@ -1,4 +1,4 @@
-"""Drug order cards (rules 2-5 of :mod:`plugin.thyroid.order_cards`; DOMAIN.md §2.6-§2.9, §3).
+"""Drug order cards (rules 2-5 of :mod:`plugin.thyroid.order_cards`; DECISIONS §K2.6-§K2.9, §K3).
 
 At most one card per drug: a blocking warning (critical) absorbs the driver gap and the
 not-eligible reason; a missing driver absorbs the not-eligible reason; a drug both not eligible
@@ -115,9 +115,9 @@ def driver_present(b: OrderCardBuilder, spec: Mapping[str, Any]) -> bool:
     return False
 
 def untested_genes(b: OrderCardBuilder, spec: Mapping[str, Any]) -> list[str]:
-    fusion = spec["testing"] == "fusion"
-    tested = {g.gene for g in b.record.genes_tested if (g.fusion_capable or not fusion)}
-    tested |= {v.gene for v in b.record.variants if (v.fusion_capable or not fusion)}
+    """The driver's genes not yet tested, as the rules read the record (the derivation's)."""
+    testing = b.derivation.testing
+    tested = testing.fusion_tested if spec["testing"] == "fusion" else testing.point_tested
     return [g for g in spec["genes"] if g not in tested]
 
 def driver_card(b: OrderCardBuilder, drug: str, gap: Mapping[str, Any],

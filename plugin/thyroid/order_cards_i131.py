@@ -1,4 +1,4 @@
-"""I-131 order cards (rule 1; DOMAIN.md §A4.10, §5, B0.3): refractory status, cumulative activity.
+"""I-131 order cards (rule 1; DECISIONS §D4.10, §K5, §K0.3): refractory status, cumulative activity.
 
 * ``order-i131-rair``: I-131 therapy for RAIR disease (ATA 2025 Rec 59B), with a *delete* and a
   referral suggestion; warning (critical with ``ORDER_I131_CRITICAL``).
@@ -9,14 +9,18 @@
   clinician reads one card for the order, not two.
 
 A diagnostic-activity I-131 order gets no card.
+
+The activity given so far is the derivation's (:mod:`plugin.thyroid.derivation`), the same
+number the patient-view cards and the rules use; the thresholds are those of
+``rules/thyroid/thresholds.yaml``.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 
-from plugin.thyroid.clinical_model import PatientRecord, RaiIntent
+from plugin.thyroid.clinical_model import mci_text
 from plugin.thyroid.order_cards_common import (
     I131_BLOCKING,
     I131_CUMULATIVE,
@@ -27,18 +31,24 @@ from plugin.thyroid.order_cards_common import (
     OrderCard,
     OrderCardBuilder,
 )
+from plugin.thyroid.to_facts_rai import RaiActivity
 
 _CRITERION_RULE = {"JS-i": "B1", "JS-ii": "B2", "JS-iii": "B3", "JS-iv": "B4", "JS-v": "B5"}
 
 @dataclass(frozen=True)
 class Cumulative:
-    """Itemized therapeutic activity so far plus the ordered activity, in integer MBq."""
+    """Itemized therapeutic activity so far plus the ordered activity, in integer MBq.
+
+    ``prior_complete`` is False when ``prior_mbq`` is only a lower bound (an unknown activity
+    or intent, or one day recorded with differing activities).
+    """
 
     prior_mbq: int
     prior_count: int
     prior_unknown: int  # therapeutic (or unknown-intent) administrations without an activity
     order_mbq: int | None
     threshold_mbq: int
+    prior_complete: bool = True
 
     @property
     def total_mbq(self) -> int | None:
@@ -55,18 +65,18 @@ class Cumulative:
             return True
         if self.order_mbq is None and self.prior_mbq >= self.threshold_mbq:
             return True  # an I-131 therapy order adds a positive activity to >= 22,200 MBq
-        if self.order_mbq is None or self.prior_unknown:
+        if self.order_mbq is None or self.prior_unknown or not self.prior_complete:
             return None
         return False
 
 
-def cumulative_activity(record: PatientRecord, order: DraftOrder, threshold_mbq: int) -> Cumulative:
-    """The cumulative therapeutic activity if ``order`` is given (§5; diagnostic doses excluded)."""
-    prior = [a for a in record.rai_administrations if a.intent != RaiIntent.DIAGNOSTIC]
-    known = [a.activity_mbq for a in prior if a.activity_mbq is not None and a.intent ==
-             RaiIntent.THERAPEUTIC]
-    unknown = sum(1 for a in prior if a.activity_mbq is None)
-    return Cumulative(sum(known), len(known), unknown, order.activity_mbq, threshold_mbq)
+def cumulative_activity(rai: RaiActivity, order: DraftOrder) -> Cumulative:
+    """The cumulative therapeutic activity if ``order`` is given (§5), from the rules' count of
+    the activity so far (``rai``: the derivation's; same-day records once, diagnostic doses and
+    records after the evaluation date excluded)."""
+    unknown = sum(1 for d in rai.doses if d.activity_mbq is None) + len(rai.unknown_intent)
+    return Cumulative(rai.cumulative_mbq, len(rai.doses), unknown, order.activity_mbq,
+                      rai.threshold_mbq, rai.complete)
 
 
 def _gbq(mbq: int) -> str:
@@ -75,8 +85,7 @@ def _gbq(mbq: int) -> str:
 
 
 def _mci(mbq: int) -> str:
-    value = (Decimal(mbq) / 37).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)
-    return f"{value}".removesuffix(".0")
+    return mci_text(mbq, grouped=True)
 
 
 def _activity_text(mbq: int | None) -> str:
@@ -95,9 +104,12 @@ def _cumulative_text(cum: Cumulative) -> str:
         f"{cum.prior_mbq:,} MBq from {cum.prior_count} itemized therapeutic administration(s)"
     )
     gaps = (
-        f" {cum.prior_unknown} earlier administration(s) have no readable activity, so the true"
-        " total is higher."
+        f" {cum.prior_unknown} earlier administration(s) have no readable activity or intent, so"
+        " the true total may be higher."
         if cum.prior_unknown
+        else " One day was recorded with differing activities (the smallest is counted), so the"
+        " true total may be higher."
+        if not cum.prior_complete
         else ""
     )
     total = cum.total_mbq
@@ -124,7 +136,7 @@ def _cumulative_text(cum: Cumulative) -> str:
     if total == cum.threshold_mbq:
         return (
             f"Cumulative therapeutic activity with this order: exactly {limit}, which is **not**"
-            " above the threshold (600 mCi is not >600 mCi; W-THRESHOLD-EQUAL)."
+            f" above the threshold ({_mci(cap)} mCi is not >{_mci(cap)} mCi; W-THRESHOLD-EQUAL)."
         )
     return (
         f"Cumulative therapeutic activity with this order: {total:,} MBq ({_gbq(total)} GBq), not"
@@ -137,7 +149,7 @@ def i131_cards(b: OrderCardBuilder) -> list[OrderCard]:
     order, a = b.order, b.assessment
     if not order.i131:
         return []
-    therapy = order.is_i131_therapy(b.text.diagnostic_below_mbq)
+    therapy = order.is_i131_therapy(b.derivation.thresholds.diagnostic_cut_mbq)
     cards = []
     blocks = [w for w in a.warnings
               if w.blocking and w.code in b.text.data["i131_block_codes"]]
@@ -154,13 +166,16 @@ def i131_cards(b: OrderCardBuilder) -> list[OrderCard]:
                                 more=more, reasons=("i131",), rules=rules)]
     if not therapy:
         return []
-    cum = cumulative_activity(b.record, order, b.text.threshold_mbq)
+    cum = cumulative_activity(b.derivation.rai, order)
     common = {
         "order_label": b.order_label(),
         "order_ref": order.ref,
         "order_activity_text": _activity_text(order.activity_mbq),
         "cumulative_text": _cumulative_text(cum),
         "total_gbq": _gbq(cum.total_mbq) if cum.total_mbq is not None else "?",
+        # the threshold the comparison used (thresholds.yaml), never a number written in a text
+        "threshold_gbq": _gbq(cum.threshold_mbq),
+        "threshold_mci": _mci(cum.threshold_mbq),
         "criteria": b.criteria() or "criteria not recorded",
         "action": a.action,
     }

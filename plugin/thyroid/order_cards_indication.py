@@ -1,6 +1,6 @@
 """A systemic drug the assessment does not support (``order-not-indicated``; issue 4 QA).
 
-DOMAIN.md §2.6 (first-line systemic therapy) applies to RAIR YES with ``RECENT_PD`` or
+DECISIONS §K2.6 (first-line systemic therapy) applies to RAIR YES with ``RECENT_PD`` or
 symptomatic disease; the US labels of sorafenib and lenvatinib require progressive RAI-refractory
 DTC, cabozantinib's progression after VEGFR-targeted therapy (§3). When the assessment lists no
 therapy option at all and its action is one of ``not_indicated.actions`` (``MONITOR``,

@@ -2,7 +2,7 @@
 
 Each reads the ``draftOrders`` Bundle of the hook context (CDS Hooks Library 1.0.1): order-select
 evaluates only the orders named in ``selections``, order-sign evaluates every draft. The patient's
-assessment (DOMAIN.md §A1) is computed from the prefetch (the patient-view templates) and carried
+assessment (DECISIONS §D1) is computed from the prefetch (the patient-view templates) and carried
 in every response as ``extension["rair-cds"]["assessment"]``; the cards come from
 :mod:`plugin.thyroid.order_cards`.
 
@@ -36,24 +36,23 @@ Settings (service config; environment values may arrive as strings):
 from __future__ import annotations
 
 import dataclasses
-import datetime as dt
 import re
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from cds_hooks.errors import InvalidHookRequest
 from cds_hooks.service import CdsService, HookCall, HookResult, ServiceDefinition
+from cds_hooks.settings import parse_bool
 from plugin.thyroid.alert_cache import (
     DEFAULT_MAX_ENTRIES,
     DEFAULT_TTL_SECONDS,
     AlertCache,
     card_signature,
 )
-from plugin.thyroid.assessment import Assessment
-from plugin.thyroid.clinical_model import DataQualityNote, PatientRecord
 from plugin.thyroid.codes import CodeLists, concept_texts, load_codes, normalise_system
 from plugin.thyroid.from_fhir import activity_mbq, is_i131, recognise_drug
+from plugin.thyroid.knowledge import Knowledge, load_knowledge
 from plugin.thyroid.order_cards import (
     DraftOrder,
     OrderCard,
@@ -62,7 +61,13 @@ from plugin.thyroid.order_cards import (
     cards_for_order,
     load_order_text,
 )
-from plugin.thyroid.service import NEEDS_DATA, PREFETCH, PatientViewService, flatten_prefetch
+from plugin.thyroid.service import (
+    NEEDS_DATA,
+    PREFETCH,
+    Assessor,
+    PatientViewService,
+    flatten_prefetch,
+)
 from plugin.thyroid.service import VERSION as SERVICE_VERSION
 
 ORDER_SELECT_ID = "rair-order-select"
@@ -83,12 +88,6 @@ _THERAPY_WORDS = re.compile(r"\b(therap|treat|ablat)", re.IGNORECASE)
 #: Combinations named as the assessment names them (§A1: ``dabrafenib+trametinib``).
 COMBINATIONS = (("dabrafenib", "trametinib"),)
 
-# Assessor: (resources, evaluation date, data-quality notes, unavailable prefetch keys)
-# -> (record, assessment); the default is the patient-view service's own pipeline.
-Assessor = Callable[
-    [list[Mapping[str, Any]], dt.date, Iterable[DataQualityNote], Iterable[str]],
-    tuple[PatientRecord, Assessment],
-]
 
 
 # -- reading the draft orders --------------------------------------------------------------------
@@ -310,24 +309,16 @@ def without_drafts(
     ]
 
 
-def default_assessor() -> Assessor:
-    """The patient-view pipeline (``from_fhir.read_record`` then ``assess.assess``, plus the
-    unavailable-prefetch lines in ``missingData``), so both hooks give the same assessment."""
-    return PatientViewService().assess_resources
-
-
 # -- the services -------------------------------------------------------------------------------
 
 
 def _flag(config: Mapping[str, Any], name: str, default: bool) -> bool:
     value = config.get(name, default)
     if isinstance(value, str):
-        text = value.strip().lower()
-        if text in ("1", "true", "yes", "on"):
-            return True
-        if text in ("0", "false", "no", "off", ""):
-            return False
-        raise ValueError(f"{name}={value!r}: expected true or false")
+        try:
+            return parse_bool(value)
+        except ValueError as exc:
+            raise ValueError(f"{name}={value!r}: expected true or false") from exc
     return bool(value)
 
 
@@ -351,13 +342,18 @@ class OrderService:
         repeat_critical_at_sign: bool = False,
         assessor: Assessor | None = None,
         text: OrderCardText | None = None,
+        knowledge: Knowledge | None = None,
     ) -> None:
+        """:param assessor: the pipeline from resources to the evaluation; default: the
+        patient-view service's (:meth:`PatientViewService.evaluate_resources`), so both hooks
+        give the same assessment from the same derivation."""
         self.definition = definition
         self.cache = cache
         self.settings = settings
         self.repeat_critical_at_sign = repeat_critical_at_sign
-        self.assessor = assessor or default_assessor()
-        self.text = text or load_order_text()
+        self.knowledge = knowledge or load_knowledge()
+        self.assessor = assessor or PatientViewService(knowledge=self.knowledge).evaluate_resources
+        self.text = text or self.knowledge.order_text
 
     @property
     def is_select(self) -> bool:
@@ -365,13 +361,13 @@ class OrderService:
 
     def evaluate(self, call: HookCall) -> HookResult:
         """Read the drafts, assess the patient, build the order cards, skip repeats at sign."""
-        drafts = read_draft_orders(call.context, selections_only=self.is_select, text=self.text)
+        drafts = read_draft_orders(call.context, selections_only=self.is_select, text=self.text,
+                                   codes=self.knowledge.codes)
         patient_id = str(call.context.get("patientId"))
         resources, notes = flatten_prefetch(call.prefetch)
-        record, assessment = self.assessor(
-            without_drafts(resources, drafts.all_refs), call.evaluation_date, notes,
-            call.missing_prefetch,
-        )
+        done = self.assessor(without_drafts(resources, drafts.all_refs), call.evaluation_date,
+                             notes, call.missing_prefetch)
+        record, assessment = done.record, done.assessment
 
         shown: list[OrderCard] = []
         info_shown: set[str] = set()  # an identical info card for two drafts is shown once
@@ -379,7 +375,9 @@ class OrderService:
         review: list[dict[str, Any]] = []
         for order in drafts.orders:
             cards = cards_for_order(order, assessment, record, patient_id, text=self.text,
-                                    settings=self.settings, suppressed=suppressed)
+                                    settings=self.settings, suppressed=suppressed,
+                                    derivation=done.derivation,
+                                    templates=self.knowledge.templates)
             if order.ref not in drafts.deletable:
                 cards = [_without_delete(c) for c in cards]
             key = self.cache.key(patient_id, order.ref, order.resource)
@@ -442,15 +440,18 @@ def create_order_services(
     prefetch: Mapping[str, str] | None = None,
     needs_data: Iterable[str] | None = None,
     assessor: Assessor | None = None,
+    knowledge: Knowledge | None = None,
 ) -> list[CdsService]:
     """The two order services, sharing one alert cache.
 
     ``prefetch``/``needs_data`` default to the patient-view service's (:data:`PREFETCH`,
-    :data:`NEEDS_DATA`), so the assessment is computed from the same data.
+    :data:`NEEDS_DATA`), so the assessment is computed from the same data; ``knowledge``
+    defaults to the default folder's.
     """
     prefetch = PREFETCH if prefetch is None else prefetch
     needs = tuple(NEEDS_DATA if needs_data is None else needs_data)
-    assessor = assessor or default_assessor()
+    knowledge = knowledge or load_knowledge()
+    assessor = assessor or PatientViewService(knowledge=knowledge).evaluate_resources
     cache = AlertCache(
         max_entries=int(_number(config, "ORDER_ALERT_CACHE_SIZE", DEFAULT_MAX_ENTRIES)),
         ttl_seconds=_number(config, "ORDER_ALERT_CACHE_TTL_SECONDS", DEFAULT_TTL_SECONDS),
@@ -460,7 +461,7 @@ def create_order_services(
         i131_critical=_flag(config, "ORDER_I131_CRITICAL", False),
     )
     repeat = _flag(config, "ORDER_REPEAT_CRITICAL_AT_SIGN", False)
-    text = load_order_text()
+    text = knowledge.order_text
     usage = ("Needs the patient's thyroid-cancer history (the patient-view prefetch) and FHIR R4"
              " draftOrders; pre-R4 order types are refused with 400.")
     # what the two order services share: the patient-view data and the same versions
@@ -496,6 +497,6 @@ def create_order_services(
     ]
     return [
         OrderService(d, cache=cache, settings=settings, repeat_critical_at_sign=repeat,
-                     assessor=assessor, text=text)
+                     assessor=assessor, text=text, knowledge=knowledge)
         for d in definitions
     ]

@@ -6,7 +6,7 @@ target-lesion sums with the RECIST progression points, molecular findings and th
 
 It is a *view* of the record, not a decision: the assessment (rules) decides; this module only
 sorts, converts units for display and marks the sums the rules count as RECIST 1.1 PD
-(DOMAIN.md C1: up >= 20 % **and** >= 5 mm over the nadir, with the nadir rules of C1b, C1c and
+(DECISIONS C1: up >= 20 % **and** >= 5 mm over the nadir, with the nadir rules of C1b, C1c and
 §A4.5) and the cumulative therapeutic activity the rules count (B0.3, A5, A6, §5), both taken
 from the rules' own computation so the timeline cannot disagree with the assessment.
 """
@@ -24,9 +24,8 @@ from plugin.thyroid.clinical_model import (
     PatientRecord,
     RecistResponse,
 )
+from plugin.thyroid.derivation import Derivation, derive
 from plugin.thyroid.to_facts_common import Thresholds
-from plugin.thyroid.to_facts_progression import recist_pd_points
-from plugin.thyroid.to_facts_rai import rai_activity
 
 HISTOLOGY_LABELS = {
     Histology.PTC: "Papillary thyroid carcinoma",
@@ -38,13 +37,24 @@ HISTOLOGY_LABELS = {
 }
 
 
-def summarize(record: PatientRecord, as_of: dt.date | None = None) -> dict[str, Any]:
+def summarize(
+    record: PatientRecord,
+    as_of: dt.date | None = None,
+    *,
+    thresholds: Thresholds | None = None,
+    derivation: Derivation | None = None,
+) -> dict[str, Any]:
     """The display summary of ``record``; ``as_of`` gives the age and the timeline's end.
 
     :param record: the record read by ``from_fhir.read_record``.
     :param as_of: the evaluation date (today when ``None``).
+    :param derivation: the record's derivation as of ``as_of`` (derived here, with
+        ``thresholds``, when not given): the counted doses, scan kinds and PD points.
     """
     as_of = as_of or dt.datetime.now(dt.UTC).date()
+    if derivation is None or derivation.as_of != as_of:
+        derivation = derive(record, as_of, thresholds)
+    scan_kinds = {id(r.scan): r for r in derivation.scans}
     return {
         "asOf": as_of.isoformat(),
         "patient": {
@@ -65,13 +75,13 @@ def summarize(record: PatientRecord, as_of: dt.date | None = None) -> dict[str, 
             }
             for d in _by_date(record.diagnoses, "onset")
         ],
-        "rai": rai_history(record, as_of),
+        "rai": rai_history(record, as_of, derivation=derivation),
         "scans": [
             {
                 "source": s.source,
                 "date": _iso(s.date),
-                "kind": s.kind.value,
-                "kindInferred": s.kind_inferred,
+                "kind": scan_kinds[id(s)].kind,
+                "kindInferred": scan_kinds[id(s)].inferred,
                 "uptake": s.uptake.value,
                 "tsh": s.tsh_miu_per_l,
             }
@@ -81,7 +91,7 @@ def summarize(record: PatientRecord, as_of: dt.date | None = None) -> dict[str, 
             {"source": s.source, "date": _iso(s.date), "sumMm": s.sum_mm}
             for s in _by_date(record.lesion_sums)
         ],
-        "progression": progression(record, as_of),
+        "progression": progression(record, as_of, derivation=derivation),
         "molecular": molecular(record),
         "therapies": [
             {
@@ -110,18 +120,24 @@ def summarize(record: PatientRecord, as_of: dt.date | None = None) -> dict[str, 
 
 
 def rai_history(
-    record: PatientRecord, as_of: dt.date | None = None, thresholds: Thresholds | None = None
+    record: PatientRecord,
+    as_of: dt.date | None = None,
+    thresholds: Thresholds | None = None,
+    *,
+    derivation: Derivation | None = None,
 ) -> dict[str, Any]:
     """Administrations in date order with the running cumulative *therapeutic* activity (B5).
 
-    The intents, the counted doses and the total are the rules' own
-    (:func:`plugin.thyroid.to_facts_rai.rai_activity`: B0.3, A5, A6, §5): a dose recorded twice
-    on one day counts once, a coded-diagnostic dose of therapeutic size has an unknown intent,
+    The intents, the counted doses and the total are the rules' own (the derivation's ``rai``,
+    :mod:`plugin.thyroid.derivation`: B0.3, A5, A6, §5): a dose recorded twice on one day counts
+    once, a coded-diagnostic dose of therapeutic size has an unknown intent,
     an unknown activity is never guessed and leaves the total a lower bound
     (``cumulativeComplete`` false), and "above" is strictly greater than the threshold.
     Diagnostic activities and administrations after ``as_of`` are listed but not counted.
     """
-    view = rai_activity(record, as_of or dt.datetime.now(dt.UTC).date(), thresholds)
+    if derivation is None:
+        derivation = derive(record, as_of or dt.datetime.now(dt.UTC).date(), thresholds)
+    view = derivation.rai
     dated_doses = [d for d in view.doses if d.date is not None]
     dated_total = dated_doses[-1].cumulative_mbq if dated_doses else 0
     undated_running = 0
@@ -184,11 +200,13 @@ def rai_history(
     }
 
 
-def progression(record: PatientRecord, as_of: dt.date) -> dict[str, Any]:
+def progression(
+    record: PatientRecord, as_of: dt.date, *, derivation: Derivation | None = None
+) -> dict[str, Any]:
     """PD evidence in date order: computed RECIST points, new lesions and coded findings.
 
     The computed points are exactly the sums the rules count as RECIST 1.1 PD
-    (:func:`plugin.thyroid.to_facts_progression.recist_pd_points`: C1, C1a-c, §A4.5).
+    (the derivation's ``recist_pd``, :mod:`plugin.thyroid.derivation`: C1, C1a-c, §A4.5).
     """
     events: list[dict[str, Any]] = [
         {
@@ -203,7 +221,7 @@ def progression(record: PatientRecord, as_of: dt.date) -> dict[str, Any]:
             "text": f"Sum {_fmt_mm(p.sum_mm)} mm vs nadir {_fmt_mm(p.nadir_mm)} mm "
             f"({_iso(p.nadir_date)}): RECIST 1.1 PD",
         }
-        for p in recist_pd_points(record, as_of)
+        for p in (derivation or derive(record, as_of)).recist_pd
     ]
     for n in record.new_lesions:
         events.append(

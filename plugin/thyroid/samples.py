@@ -8,10 +8,11 @@ built from the bundle) and the expected §A1 assessment fields, all written by
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
-SAMPLES_DIR = Path(__file__).resolve().parents[2] / "fhir_samples" / "thyroid"
+from plugin.package_data import data_dir
+
+SAMPLES_DIR = data_dir("fhir_samples") / "thyroid"
 INDEX = SAMPLES_DIR / "index.json"
 
 

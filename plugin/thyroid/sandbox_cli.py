@@ -27,6 +27,7 @@ from typing import Any, TextIO
 import requests
 
 from cds_hooks.fhir_writer import FhirWriteError, FhirWriter
+from plugin.thyroid.knowledge import Knowledge
 from plugin.thyroid.samples import sample_index
 
 #: the CLI reads a whole record at a terminal: longer than a hook call's deadline and timeout
@@ -111,10 +112,12 @@ def evaluate_server(
     access_token: str | None = None,
     session: requests.Session | None = None,
     config: Mapping[str, Any] | None = None,
+    knowledge: Knowledge | None = None,
 ) -> dict[str, Any]:
     """``{"assessment", "cards", "cardKinds"}`` for a patient read from ``fhir_server``.
 
     :param config: the service settings (paging bounds); default: :func:`load_config`.
+    :param knowledge: the loaded knowledge (default: the package's).
     :raises CdsHooksError: a bad patient id or URL (400), data that could not be had (412,
         naming every key), or the deadline passed.
     """
@@ -133,7 +136,7 @@ def evaluate_server(
         fhir_timeout_seconds=max(settings.fhir_timeout_seconds, CLI_FHIR_TIMEOUT_SECONDS),
     )
     outcome = execute_from_fhir_server(
-        PatientViewService(),
+        PatientViewService(knowledge=knowledge),
         {"patientId": patient_id, "userId": CLI_USER},
         fhir_server,
         settings,

@@ -25,12 +25,15 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from cds_hooks.service import HookCall, HookResult, ServiceDefinition
 from plugin.thyroid.assessment import Assessment
-from plugin.thyroid.cards import load_templates, render
+from plugin.thyroid.cards import render
 from plugin.thyroid.clinical_model import DataQualityNote, PatientRecord
+from plugin.thyroid.derivation import Derivation, derive
+from plugin.thyroid.knowledge import Knowledge, load_knowledge
 
 SERVICE_ID = "rair-patient-view"
 VERSION = "0.1.0"
@@ -64,8 +67,24 @@ KEY_CONTENT = {
     "observations": "Observation (scans, imaging, variants, labs)",
 }
 
-Assessor = Callable[[PatientRecord, dt.date], Assessment]
+#: record, evaluation date -> assessment (a replacement for the rules, in tests)
+RecordAssessor = Callable[[PatientRecord, dt.date], Assessment]
 Reader = Callable[[list[Mapping[str, Any]]], PatientRecord]
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """One patient evaluated: the record read, its derivation and the assessment built on it."""
+
+    record: PatientRecord
+    derivation: Derivation
+    assessment: Assessment
+
+
+#: resources, evaluation date, extra data-quality notes, unavailable prefetch keys -> evaluation
+Assessor = Callable[
+    [list[Mapping[str, Any]], dt.date, Iterable[DataQualityNote], Iterable[str]], Evaluation
+]
 
 DESCRIPTION = (
     "Radioiodine-refractory differentiated thyroid cancer: whether the disease is RAI-refractory "
@@ -75,7 +94,7 @@ DESCRIPTION = (
 USAGE = (
     "Needs the patient's thyroid-cancer Condition and Observations (FHIR R4; RAI scans, "
     "target-lesion sums, variants, labs) plus, when available, radioiodine and systemic-therapy "
-    "medication records, procedures and diagnostic reports (DOMAIN.md §A3 profile). Decision "
+    "medication records, procedures and diagnostic reports (DECISIONS §D3 profile). Decision "
     "support for clinicians; not for patients."
 )
 
@@ -93,20 +112,6 @@ def definition() -> ServiceDefinition:
         hook_version="1.0",
         needs_data=NEEDS_DATA,
     )
-
-
-def default_reader(resources: list[Mapping[str, Any]]) -> PatientRecord:
-    """``from_fhir.read_record`` (imported here so this module loads on its own)."""
-    from plugin.thyroid.from_fhir import read_record
-
-    return read_record(resources)
-
-
-def default_assessor(record: PatientRecord, as_of: dt.date) -> Assessment:
-    """``assess.assess`` as of ``as_of``."""
-    from plugin.thyroid.assess import assess
-
-    return assess(record, as_of)
 
 
 def flatten_prefetch(
@@ -171,14 +176,45 @@ class PatientViewService:
     def __init__(
         self,
         *,
-        reader: Reader = default_reader,
-        assessor: Assessor = default_assessor,
+        knowledge: Knowledge | None = None,
+        reader: Reader | None = None,
+        assessor: RecordAssessor | None = None,
         templates: Mapping[str, Any] | None = None,
     ) -> None:
+        """:param knowledge: the loaded knowledge (default: the default folder's)."""
         self.definition = definition()
+        self.knowledge = knowledge or load_knowledge()
         self._reader = reader
         self._assessor = assessor
-        self._templates = templates or load_templates()
+        self._templates = templates or self.knowledge.templates
+
+    def evaluate_resources(
+        self,
+        resources: list[Mapping[str, Any]],
+        as_of: dt.date,
+        extra_notes: Iterable[DataQualityNote] = (),
+        unavailable: Iterable[str] = (),
+    ) -> Evaluation:
+        """Read, derive and assess a list of FHIR resources (the pipeline every service uses)."""
+        from plugin.thyroid.assess import assess
+        from plugin.thyroid.from_fhir import read_record
+
+        k = self.knowledge
+        if self._reader is None:
+            record = read_record(resources, codes=k.codes,
+                                 diagnostic_below_mbq=k.thresholds.diagnostic_cut_mbq)
+        else:
+            record = self._reader(resources)
+        record.data_quality.extend(extra_notes)
+        derivation = derive(record, as_of, k.thresholds, k.therapies)
+        if self._assessor is None:
+            assessment = assess(record, as_of, knowledge=k, derivation=derivation)
+        else:
+            assessment = self._assessor(record, as_of)
+        for line in unavailable_message(unavailable):
+            if line not in assessment.missing_data:
+                assessment.missing_data.append(line)
+        return Evaluation(record, derivation, assessment)
 
     def assess_resources(
         self,
@@ -187,29 +223,24 @@ class PatientViewService:
         extra_notes: Iterable[DataQualityNote] = (),
         unavailable: Iterable[str] = (),
     ) -> tuple[PatientRecord, Assessment]:
-        """Read and assess a list of FHIR resources (also used by the CLI)."""
-        record = self._reader(resources)
-        record.data_quality.extend(extra_notes)
-        assessment = self._assessor(record, as_of)
-        for line in unavailable_message(unavailable):
-            if line not in assessment.missing_data:
-                assessment.missing_data.append(line)
-        return record, assessment
+        """:meth:`evaluate_resources` without the derivation (the record and the assessment)."""
+        done = self.evaluate_resources(resources, as_of, extra_notes, unavailable)
+        return done.record, done.assessment
 
     def evaluate(self, call: HookCall) -> HookResult:
         """Decide the cards for one ``patient-view`` call."""
         resources, notes = flatten_prefetch(call.prefetch)
         unavailable = tuple(call.missing_prefetch)
-        record, assessment = self.assess_resources(
-            resources, call.evaluation_date, notes, unavailable
-        )
+        done = self.evaluate_resources(resources, call.evaluation_date, notes, unavailable)
+        assessment = done.assessment
         patient_id = call.context.get("patientId") if isinstance(call.context, Mapping) else None
         rendered = render(
             assessment,
-            record,
+            done.record,
             patient_id=str(patient_id) if patient_id else None,
             unavailable=unavailable,
             templates=self._templates,
+            derivation=done.derivation,
         )
         return HookResult(
             cards=[rc.card for rc in rendered],

@@ -2,7 +2,7 @@
 
 This module does the arithmetic durable_rules can't (RULE-ENGINE.md §3.6-§3.7): dates become
 integer day counts relative to the evaluation date (``days_ago``), activities are summed in
-integer MBq, RECIST 1.1 is computed from lesion sums with the nadir rules of DOMAIN.md §A4.5,
+integer MBq, RECIST 1.1 is computed from lesion sums with the nadir rules of DECISIONS §D4.5,
 scan validity (A3), the latest safety values, ages, and every negation the rules need is a
 positive boolean here (durable's ``none()`` is order dependent). Facts hold only JSON scalars
 or lists of strings; a value that is unknown is omitted (or flagged, e.g. ``has_age``), never
@@ -21,12 +21,13 @@ histology, Tg and structural-disease facts and the entry point :func:`to_facts`.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from typing import Any
 
 from plugin.thyroid import clinical_model as cm
+from plugin.thyroid.derivation import Derivation, derive
 from plugin.thyroid.to_facts_common import (
     MCI_MBQ,
-    RULES_DIR,
     Thresholds,
     _Ctx,
     _iso,
@@ -38,13 +39,12 @@ from plugin.thyroid.to_facts_common import (
 )
 from plugin.thyroid.to_facts_molecular import _molecular
 from plugin.thyroid.to_facts_progression import _history_pd_events, _progression, episode_bounds
-from plugin.thyroid.to_facts_rai import _activity_conflict, _intent, _rai
+from plugin.thyroid.to_facts_rai import _activity_conflict, _rai, intent_of
 from plugin.thyroid.to_facts_scans import _scans
 from plugin.thyroid.to_facts_therapy import _clinical, _drugs, _history, _safety
 
 __all__ = [
     "MCI_MBQ",
-    "RULES_DIR",
     "Thresholds",
     "add_months",
     "load_therapies",
@@ -159,23 +159,31 @@ def to_facts(
     thresholds: Thresholds | None = None,
     *,
     region: str = "US",
+    therapies: Mapping[str, Any] | None = None,
+    derivation: Derivation | None = None,
 ) -> list[dict]:
     """Turn ``record`` into the flat facts of ``rules/README.md``, as of ``as_of``.
 
-    The last fact has type ``missing_input`` per data gap found while mapping (its ``what`` is
-    a short phrase for ``missingData``).
+    ``therapies`` is the drug table (``therapies.yaml``; default: the knowledge folder's);
+    ``derivation`` the record's :class:`~plugin.thyroid.derivation.Derivation` (computed here
+    when not given; its thresholds must be ``thresholds``). The last fact has type
+    ``missing_input`` per data gap found while mapping (its ``what`` is a short phrase for
+    ``missingData``).
     """
     th = thresholds or load_thresholds()
-    ctx = _Ctx(as_of, th)
-    drugs_table = load_therapies()["drugs"]
+    ctx = _Ctx(as_of, th, therapies)
+    drugs_table = ctx.drugs
+    if (derivation is None or derivation.record is not record or derivation.as_of != as_of
+            or derivation.thresholds != th):
+        derivation = derive(record, as_of, th)
     facts: list[dict] = []
     patient = _patient(record, ctx, region)
     facts.append(patient)
     facts.append(_histology(record, ctx))
-    rai, dated_ther = _rai(record, ctx)
+    rai, dated_ther = _rai(record, ctx, derivation.rai)
     facts.append(rai)
     facts += _activity_conflict(record, [a for a in dated_ther], ctx)
-    scans, scan_status, infos = _scans(record, ctx, dated_ther)
+    scans, scan_status, infos = _scans(record, ctx, dated_ther, derivation.scans)
     facts += scans
     facts.append(scan_status)
 
@@ -197,7 +205,7 @@ def to_facts(
         for i in infos
         if i["kind"] == "post-therapy"
         and i["dose"] is not None
-        and _intent(i["dose"], th) == "therapeutic"
+        and intent_of(i["dose"], th) == "therapeutic"
         and i["scan"].uptake == cm.Uptake.ALL_LESIONS
         and not i.get("conflict")
     ]

@@ -18,7 +18,7 @@ from typing import Any, TypeGuard
 import yaml
 
 from plugin.thyroid.clinical_model import MBQ_PER_MCI, activity_text
-from plugin.thyroid.rules_dir import RULES_DIR
+from plugin.thyroid.knowledge import default_folder
 
 MCI_MBQ = MBQ_PER_MCI  # B0.3 (the name ``to_facts`` exports)
 
@@ -60,21 +60,32 @@ class Thresholds:
 def load_thresholds(
     path: Path | None = None, overrides: Mapping[str, Any] | None = None
 ) -> Thresholds:
-    """Load the thresholds YAML (default ``rules/thyroid/thresholds.yaml``), then overrides.
+    """The thresholds file (default: the knowledge folder's ``thresholds.yaml``), then overrides.
+
+    The file is read once per path; overrides are applied to a copy.
 
     :raises KeyError: if the file lacks a threshold or an override names an unknown one.
     """
-    data = yaml.safe_load((path or RULES_DIR / "thresholds.yaml").read_text(encoding="utf-8"))
-    values = dict(data["thresholds"])
-    values["version"] = str(data["version"])
-    base = Thresholds(**values)
+    base = _read_thresholds(Path(path or default_folder() / "thresholds.yaml").resolve())
     return base.overridden(overrides) if overrides else base
 
 
 @cache
+def _read_thresholds(path: Path) -> Thresholds:
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    values = dict(data["thresholds"])
+    values["version"] = str(data["version"])
+    return Thresholds(**values)
+
+
 def load_therapies(path: Path | None = None) -> dict[str, Any]:
-    """The drug table (``rules/thyroid/therapies.yaml``)."""
-    return yaml.safe_load((path or RULES_DIR / "therapies.yaml").read_text(encoding="utf-8"))
+    """The drug table (default: the knowledge folder's ``therapies.yaml``; read once per path)."""
+    return _read_therapies(Path(path or default_folder() / "therapies.yaml").resolve())
+
+
+@cache
+def _read_therapies(path: Path) -> dict[str, Any]:
+    return yaml.safe_load(path.read_text(encoding="utf-8"))
 
 
 def add_months(day: dt.date, months: int) -> dt.date:
@@ -104,11 +115,16 @@ def _num(x: float) -> Decimal:
 
 
 class _Ctx:
-    """What every fact builder needs: the day, the thresholds and the missing-data notes."""
+    """What every fact builder needs: the day, the thresholds, the drug table (``therapies``, the
+    parsed ``therapies.yaml``; ``drugs`` its drug entries) and the missing-data notes."""
 
-    def __init__(self, as_of: dt.date, th: Thresholds) -> None:
+    def __init__(
+        self, as_of: dt.date, th: Thresholds, therapies: Mapping[str, Any] | None = None
+    ) -> None:
         self.as_of = as_of
         self.th = th
+        self.therapies: Mapping[str, Any] = load_therapies() if therapies is None else therapies
+        self.drugs: Mapping[str, Any] = self.therapies["drugs"]
         self.missing: list[str] = []
 
     def days_ago(self, day: dt.date) -> int:

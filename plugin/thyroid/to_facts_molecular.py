@@ -4,9 +4,11 @@ thyroid fact mapper.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from plugin.thyroid import clinical_model as cm
+from plugin.thyroid.derivation import testing_state
 from plugin.thyroid.to_facts_common import _Ctx, load_therapies
 
 _FUSION_GENES = ("RET", "NTRK1", "NTRK2", "NTRK3", "ALK")
@@ -50,20 +52,23 @@ def _classify(v: cm.Variant) -> str:
     return "other"
 
 
-def ntrk_resistance_class(v: cm.Variant) -> str:
+def ntrk_resistance_class(v: cm.Variant, therapies: Mapping[str, Any] | None = None) -> str:
     """The §A4.14 class (``solvent_front``, ``gatekeeper``, ``xdfg``) of an NTRK kinase-domain
-    substitution, from ``therapies.yaml`` ``ntrk_resistance``; ``""`` when not listed."""
-    table = load_therapies().get("ntrk_resistance", {}).get("classes", {})
+    substitution, from ``therapies.yaml`` ``ntrk_resistance`` (``therapies``: the knowledge's
+    table, default the knowledge folder's); ``""`` when not listed."""
+    table = (therapies or load_therapies()).get("ntrk_resistance", {}).get("classes", {})
     for name, genes in table.items():
         if (v.alteration or "").upper() in (genes.get(v.gene) or []):
             return str(name)
     return ""
 
 
-def _ntrk_resistance(classes: dict[str, list[cm.Variant]]) -> dict[str, bool]:
+def _ntrk_resistance(
+    classes: dict[str, list[cm.Variant]], therapies: Mapping[str, Any]
+) -> dict[str, bool]:
     """G4 / §A4.14: which repotrectinib reading the resistance findings support."""
-    data = load_therapies().get("ntrk_resistance", {})
-    found = {ntrk_resistance_class(v) for v in classes.get("ntrk_point", [])} - {""}
+    data = therapies.get("ntrk_resistance", {})
+    found = {ntrk_resistance_class(v, therapies) for v in classes.get("ntrk_point", [])} - {""}
     off_target = any(classes.get(k) for k in data.get("off_target", []))
     return {
         "ntrk_resistance_active": bool(found & set(data.get("repotrectinib_active", []))),
@@ -87,16 +92,17 @@ def _molecular(rec: cm.PatientRecord, ctx: _Ctx) -> tuple[dict, list[dict]]:
                 "alteration": v.alteration or "unknown",
                 "kind": "fusion" if klass.endswith("_fusion") else kind,
                 "klass": klass,
-                "resistance": ntrk_resistance_class(v) if klass == "ntrk_point" else "",
+                "resistance": ntrk_resistance_class(v, ctx.therapies)
+                if klass == "ntrk_point"
+                else "",
                 "partner": v.partner or "",
                 "ref": v.source,
                 "label": _variant_label(v),
             }
         )
     # §A4.3 / §A4.4 / E4: which genes are tested, for point mutations and for fusions.
-    point_tested = {g.gene for g in rec.genes_tested} | {v.gene for v in rec.variants}
-    fusion_tested = {g.gene for g in rec.genes_tested if g.fusion_capable}
-    fusion_tested |= {v.gene for v in rec.variants if not v.present and v.fusion_capable}
+    tested = testing_state(rec)
+    point_tested, fusion_tested = tested.point_tested, tested.fusion_tested
     dna_only_fusion_negative = sorted(
         {
             v.gene
@@ -166,7 +172,7 @@ def _molecular(rec: cm.PatientRecord, ctx: _Ctx) -> tuple[dict, list[dict]]:
         or actionable_capable,
         "braf_known": ("BRAF" in point_tested or actionable_capable) and not braf_unread,
         "dna_only_no_fusion": bool(dna_only_fusion_negative) and not actionable_capable,
-        **_ntrk_resistance(classes),
+        **_ntrk_resistance(classes, ctx.therapies),
         "missing_tests": ", ".join(needed) if needed else "",
         "ref": sorted({v.source for v in rec.variants} | {g.source for g in rec.genes_tested}),
         "label": (

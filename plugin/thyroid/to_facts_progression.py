@@ -8,7 +8,7 @@ marks exactly the sums the rules count as RECIST PD).
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeGuard
 
@@ -18,10 +18,9 @@ from plugin.thyroid.to_facts_common import (
     _Ctx,
     _num,
     add_months,
-    load_therapies,
     load_thresholds,
 )
-from plugin.thyroid.to_facts_rai import _rai
+from plugin.thyroid.to_facts_rai import RaiActivity, _rai
 from plugin.thyroid.to_facts_therapy import _history
 
 _PD_TEXT = "progression evidence"
@@ -112,7 +111,7 @@ def episode_bounds(
     starts = [d for d in ([dated_ther[-1].date] if dated_ther else []) + local if d is not None]
     episode_start = max(starts) if starts else None  # §A4.5
     # The current therapy (needs no PD events to be found).
-    _, therapy_start = _history(rec, ctx, [], load_therapies()["drugs"])
+    _, therapy_start = _history(rec, ctx, [], ctx.drugs)
     if therapy_start is not None and episode_start is not None and therapy_start < episode_start:
         therapy_start = None  # the episode start is later: C1c applies
     return episode_start, therapy_start
@@ -133,13 +132,18 @@ def _therapy_windows(rec: cm.PatientRecord, ctx: _Ctx, exposures: list) -> list[
 
 
 def recist_pd_points(
-    rec: cm.PatientRecord, as_of: dt.date, thresholds: Thresholds | None = None
+    rec: cm.PatientRecord,
+    as_of: dt.date,
+    thresholds: Thresholds | None = None,
+    rai: RaiActivity | None = None,
+    therapies: Mapping[str, Any] | None = None,
 ) -> list[RecistPd]:
     """Every RECIST 1.1 PD point the rules count, in date order: those of the current
     monitoring episode (§A4.5, C1b, C1c) and those within each therapy's window (the history,
-    G1). A sum counted by both is listed once, with the episode's nadir."""
-    ctx = _Ctx(as_of, thresholds or load_thresholds())
-    _, dated_ther = _rai(rec, ctx)
+    G1). A sum counted by both is listed once, with the episode's nadir. ``rai`` is the record's
+    counted radioiodine (the derivation's; computed here when not given)."""
+    ctx = _Ctx(as_of, thresholds or load_thresholds(), therapies)
+    _, dated_ther = _rai(rec, ctx, rai)
     episode_start, therapy_start = episode_bounds(rec, ctx, dated_ther)
 
     def in_episode(day: dt.date | None) -> TypeGuard[dt.date]:

@@ -14,7 +14,9 @@ from plugin.thyroid import clinical_model as cm
 from plugin.thyroid.to_facts_common import Thresholds, _Ctx, _iso, load_thresholds, mbq_text
 
 
-def _intent(adm: cm.RadioiodineAdministration, th: Thresholds) -> str:
+def intent_of(adm: cm.RadioiodineAdministration, th: Thresholds) -> str:
+    """``"therapeutic"``, ``"diagnostic"`` or ``"unknown"``: the coded intent unless the activity
+    contradicts it, else from the activity (below ``diagnostic_cut_mbq`` is diagnostic)."""
     if adm.intent_coded and adm.intent != cm.RaiIntent.UNKNOWN:
         if _intent_contradicted(adm, th):
             return "unknown"  # A6 / A5 (safer): the coded intent and the activity disagree
@@ -104,7 +106,7 @@ def rai_activity(
 
 def _activity(rec: cm.PatientRecord, as_of: dt.date, th: Thresholds) -> RaiActivity:
     admins = [a for a in rec.rai_administrations if a.date is None or a.date <= as_of]
-    intents = [_intent(a, th) for a in admins]
+    intents = [intent_of(a, th) for a in admins]
     unknown = [a for a, i in zip(admins, intents, strict=True) if i == "unknown"]
     # Two therapeutic administrations on the same day are one dose recorded twice (e.g. a
     # MedicationAdministration and a Procedure): counting both could fake JS-v (B5, §5). The
@@ -141,7 +143,7 @@ def _activity(rec: cm.PatientRecord, as_of: dt.date, th: Thresholds) -> RaiActiv
                 RaiReading(
                     a,
                     True,
-                    _intent(a, th),
+                    intent_of(a, th),
                     _intent_contradicted(a, th),
                     counted=False,
                     same_day_as=None,
@@ -200,7 +202,10 @@ def _same_day_index_groups(
     return list(groups.values())
 
 
-def _rai(rec: cm.PatientRecord, ctx: _Ctx) -> tuple[dict, list[cm.RadioiodineAdministration]]:
+def _rai(
+    rec: cm.PatientRecord, ctx: _Ctx, view: RaiActivity | None = None
+) -> tuple[dict, list[cm.RadioiodineAdministration]]:
+    """The ``rai`` fact from ``view`` (the derivation's; computed here when not given)."""
     th = ctx.th
     for a in rec.rai_administrations:
         if a.date is not None and a.date > ctx.as_of:
@@ -208,7 +213,7 @@ def _rai(rec: cm.PatientRecord, ctx: _Ctx) -> tuple[dict, list[cm.RadioiodineAdm
                 f"RAI administration {a.source} is dated {a.date} (after the evaluation date;"
                 " ignored)"
             )
-    view = _activity(rec, ctx.as_of, th)
+    view = view or _activity(rec, ctx.as_of, th)
     therapeutic = list(view.therapeutic)
     unknown = list(view.unknown_intent)
     total = view.cumulative_mbq
@@ -278,10 +283,10 @@ def _activity_conflict(rec: cm.PatientRecord, therapeutic: list, ctx: _Ctx) -> l
             }
         )
     # A6: the same day recorded more than once (counted once by _rai), or a coded intent that
-    # contradicts the activity (treated as unknown by _intent).
+    # contradicts the activity (treated as unknown by intent_of).
     th = ctx.th
     admins = [a for a in rec.rai_administrations if a.date is not None and a.date <= ctx.as_of]
-    recorded = [a for a in admins if _intent(a, th) == "therapeutic"]
+    recorded = [a for a in admins if intent_of(a, th) == "therapeutic"]
     for group in _same_day_groups(recorded):
         if len(group) > 1:
             values = ", ".join(
@@ -307,7 +312,7 @@ def _activity_conflict(rec: cm.PatientRecord, therapeutic: list, ctx: _Ctx) -> l
                     f" {mbq_text(a.activity_mbq)}: intent treated as unknown",
                 }
             )
-    # A6 also covers "a unit is missing" on an itemized administration (DOMAIN.md §A3: "a
+    # A6 also covers "a unit is missing" on an itemized administration (DECISIONS §D3: "a
     # unitless activity is never guessed (A6)"): the dose counts as unknown, never as a number.
     for a in rec.rai_administrations:
         if a.activity_mbq is None and (a.date is None or a.date <= ctx.as_of):

@@ -5,25 +5,15 @@ from __future__ import annotations
 from typing import Any
 
 from plugin.thyroid import clinical_model as cm
-from plugin.thyroid.to_facts_common import Thresholds, _Ctx
-from plugin.thyroid.to_facts_rai import _intent
+from plugin.thyroid.derivation import ScanReading
+from plugin.thyroid.to_facts_common import _Ctx
 
 
-def _after_dose(
-    scan: cm.RadioiodineScan, admins: list, th: Thresholds
-) -> cm.RadioiodineAdministration | None:
-    """The RAI dose the scan follows: the latest dated dose 0-14 days before the scan."""
-    best = None
-    for a in admins:
-        if a.date and 0 <= (scan.date - a.date).days <= th.post_therapy_scan_max_days:
-            if best is None or a.date > best.date:
-                best = a
-    return best
-
-
-def _scans(rec: cm.PatientRecord, ctx: _Ctx, dated_ther: list) -> tuple[list[dict], dict, list]:
+def _scans(
+    rec: cm.PatientRecord, ctx: _Ctx, dated_ther: list, readings: tuple[ScanReading, ...]
+) -> tuple[list[dict], dict, list]:
+    """The scan facts; ``readings`` are the derivation's (kind and the dose each scan follows)."""
     th = ctx.th
-    all_admins = [a for a in rec.rai_administrations if a.date and a.date <= ctx.as_of]
     first_ther = dated_ther[0].date if dated_ther else None
     last_ther = dated_ther[-1].date if dated_ther else None
     contrast = [e.date for e in rec.iodine_exposures if ctx.known(e.date)]
@@ -34,7 +24,8 @@ def _scans(rec: cm.PatientRecord, ctx: _Ctx, dated_ther: list) -> tuple[list[dic
         ctx.note(f"date of iodinated contrast {e.source} (A3)")
     infos: list[dict[str, Any]] = []
     undated = []
-    for s in rec.scans:
+    for reading in readings:
+        s = reading.scan
         if s.date is None:
             undated.append(s)
             continue
@@ -44,13 +35,7 @@ def _scans(rec: cm.PatientRecord, ctx: _Ctx, dated_ther: list) -> tuple[list[dic
                 " ignored)"
             )
             continue
-        kind = s.kind.value
-        dose = _after_dose(s, all_admins, th)
-        if kind == "unknown" and dose is not None and _intent(dose, th) == "therapeutic":
-            assert dose.date is not None  # _after_dose only returns dated doses
-            gap = (s.date - dose.date).days
-            if th.post_therapy_scan_min_days <= gap <= th.post_therapy_scan_max_days:
-                kind = "post-therapy"
+        kind, dose = reading.kind, reading.dose
         ref_day = dose.date if dose is not None and dose.date is not None else s.date
         # A3: contrast within 8 weeks before the dose the scan follows (the scan date when the
         # dose is not recorded).

@@ -15,7 +15,6 @@ from plugin.thyroid.to_facts_common import (
     _latest,
     _within,
     add_months,
-    load_therapies,
 )
 
 _STOPPED = frozenset({"stopped", "completed", "entered-in-error", "not-taken", "cancelled"})
@@ -184,7 +183,7 @@ def _safety(rec: cm.PatientRecord, ctx: _Ctx) -> dict:
 
 
 def _history(
-    rec: cm.PatientRecord, ctx: _Ctx, pd_events: list, drugs: dict
+    rec: cm.PatientRecord, ctx: _Ctx, pd_events: list, drugs: Mapping[str, Any]
 ) -> tuple[dict, dt.date | None]:
     exposures = [t for t in rec.therapies if t.start is None or t.start <= ctx.as_of]
     vegfr = [t for t in exposures if drugs.get(t.drug, {}).get("vegfr")]
@@ -273,7 +272,7 @@ def _drugs(
 ) -> list[dict]:
     intolerant = intolerant or {}
     out = []
-    for name, d in load_therapies()["drugs"].items():
+    for name, d in ctx.drugs.items():
         below = _age_below(rec, ctx.as_of, d.get("min_age"))
         reg = (d.get("regions") or {}).get(region)
         warns = set(d.get("warns") or ())

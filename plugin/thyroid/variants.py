@@ -6,7 +6,7 @@ Pure functions over strings and numbers; the FHIR side lives in ``from_fhir_geno
   ``NP_004324.2:p.(Val600Glu)`` -> ``V600E``).
 * A :class:`GenomicAllele` position is always **1-based**. SPDI positions are 0-based and are
   converted here (``NC_000007.14:140753335:A:T`` -> position 140753336).
-* Hotspots come from the table in ``codes.yaml`` (DOMAIN.md §A3), looked up by accession or
+* Hotspots come from the table in ``codes.yaml`` (DECISIONS §D3), looked up by accession or
   chromosome plus build.
 """
 

@@ -18,7 +18,6 @@
     orderSelect: "rair-order-select",
     orderSign: "rair-order-sign",
   };
-  var THRESHOLD_MBQ = 22200;
   var SNOMED = "http://snomed.info/sct";
   var RXNORM = "http://www.nlm.nih.gov/research/umls/rxnorm";
   var UCUM = "http://unitsofmeasure.org";
@@ -104,6 +103,15 @@
   function fmtNum(n, digits) {
     if (n === null || n === undefined) return "unknown";
     return Number(n).toLocaleString("en-US", { maximumFractionDigits: digits === undefined ? 1 : digits });
+  }
+
+  // the JS-v threshold the rules used (thresholds.yaml, via the record summary): never a literal
+  function thresholdText(mbq) {
+    return fmtInt(mbq) + " MBq (" + fmtNum(mbq / 37) + " mCi)";
+  }
+
+  function thresholdGbq(mbq) {
+    return fmtNum(mbq / 1000, 3) + " GBq";
   }
 
   function say(message, isError) {
@@ -704,6 +712,7 @@
 
     // RAI
     var rai = summary.rai;
+    var THRESHOLD_MBQ = rai.thresholdMBq;
     var raiBody = h("div");
     if (rai.administrations.length) {
       raiBody.appendChild(table("Radioiodine administrations", ["Date", "Activity", "Intent", "Cumulative (therapeutic)"],
@@ -721,7 +730,7 @@
       raiBody.appendChild(h("p", { class: "total" + (above ? " total-above" : "") },
         "Cumulative therapeutic activity: ", h("strong", null, (lowerBound ? "at least " : "") + fmtInt(rai.cumulativeTherapeuticMBq) + " MBq (" + fmtNum(rai.cumulativeTherapeuticMCi) + " mCi)"),
         above ? " \u2014 above" : atThreshold ? " \u2014 exactly at (not above)" : lowerBound ? " \u2014 a lower bound, not known to be above" : " \u2014 below",
-        " the 22,200 MBq (600 mCi) JS-v threshold",
+        " the " + thresholdText(THRESHOLD_MBQ) + " JS-v threshold",
         rai.unknownActivity ? h("span", { class: "warn-text" }, "; " + rai.unknownActivity + " administration(s) with unknown activity") : null));
     } else raiBody.appendChild(none("No radioiodine administrations recorded."));
     root.appendChild(section("Radioiodine history", raiBody));
@@ -805,6 +814,7 @@
   function renderTimeline(summary) {
     var root = clear($("timeline"));
     var rai = summary.rai.administrations.filter(function (a) { return a.date; });
+    var THRESHOLD_MBQ = summary.rai.thresholdMBq;
     var scans = summary.scans.filter(function (x) { return x.date; });
     var sums = summary.lesionSums.filter(function (x) { return x.date; });
     var ther = summary.therapies.filter(function (t) { return t.start; });
@@ -841,7 +851,7 @@
     lanes.push(laneLabel("Cumulative RAI", "GBq, therapeutic", cumTop, cumH));
     svgKids.push(s("line", { x1: L, x2: W - R, y1: yc(0), y2: yc(0), class: "axis" }));
     svgKids.push(s("line", { x1: L, x2: W - R, y1: yc(THRESHOLD_MBQ), y2: yc(THRESHOLD_MBQ), class: "threshold" }));
-    svgKids.push(s("text", { x: L + 4, y: yc(THRESHOLD_MBQ) - 4, class: "threshold-label" }, "22.2 GBq (600 mCi): JS-v needs more, with PD"));
+    svgKids.push(s("text", { x: L + 4, y: yc(THRESHOLD_MBQ) - 4, class: "threshold-label" }, thresholdGbq(THRESHOLD_MBQ) + " (" + fmtNum(THRESHOLD_MBQ / 37) + " mCi): JS-v needs more, with PD"));
     if (rai.length) {
       var pts = [];
       var prev = 0;
@@ -956,7 +966,7 @@
     var height = axisY + 34;
 
     var desc = "Timeline from " + new Date(t0).toISOString().slice(0, 10) + " to " + summary.asOf + ": " +
-      rai.length + " radioiodine administrations (cumulative therapeutic " + fmtInt(summary.rai.cumulativeTherapeuticMBq) + " MBq against the 22,200 MBq threshold), " +
+      rai.length + " radioiodine administrations (cumulative therapeutic " + fmtInt(summary.rai.cumulativeTherapeuticMBq) + " MBq against the " + fmtInt(THRESHOLD_MBQ) + " MBq threshold), " +
       scans.length + " scans, " + sums.length + " lesion sums" +
       (summary.progression.latestPdDate ? ", latest progression " + summary.progression.latestPdDate : "") + ", " + rows.length + " systemic therapies.";
     var svg = s("svg", { viewBox: "0 0 " + W + " " + height, class: "tl-svg", role: "group", "aria-labelledby": "tl-title tl-desc" },
@@ -965,7 +975,7 @@
       lanes, svgKids);
     root.appendChild(svg);
     root.appendChild(h("p", { class: "legend" },
-      legend("cum", "cumulative therapeutic RAI"), legend("thr", "22.2 GBq threshold"),
+      legend("cum", "cumulative therapeutic RAI"), legend("thr", thresholdGbq(THRESHOLD_MBQ) + " threshold"),
       legend("scan-all", "uptake all"), legend("scan-some", "some"), legend("scan-none", "none"),
       legend("pd", "RECIST PD"), legend("bar", "therapy (red: stopped for progression)")));
   }
