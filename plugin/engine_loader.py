@@ -132,6 +132,15 @@ def check_json_value(value: object, where: str) -> None:
             if "\x00" in value:
                 # The C core works on NUL-terminated strings.
                 raise RuleEngineError(f"{where}: strings must not contain NUL characters")
+            if not value.isascii():
+                try:
+                    value.encode("utf-8")
+                except UnicodeEncodeError:
+                    # A lone surrogate: durable could not even read the payload, and the
+                    # failed call left a state it could not delete.
+                    raise RuleEngineError(
+                        f"{where}: strings must be valid Unicode (no lone surrogates)"
+                    ) from None
             # Escaping at most sextuples a character's UTF-8 bytes, so short strings
             # skip the exact (slower) measurement.
             if len(value) * 6 > MAX_STRING_BYTES and (

@@ -1,6 +1,8 @@
 """Tests for plugin.engine, the hardened durable_rules wrapper (RULE-ENGINE.md)."""
 
 import math
+import os
+import platform
 import random
 import subprocess
 import sys
@@ -203,6 +205,34 @@ eng.close()
 """
 
 
+# The same first request with the sentinel type disabled (the ruleset is already built).
+_CONTROL_SCRIPT = COLD_SCRIPT.replace(
+    "from plugin.engine import RuleEngine",
+    "import plugin.engine\nfrom plugin.engine import RuleEngine",
+).replace("first = ", 'plugin.engine.SENTINEL_TYPE = "_disabled"\nfirst = ')
+
+
+def _cold_env() -> dict[str, str]:
+    """The child's environment: glibc fills every fresh allocation with a fixed non-zero byte.
+
+    The crash (RULE-ENGINE.md §3.1) is a ``free`` of two never-initialised pointers. Whether they
+    are garbage depends on where malloc finds the memory: memory fresh from the kernel (mmap, a
+    grown heap) is zero, so ``free(NULL)`` does nothing and the process lives. Which one a child
+    gets depends on the inherited environment and allocator state, so the control test passed
+    alone and failed (exit 0) in full-suite runs. ``MALLOC_PERTURB_`` makes glibc fill every
+    allocation with ``~165 & 0xff``, whatever its origin, so the unset pointers are never NULL.
+    """
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MALLOC_")}
+    env["MALLOC_PERTURB_"] = "165"
+    return env
+
+
+needs_glibc = pytest.mark.skipif(
+    platform.libc_ver()[0] != "glibc", reason="MALLOC_PERTURB_ is a glibc setting"
+)
+
+
+@needs_glibc
 @pytest.mark.parametrize("attempt", range(4))
 def test_first_evaluation_that_fires_nothing_does_not_crash_a_cold_process(attempt):
     # Without the sentinel this crashed 20/20 fresh processes (RULE-ENGINE.md §3.1).
@@ -212,27 +242,42 @@ def test_first_evaluation_that_fires_nothing_does_not_crash_a_cold_process(attem
         capture_output=True,
         text=True,
         timeout=60,
+        env=_cold_env(),
     )
 
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "[] [] ['T6']"
 
 
+@needs_glibc
 def test_control_without_the_sentinel_the_cold_process_crashes():
     # Proves the test above can fail: same first request, sentinel type disabled.
-    script = COLD_SCRIPT.replace(
-        "from plugin.engine import RuleEngine",
-        "import plugin.engine\nfrom plugin.engine import RuleEngine",
-    ).replace('first = ', 'plugin.engine.SENTINEL_TYPE = "_disabled"\nfirst = ')
+    script = _CONTROL_SCRIPT
     proc = subprocess.run(
         [sys.executable, "-c", script, *map(str, RULE_FILES)],
         cwd=REPO,
         capture_output=True,
         text=True,
         timeout=60,
+        env=_cold_env(),
     )
 
     assert proc.returncode < 0, (proc.returncode, proc.stdout, proc.stderr)  # SIGSEGV/SIGABRT
+
+
+@needs_glibc
+def test_zeroed_memory_hides_the_crash_which_is_why_the_control_sets_perturb():
+    # The cause of the control's old flakiness, made explicit: when every allocation comes
+    # fresh from mmap (zeroed), the unset pointers are NULL and the sentinel-less process lives.
+    script = _CONTROL_SCRIPT
+    env = {**_cold_env(), "MALLOC_MMAP_THRESHOLD_": "64"}
+    del env["MALLOC_PERTURB_"]
+    proc = subprocess.run(
+        [sys.executable, "-c", script, *map(str, RULE_FILES)],
+        cwd=REPO, capture_output=True, text=True, timeout=60, env=env,
+    )
+
+    assert proc.returncode == 0, (proc.returncode, proc.stderr)
 
 
 def test_action_error_raises_and_the_next_evaluation_still_works(engine):
@@ -720,6 +765,8 @@ BAD_FACTS = {
     "sentinel type": ({"type": "_eval_begin"}, "reserved"),
     "non-string key": ({"type": "lab", 1: 2}, "key 1"),
     "NUL in string": ({"type": "lab", "code": "a\x00b"}, "NUL"),
+    "lone surrogate": ({"type": "lab", "code": "a\ud800b"}, "valid Unicode"),
+    "lone surrogate in a list": ({"type": "lab", "codes": ["ok", "\udfff"]}, "valid Unicode"),
     "dollar key": ({"type": "lab", "$s": 1}, r"\$"),
     "string too long": ({"type": "lab", "code": "BRAF" + "x" * 65536}, "longer than"),
     "string too long once escaped": ({"type": "lab", "code": "\x01" * 20_000}, "longer than"),
@@ -731,6 +778,15 @@ BAD_FACTS = {
 def test_invalid_fact_is_rejected_clearly(engine, fact, pattern):
     with pytest.raises(RuleEngineError, match=pattern):
         engine.evaluate([{"type": "patient"}, fact])
+
+
+def test_lone_surrogates_never_cost_a_state(engine):
+    # Before the check, durable failed on the payload and delete_state then failed too: each
+    # such call quarantined one sid for good, until no state was left.
+    for _ in range(80):  # more than the pool
+        with pytest.raises(RuleEngineError, match="valid Unicode"):
+            engine.evaluate([{"type": "lab", "code": "\ud800"}])
+    assert "candidate" in types(engine.evaluate(FULL_CHAIN))
 
 
 @pytest.mark.parametrize("facts", ["not facts", {"type": "x"}, [["type", "x"]], None])

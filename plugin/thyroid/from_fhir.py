@@ -54,6 +54,7 @@ from plugin.thyroid.from_fhir_observations import (
     read_scan_report,
 )
 from plugin.thyroid.from_fhir_sequence import read_sequence
+from plugin.thyroid.from_fhir_text import clean_entry
 from plugin.thyroid.to_facts_common import load_thresholds
 
 __all__ = ["read_record", "load_codes", "recognise_drug", "is_i131", "activity_mbq"]
@@ -80,7 +81,8 @@ def read_record(
         diagnostic_below_mbq = load_thresholds().diagnostic_cut_mbq
     ctx = ReadContext()
     record = PatientRecord()
-    entries = list(flatten(resources))
+    # One place, before any reader: no string the rule engine refuses gets further.
+    entries = [clean_entry(entry, ctx) for entry in flatten(resources)]
     ctx.index(entries)
     for entry in entries:
         rtype = entry.resource.get("resourceType")

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,8 +33,17 @@ if TYPE_CHECKING:  # the loaders import this module's default_folder
 SETTING = "THYROID_KNOWLEDGE_DIR"
 
 
+#: its environment variable; also read here, so that direct library use (tests, the CLI,
+#: ``scripts/mutate_knowledge.py``) follows it without a config
+ENV_VAR = "RAIR_CDS_" + SETTING
+
+
 def default_folder() -> Path:
-    """``rules/thyroid``: in the installed package, or in the checkout."""
+    """``$RAIR_CDS_THYROID_KNOWLEDGE_DIR`` when set, else ``rules/thyroid`` (in the installed
+    package, or in the checkout)."""
+    configured = os.environ.get(ENV_VAR, "").strip()
+    if configured:
+        return Path(configured).expanduser().resolve()
     return data_dir("rules") / "thyroid"
 
 
