@@ -107,3 +107,20 @@ def test_the_http_helper_catches_an_invalid_answer(make_app, live_server, monkey
 def test_bodies_without_the_extension_pass_untouched():
     for body in (None, [], {"cards": []}, {"extension": {"org.example.toy": {}}}):
         assert check_rair_extension(body) is body
+
+
+def test_an_unreadable_braf_change_is_a_valid_answer(make_app):
+    """§A4.13: a BRAF result whose protein change cannot be read reaches the assessment as
+    ``alteration: "unknown"`` with kind ``other``; the published schema must accept that answer
+    (the conftest hook validates this response)."""
+    path = REPO_DIR / "fhir_samples" / "thyroid" / "patient-view.braf-v600e-first-line.json"
+    text = path.read_text(encoding="utf-8").replace("NP_004324.2:p.Val600Glu", "NP_004324.2:p.?").replace(
+        "NM_004333.4:c.1799T>A", "NM_004333.4:c.?")
+    body = json.loads(text)
+    client = make_app(PLUGINS=["plugin.thyroid"], EVALUATION_DATE=evaluation_date()).test_client()
+    res = client.post("/cds-services/rair-patient-view", json=body)
+    assert res.status_code == 200
+    drivers = res.get_json()["extension"]["rair-cds"]["assessment"]["drivers"]
+    braf = [d for d in drivers if d["gene"] == "BRAF"]
+    assert braf and braf[0]["alteration"] == "unknown"
+    assert braf[0]["kind"] == "other" and valid(DEFS["driver"], braf[0])
