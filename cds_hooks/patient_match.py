@@ -80,10 +80,11 @@ def foreign_patient(value: Any, patient_id: str) -> str | None:
     ``value`` is one prefetch value: a resource, or a Bundle whose entries are checked one by
     one (``urn:uuid:`` references resolved inside it).
     """
+    named: dict[str, str | None] = {}  # reference -> patient id, within this one value
     found = [
         problem
         for resource, by_full_url in _resources(value)
-        if (problem := _mismatch(resource, patient_id, by_full_url)) is not None
+        if (problem := _mismatch(resource, patient_id, by_full_url, named)) is not None
     ]
     if not found:
         return None
@@ -123,8 +124,11 @@ def _resources(value: Any) -> Iterator[tuple[Mapping[str, Any], Mapping[str, Any
             yield entry["resource"], by_full_url
 
 
-def _mismatch(resource: Mapping[str, Any], patient_id: str, by_full_url: Mapping[str, Any]
-              ) -> str | None:
+def _mismatch(resource: Mapping[str, Any], patient_id: str, by_full_url: Mapping[str, Any],
+              named_by: dict[str, str | None]) -> str | None:
+    """Why ``resource`` is another patient's, or None. ``named_by`` memoises
+    :func:`referenced_patient` for one value (one ``by_full_url``): a long record repeats one
+    subject reference in every entry."""
     rtype = resource.get("resourceType")
     if rtype == "Patient" and resource.get("id") != patient_id:
         return "a Patient whose id is not context.patientId"
@@ -133,7 +137,10 @@ def _mismatch(resource: Mapping[str, Any], patient_id: str, by_full_url: Mapping
         reference = ref.get("reference") if isinstance(ref, Mapping) else None
         if not isinstance(reference, str):
             continue
-        named = referenced_patient(reference, by_full_url)
+        if reference in named_by:
+            named = named_by[reference]
+        else:
+            named = named_by[reference] = referenced_patient(reference, by_full_url)
         if named is not None and named != patient_id:
             return f"{rtype}.{member} names another patient than context.patientId"
     return None

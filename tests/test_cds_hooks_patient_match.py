@@ -95,6 +95,29 @@ def test_urn_uuid_references_resolve_through_the_bundles_full_urls():
     assert referenced_patient(own, {own: patient}) == PID
 
 
+def test_a_long_record_with_one_foreign_entry_at_the_end_is_still_refused():
+    # references are resolved once per value (issue 11 cost per call): repeats must not hide one
+    own = [condition(f"c{i}", f"Patient/{PID}") for i in range(3000)]
+    bundle = searchset(*own, condition("x", f"Patient/{OTHER}"), condition("y", f"Patient/{PID}"))
+    assert foreign_patient(bundle, PID) == (
+        "Condition.subject names another patient than context.patientId")
+    assert refusals({"conditions": bundle}, ["conditions"], PID)
+
+
+def test_one_urn_uuid_is_resolved_in_each_bundle_on_its_own():
+    ref = "urn:uuid:8c3f0d5e-0000-4000-8000-00000000000a"
+    mine = searchset({"resourceType": "Patient", "id": PID}, condition("c1", ref),
+                     full_urls=[ref, "urn:uuid:c1"])
+    theirs = searchset({"resourceType": "Patient", "id": OTHER}, condition("c1", ref),
+                       full_urls=[ref, "urn:uuid:c1"])
+    assert foreign_patient(mine, PID) is None
+    # the same reference names the other patient here: the Patient and the Condition both count
+    assert foreign_patient(theirs, PID) == (
+        "a Patient whose id is not context.patientId (and 1 more)")
+    out = refusals({"patient": mine, "conditions": theirs}, ["patient", "conditions"], PID)
+    assert list(out) == ["conditions"]
+
+
 @pytest.mark.parametrize("value", [
     {"resourceType": "Bundle", "entry": {"resource": {}}}, {"resourceType": "Bundle", "entry": "x"},
     {"resourceType": "Bundle", "entry": [None, 3, {"resource": "x", "fullUrl": ["u"]}]},
