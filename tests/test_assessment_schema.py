@@ -114,8 +114,9 @@ def test_an_unreadable_braf_change_is_a_valid_answer(make_app):
     ``alteration: "unknown"`` with kind ``other``; the published schema must accept that answer
     (the conftest hook validates this response)."""
     path = REPO_DIR / "fhir_samples" / "thyroid" / "patient-view.braf-v600e-first-line.json"
-    text = path.read_text(encoding="utf-8").replace("NP_004324.2:p.Val600Glu", "NP_004324.2:p.?").replace(
-        "NM_004333.4:c.1799T>A", "NM_004333.4:c.?")
+    text = path.read_text(encoding="utf-8")
+    text = text.replace("NP_004324.2:p.Val600Glu", "NP_004324.2:p.?")
+    text = text.replace("NM_004333.4:c.1799T>A", "NM_004333.4:c.?")
     body = json.loads(text)
     client = make_app(PLUGINS=["plugin.thyroid"], EVALUATION_DATE=evaluation_date()).test_client()
     res = client.post("/cds-services/rair-patient-view", json=body)
