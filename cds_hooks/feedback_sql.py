@@ -17,6 +17,7 @@ import json
 import os
 import sqlite3
 import threading
+import time
 from collections.abc import Iterable, Iterator
 from contextlib import closing, contextmanager
 from pathlib import Path
@@ -347,8 +348,21 @@ class SqliteFeedbackStore(SqlFeedbackStore):
 
     def _prepare(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        # WAL is persistent: readers never block the writer. Switching needs the file to itself,
+        # and SQLite may answer "database is locked" at once (without its busy timeout) while
+        # another instance is starting or migrating: wait and retry, within the same 10 s.
+        deadline = time.monotonic() + 10
         with closing(sqlite3.connect(self.path, timeout=10)) as conn:
-            conn.execute("PRAGMA journal_mode=WAL")  # persistent: readers never block the writer
+            while True:
+                try:
+                    mode = conn.execute("PRAGMA journal_mode").fetchone()[0]
+                    if str(mode).lower() != "wal":
+                        conn.execute("PRAGMA journal_mode=WAL")
+                    return
+                except sqlite3.OperationalError as exc:
+                    if "locked" not in str(exc) or time.monotonic() > deadline:
+                        raise
+                    time.sleep(0.05)
 
     def _connect(self) -> sqlite3.Connection:
         # autocommit mode, transactions begun explicitly (DDL included) in _begin

@@ -318,3 +318,27 @@ def test_serve_refuses_an_unusable_database_in_one_line_without_the_password(mak
     with pytest.raises(ConfigurationError) as caught:
         create_server(app, host="127.0.0.1", port=0)
     assert "cannot be used" in caught.value.message and "pw-start" not in caught.value.message
+
+
+def test_sqlite_instances_starting_together_never_see_database_is_locked(tmp_path):
+    """Switching a new file to WAL needs it to itself, and SQLite can answer "database is
+    locked" at once, without its busy timeout, while another instance is starting: measured
+    6 failures in 150 rounds of four starting instances before the retry. 60 rounds here."""
+    errors: list[str] = []
+
+    def start(store: SqliteFeedbackStore) -> None:
+        try:
+            store.ensure_schema()
+        except sqlite3.OperationalError as exc:
+            errors.append(str(exc))
+
+    for round_no in range(60):
+        stores = [SqliteFeedbackStore(tmp_path / f"f{round_no}.sqlite3") for _ in range(4)]
+        threads = [threading.Thread(target=start, args=(s,)) for s in stores]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        for s in stores:
+            getattr(s, "close", lambda: None)()
+    assert errors == []
