@@ -74,7 +74,7 @@ def render(
                        or assessment.trial_only or assessment.not_eligible)
     folds: dict[str, list[Warning]] = {"status": [], "therapy": [], "data-quality": [],
                                        "card": []}
-    for w in ctx.shown_warnings():
+    for w in ctx.a.warnings:
         if w.blocking or folded_into_status(ctx, w) or absorbed_by_critical(ctx, w):
             continue
         target = ctx.fold_target(w)

@@ -12,7 +12,7 @@ import datetime as dt
 import functools
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -259,27 +259,6 @@ class CardContext:
     def footer(self) -> str:
         # the knowledge version is in the response's assessment (extension), not on each card
         return f"_As of {self.a.evaluation_date.isoformat()}. {self.t['disclaimer']}_"
-
-    def offered(self) -> set[str]:
-        """Drugs the assessment offers: on label or guideline-supported off-label, not also
-        listed as not eligible."""
-        a = self.a
-        excluded = {o.drug for o in a.not_eligible}
-        return {o.drug for o in a.on_label + a.guideline_supported_off_label} - excluded
-
-    def shown_warnings(self) -> list[Warning]:
-        """The warnings as the cards say them: an off-label caution (W-OFF-LABEL) only for the
-        drugs that are offered (§A4.16: vemurafenib, listed as not eligible, gets none)."""
-        offered = self.offered()
-        out = []
-        for w in self.a.warnings:
-            if w.code == "W-OFF-LABEL" and w.drugs:
-                drugs = tuple(d for d in w.drugs if d in offered)
-                if not drugs:
-                    continue
-                w = replace(w, drugs=drugs)
-            out.append(w)
-        return out
 
     def detail(self, *blocks: str) -> str:
         return "\n\n".join(b for b in (*blocks, self.footer()) if b and b.strip())

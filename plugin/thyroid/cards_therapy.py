@@ -102,7 +102,7 @@ def therapy_card(ctx: CardContext, folded: list[Warning]) -> RenderedCard | None
     if not facts:
         return None
     cautions: dict[str, list[str]] = {}
-    for w in list(folded) + [w for w in ctx.shown_warnings() if w.blocking is False]:
+    for w in list(folded) + [w for w in ctx.a.warnings if w.blocking is False]:
         for drug in w.drugs:
             if w.code not in cautions.setdefault(drug, []):
                 cautions[drug].append(w.code)
