@@ -92,12 +92,16 @@ def _feedback_store(config: Mapping[str, Any]) -> FeedbackStore:
     try:
         size = int(config["FEEDBACK_QUEUE_SIZE"])
         block = float(config["FEEDBACK_QUEUE_BLOCK_SECONDS"])
+        linger = float(config["FEEDBACK_QUEUE_LINGER_SECONDS"])
     except (KeyError, TypeError, ValueError) as exc:
         raise ConfigurationError(f"bad setting: {exc}") from exc
-    if size < 0 or block < 0:
+    if size < 0 or block < 0 or not 0 <= linger <= 10:
         raise ConfigurationError(
-            "FEEDBACK_QUEUE_SIZE and FEEDBACK_QUEUE_BLOCK_SECONDS must not be negative"
+            "FEEDBACK_QUEUE_SIZE and FEEDBACK_QUEUE_BLOCK_SECONDS must not be negative, "
+            "FEEDBACK_QUEUE_LINGER_SECONDS must be 0 to 10"
         )
     if size == 0:
         return store
-    return QueuedFeedbackStore(store, max_queue=size, block_seconds=block)
+    return QueuedFeedbackStore(
+        store, max_queue=size, block_seconds=block, linger_seconds=linger
+    )

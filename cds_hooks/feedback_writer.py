@@ -48,6 +48,7 @@ class QueuedFeedbackStore:
         batch_size: int = 256,
         idle_seconds: float = 2.0,
         retry_seconds: float = 0.5,
+        linger_seconds: float = 0.1,
     ) -> None:
         if max_queue < 1:
             raise ValueError("max_queue must be at least 1")
@@ -56,11 +57,14 @@ class QueuedFeedbackStore:
         self.batch_size = batch_size
         self.idle_seconds = idle_seconds
         self.retry_seconds = retry_seconds
+        self.linger_seconds = linger_seconds
         self._queue: queue.Queue[_Batch] = queue.Queue(maxsize=max_queue)
         self._pending = 0  # batches queued or being written
         self._done = threading.Condition()
         self._thread: threading.Thread | None = None
         self._closing = False
+        self._flushing = 0  # callers waiting in flush(): the writer does not linger
+        self._hurry = threading.Event()  # set while someone flushes
         self.inline_writes = 0  # calls written inline because the queue was full
         _LIVE.add(self)
 
@@ -119,7 +123,14 @@ class QueuedFeedbackStore:
         with self._done:
             if self._pending and (self._thread is None or not self._thread.is_alive()):
                 self._start_locked()
-            return self._done.wait_for(lambda: self._pending == 0, timeout)
+            self._flushing += 1
+            self._hurry.set()
+            try:
+                return self._done.wait_for(lambda: self._pending == 0, timeout)
+            finally:
+                self._flushing -= 1
+                if not self._flushing:
+                    self._hurry.clear()
 
     def close(self, timeout: float = 30.0) -> None:
         """Drain the queue and stop; later records are written inline."""
@@ -155,6 +166,14 @@ class QueuedFeedbackStore:
                         return
                 continue
             batches = [first]
+            # Wait a little for more calls before writing: one transaction, and one wake-up
+            # of this thread (which competes with the requests for the GIL), per burst of
+            # calls rather than per call. flush() and close() cut the wait short.
+            if self.linger_seconds > 0 and self._queue.qsize() < self.batch_size:
+                with self._done:
+                    hurry = self._flushing > 0 or self._closing
+                if not hurry:
+                    self._hurry.wait(self.linger_seconds)
             while len(batches) < self.batch_size:
                 try:
                     batches.append(self._queue.get_nowait())

@@ -30,9 +30,11 @@ DEFAULTS: dict[str, Any] = {
     # or a postgresql:// URL (docs/FEEDBACK.md)
     "FEEDBACK_DB": "var/feedback.sqlite3",
     # issued-card records waiting for the writer thread (0: written on the request path), and
-    # how long a call waits for room in a full queue before writing its cards itself
+    # how long a call waits for room in a full queue before writing its cards itself, and how
+    # long the writer waits for more calls before one transaction (0: write each call at once)
     "FEEDBACK_QUEUE_SIZE": 10000,
     "FEEDBACK_QUEUE_BLOCK_SECONDS": 0.05,
+    "FEEDBACK_QUEUE_LINGER_SECONDS": 0.1,
     # "*" or a list of allowed origins
     "CORS_ORIGINS": "*",
     # put context.patientId in audit lines (off: no patient identifiers in logs)

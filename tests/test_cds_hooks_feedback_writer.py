@@ -10,6 +10,7 @@ import subprocess
 import sys
 import textwrap
 import threading
+import time
 
 from conftest import REPO_DIR
 
@@ -60,6 +61,32 @@ def test_records_are_written_by_the_writer_thread_in_batches():
     assert inner.written() == ["a", "b", "c", "d"]
     assert [uuids for _, uuids in inner.writes] == [["a"], ["b", "c", "d"]]  # one transaction
     queued.close()
+
+
+def test_calls_arriving_while_the_writer_lingers_share_one_transaction():
+    inner = RecordingStore()
+    queued = QueuedFeedbackStore(inner, linger_seconds=1.0)
+    queued.record_issued("svc", [IssuedCard("a")])
+    time.sleep(0.05)  # the writer has taken "a" and waits for more
+    queued.record_issued("svc", [IssuedCard("b")])
+    queued.record_issued("svc", [IssuedCard("c")])
+    give_up = time.monotonic() + 30
+    while not inner.writes and time.monotonic() < give_up:  # no flush: that cuts the wait
+        time.sleep(0.01)
+    assert [uuids for _, uuids in inner.writes] == [["a", "b", "c"]]
+    queued.close()
+
+
+def test_flush_and_close_do_not_wait_for_the_linger():
+    inner = RecordingStore()
+    queued = QueuedFeedbackStore(inner, linger_seconds=60.0)
+    queued.record_issued("svc", [IssuedCard("a")])
+    started = time.monotonic()
+    assert queued.flush(timeout=30)
+    queued.record_issued("svc", [IssuedCard("b")])
+    queued.close()
+    assert time.monotonic() - started < 20
+    assert inner.written() == ["a", "b"]
 
 
 def test_a_full_queue_writes_inline_and_loses_nothing():
