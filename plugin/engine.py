@@ -7,9 +7,11 @@ describes, and nothing else in rair-cds touches durable directly:
 
 * rule files are YAML in durable's JSON vocabulary plus our keys ``id``, ``source``,
   ``note`` and ``do``; several files merge into ONE ruleset so chaining works (§3.9);
-* one ``SyncHost`` without timer threads (§2, §3.11), one process-wide lock around
-  each evaluation, one state (sid) per evaluation from a pool of pre-checked sids,
-  ``delete_state`` in ``finally`` (§2.1);
+* no durable ``Host`` at all: the C ruleset is created directly, so no timer threads
+  exist (§2 item 2, §3.11), and the actions are dispatched by our own synchronous loop
+  over durable's C calls (§2.1), without the per-action JSON round trips of durable's
+  Python layer; one process-wide lock around each evaluation, one state (sid) per
+  evaluation from a pool of pre-checked sids, ``delete_state`` in ``finally`` (§2.1);
 * a sentinel fact and a no-op rule so an evaluation that fires nothing doesn't crash
   the process (§3.1);
 * positional fact ids with distinct FNV-1a-32 hashes, so no fact is silently dropped
@@ -33,17 +35,20 @@ from __future__ import annotations
 
 import functools
 import json
+import math
 import queue
 import threading
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import durable_rules_engine as _dre
-from durable import engine as _durable
+import orjson
 
 from plugin.engine_loader import (
+    _INT_MAX,
+    _INT_MIN,
     MAX_PROPERTIES,
     SENTINEL_RULE,
     SENTINEL_TYPE,
@@ -151,33 +156,20 @@ def _check_id_pools(pool_size: int) -> None:
 # --------------------------------------------------------------------------- engine
 
 
-class _SyncHost(_durable.Host):
-    """A durable Host that starts no Timer threads and resolves actions from a dict.
-
-    The stock Host's dispatcher threads run any state's pending actions on another
-    thread and segfault under concurrent requests (§2 item 2, §3.11).
-    """
-
-    def __init__(self, actions: Mapping[str, Any]) -> None:
-        self._named_actions = dict(actions)
-        super().__init__()
-
-    def _run(self) -> None:
-        pass
-
-    def get_action(self, action_name: str) -> Any:
-        return self._named_actions[action_name]
+_Action = Callable[["_Run", Any], None]
 
 
 class _Run:
     """The bookkeeping of one evaluation, read and written only under _DURABLE_LOCK."""
 
-    __slots__ = ("sid", "derived", "seen", "fired", "fired_set", "errors")
+    __slots__ = ("handle", "sid", "state_offset", "derived", "seen", "fired", "fired_set", "errors")
 
-    def __init__(self, sid: str) -> None:
+    def __init__(self, handle: int, sid: str) -> None:
+        self.handle = handle
         self.sid = sid
+        self.state_offset = -1
         self.derived: list[dict] = []
-        self.seen: set[str] = set()
+        self.seen: set[bytes] = set()
         self.fired: list[str] = []
         self.fired_set: set[str] = set()
         self.errors: list[str] = []
@@ -212,7 +204,6 @@ class RuleEngine:
         compiled = load_rules(rule_files)
         self.name = name
         self.rules: list[RuleInfo] = [r.info for r in compiled]
-        self._run: _Run | None = None
         self._sids: queue.SimpleQueue[str] = queue.SimpleQueue()
         for sid in _sids(state_pool_size):
             self._sids.put(sid)
@@ -224,53 +215,57 @@ class RuleEngine:
         definition: dict[str, dict] = {
             # Every evaluation asserts the sentinel first and this rule fires on it, so
             # each state has dispatched an action before delete_state (§3.1).
-            SENTINEL_RULE: {"all": [{"m": {"type": SENTINEL_TYPE}}], "run": _SENTINEL_ACTION}
+            SENTINEL_RULE: {"all": [{"m": {"type": SENTINEL_TYPE}}]}
         }
-        actions: dict[str, Any] = {_SENTINEL_ACTION: _noop_action}
+        # durable's rule name -> what its action does; the loop in _run_actions calls it.
+        self._actions: dict[str, _Action] = {SENTINEL_RULE: _noop_action}
         for rule in compiled:
-            definition[rule.info.name] = {**rule.definition, "run": rule.info.name}
-            actions[rule.info.name] = self._make_action(rule)
+            definition[rule.info.name] = dict(rule.definition)
+            self._actions[rule.info.name] = self._make_action(rule)
+        # The C ruleset is created directly: no durable Host, so no Timer threads at all
+        # (§2 item 2, §3.11), and no Python Ruleset/Closure/Promise layer on the action path
+        # (the loop below is the documented start_action_for_state -> action ->
+        # complete_and_start_action protocol of §2.1, without its per-action JSON round trips).
         with _DURABLE_LOCK:
             try:
-                host = _SyncHost(actions)
-                host.register_rulesets({name: definition})
+                handle = _dre.create_ruleset(name, json.dumps(definition, ensure_ascii=False))
             except Exception as exc:
                 raise RuleEngineError(
                     f"durable_rules rejected ruleset {name!r}: {exc}"
                     + _blame_rule(name, compiled)
                 ) from exc
-        self._ruleset = host.get_ruleset(name)
-        self._handle: int | None = self._ruleset._handle
+        self._handle: int | None = handle
 
     # ---------------------------------------------------------------- actions
 
-    def _make_action(self, rule: CompiledRule) -> Any:
+    def _make_action(self, rule: CompiledRule) -> _Action:
         rule_id = rule.info.rule_id
         label = f"rule {rule.info.name!r} ({rule_id})"
         templates = rule.templates
 
-        def action(c: _durable.Closure) -> None:
-            run = self._run
-            if run is None or run.errors:
+        def action(run: _Run, matched: Any) -> None:  # noqa: ANN401 - durable's JSON
+            if run.errors:
                 return  # the evaluation already failed; don't cascade
             try:
-                if run.sid != c.s.sid:
-                    raise RuleEngineError(f"action ran for state {c.s.sid!r}, not {run.sid!r}")
+                if not isinstance(matched, dict):
+                    raise RuleEngineError(f"unexpected match {type(matched).__name__}")
+                for bound in matched.values():
+                    # Every matched fact belongs to this evaluation's state (§3.2).
+                    if not isinstance(bound, dict) or bound.get("sid") != run.sid:
+                        raise RuleEngineError(f"matched a fact of another state, not {run.sid!r}")
                 if rule_id not in run.fired_set:
                     run.fired_set.add(rule_id)
                     run.fired.append(rule_id)
                 for template in templates:
-                    self._assert_derived(c, run, rule_id, template)
+                    self._assert_derived(run, matched, rule_id, template)
             except Exception as exc:  # durable would swallow it into the state (§3.3)
                 run.errors.append(f"{label}: {_exc_text(exc)}")
 
         return action
 
     @staticmethod
-    def _assert_derived(c: _durable.Closure, run: _Run, rule_id: str, tmpl: Template) -> None:
+    def _assert_derived(run: _Run, matched: dict, rule_id: str, tmpl: Template) -> None:
         fact = dict(tmpl.constants)
-        # c._m maps alias -> matched fact; c.m / c.<alias> would hit Closure.s for "s".
-        matched = c._m or {}
         for key, alias, field in tmpl.copies:
             bound = matched.get(alias)
             if bound is None:
@@ -282,19 +277,21 @@ class RuleEngine:
             fact[key] = bound[field]
         fact.setdefault("rule", rule_id)
         # Set semantics: identical content is asserted once (§3.4); the rule still fired.
-        key = json.dumps(fact, sort_keys=True, ensure_ascii=False)
-        if key in run.seen:
+        identity = orjson.dumps(fact, option=orjson.OPT_SORT_KEYS)
+        if identity in run.seen:
             return
         if len(run.derived) >= MAX_DERIVED:
             raise RuleEngineError(f"more than {MAX_DERIVED} derived facts")
-        run.seen.add(key)
+        run.seen.add(identity)
         engine_fact = {**fact, "id": _DERIVED_IDS[len(run.derived)], "sid": run.sid}
         run.derived.append(fact)
-        try:
-            c.assert_fact(engine_fact)
-        except _durable.MessageNotHandledException:
-            pass  # no rule consumes it: a final conclusion, kept in run.derived
-        # MessageObservedException means an id collision (§3.2) and propagates.
+        code, offset = _dre.assert_fact(run.handle, orjson.dumps(engine_fact).decode())
+        # 0: matched, 1: no rule consumes it (a final conclusion, kept in run.derived).
+        # 2 means an id collision (§3.2); 3 (deferred) needs a queue callback we never set.
+        if code not in (0, 1):
+            raise RuleEngineError(f"durable_rules returned code {code} on a derived fact")
+        if offset != run.state_offset:
+            raise RuleEngineError("a derived fact landed in another state")
 
     # ---------------------------------------------------------------- evaluate
 
@@ -318,7 +315,7 @@ class RuleEngine:
         try:
             for fact in payload_facts:
                 fact["sid"] = sid
-            payload = json.dumps(payload_facts, ensure_ascii=False)
+            payload = orjson.dumps(payload_facts).decode()
             with _DURABLE_LOCK:
                 return self._evaluate_locked(sid, payload)
         finally:
@@ -326,29 +323,29 @@ class RuleEngine:
                 self._sids.put(sid)
 
     def _evaluate_locked(self, sid: str, payload: str) -> EngineResult:
-        if self._handle is None:
+        handle = self._handle
+        if handle is None:
             raise RuleEngineError(f"rule engine {self.name!r} is closed")
-        run = self._run = _Run(sid)
-        outcome: list[tuple[object, object]] = []
+        run = _Run(handle, sid)
         try:
             # Low-level call: host.assert_facts raises MessageNotHandledException when
             # any fact matches no rule and never runs the others' actions (§2.1).
-            code, offset = _dre.assert_facts(self._handle, payload)
+            code, offset = _dre.assert_facts(handle, payload)
             if code not in (0, 1):  # 1 = some fact matched no rule: normal
                 raise RuleEngineError(
                     f"durable_rules returned code {code} on assert (2 = an id was already"
                     " observed, a hash collision, §3.2)"
                 )
+            run.state_offset = offset
             # Runs the whole chain synchronously in this thread.
-            self._ruleset.do_actions(offset, lambda e, s: outcome.append((e, s)))
+            self._run_actions(handle, run)
         except RuleEngineError:
             raise
         except Exception as exc:
             raise RuleEngineError(f"durable_rules failed: {_exc_text(exc)}") from exc
         finally:
-            self._run = None
             try:
-                _dre.delete_state(self._handle, sid)  # frees ~0.8 MiB per state (§3.10)
+                _dre.delete_state(handle, sid)  # frees ~0.8 MiB per state (§3.10)
             except Exception as exc:
                 self._quarantined.add(sid)
                 raise RuleEngineError(
@@ -357,13 +354,43 @@ class RuleEngine:
                 ) from exc
         if run.errors:
             raise RuleEngineError("rule action failed: " + "; ".join(run.errors))
-        if not outcome:
-            # _flush_actions stops silently when an action ran longer than 10 s.
-            raise RuleEngineError("durable_rules stopped before the action chain completed")
-        error = outcome[-1][0]
-        if error:
-            raise RuleEngineError(f"durable_rules action loop failed: {error!r}")
         return EngineResult(derived=run.derived, fired=run.fired)
+
+    def _run_actions(self, handle: int, run: _Run) -> None:
+        """Dispatch every pending action of the run's state, in this thread, until none is left.
+
+        durable's protocol (§2.1): ``start_action_for_state`` hands out the first pending
+        action as (state JSON, {rule name: {alias: matched fact}}); after the action,
+        ``complete_and_start_action`` retires it and hands out the next, or ``None``. Derived
+        facts asserted by an action are matched at once, so the chain completes here. The
+        stock loop (``Ruleset.do_actions``) also writes the state back (``update_state``) after
+        every action; our actions never change the state, so that round trip is left out.
+        """
+        started = _dre.start_action_for_state(handle, run.state_offset)
+        if started is None:
+            return  # cannot happen while the sentinel rule fires; kept safe anyway
+        state_json, message_json = started
+        if orjson.loads(state_json).get("sid") != run.sid:
+            _dre.abandon_action(handle, run.state_offset)
+            raise RuleEngineError(f"durable handed out an action of another state, not {run.sid!r}")
+        actions = self._actions
+        try:
+            while message_json is not None:
+                message = orjson.loads(message_json)
+                if not isinstance(message, dict) or len(message) != 1:
+                    raise RuleEngineError(f"unexpected action message from durable: {message!r}")
+                ((rule_name, matched),) = message.items()
+                action = actions.get(rule_name)
+                if action is None:
+                    raise RuleEngineError(f"durable ran an unknown rule {rule_name!r}")
+                action(run, matched)
+                message_json = _dre.complete_and_start_action(handle, run.state_offset)
+        except Exception:
+            try:
+                _dre.abandon_action(handle, run.state_offset)  # as Ruleset._flush_actions does
+            except Exception:  # noqa: S110 - the first error is the one to report
+                pass
+            raise
 
     # ---------------------------------------------------------------- lifecycle
 
@@ -384,7 +411,7 @@ class RuleEngine:
         self.close()
 
 
-def _noop_action(c: _durable.Closure) -> None:
+def _noop_action(run: _Run, matched: Any) -> None:  # noqa: ANN401 - durable's JSON
     """The sentinel rule's action: nothing, it only makes the state dispatch (§3.1)."""
 
 
@@ -407,26 +434,47 @@ def _prepare_facts(facts: Sequence[Mapping[str, Any]]) -> list[dict]:
         raise RuleEngineError(f"{len(facts)} facts; at most {MAX_FACTS} per evaluation")
     out: list[dict] = [{"type": SENTINEL_TYPE, "id": _SENTINEL_ID}]
     for index, fact in enumerate(facts):
-        where = f"fact {index}"
         if not isinstance(fact, Mapping):
-            raise RuleEngineError(f"{where}: must be a mapping, got {type(fact).__name__}")
+            raise RuleEngineError(f"fact {index}: must be a mapping, got {type(fact).__name__}")
         fact_type = fact.get("type")
         if not isinstance(fact_type, str) or not fact_type:
-            raise RuleEngineError(f"{where}: needs a non-empty string 'type'")
-        where = f"fact {index} ({fact_type})"
+            raise RuleEngineError(f"fact {index}: needs a non-empty string 'type'")
         if fact_type == SENTINEL_TYPE:
-            raise RuleEngineError(f"{where}: type {SENTINEL_TYPE!r} is reserved")
+            raise RuleEngineError(f"fact {index} ({fact_type}): type {SENTINEL_TYPE!r} is reserved")
         if len(fact) + 2 > MAX_PROPERTIES:
-            raise RuleEngineError(f"{where}: more than {MAX_PROPERTIES - 2} fields")
+            raise RuleEngineError(
+                f"fact {index} ({fact_type}): more than {MAX_PROPERTIES - 2} fields"
+            )
         prepared: dict = {}
         for key, value in fact.items():
             if not isinstance(key, str) or key.startswith("$"):
                 # durable reads "$"-keys as its own (e.g. "$s" marks the state fact).
-                raise RuleEngineError(f"{where}: key {key!r} must be a string not starting with $")
+                raise RuleEngineError(
+                    f"fact {index} ({fact_type}): key {key!r} must be a string not starting with $"
+                )
             if key in _RESERVED_FACT_KEYS and not (key == "fhir_id" and "id" not in fact):
-                raise RuleEngineError(f"{where}: key {key!r} is reserved for the engine")
-            check_json_value(value, f"{where}.{key}")
+                raise RuleEngineError(
+                    f"fact {index} ({fact_type}): key {key!r} is reserved for the engine"
+                )
+            if not _plainly_valid(value):
+                check_json_value(value, f"fact {index} ({fact_type}).{key}")
             prepared["fhir_id" if key == "id" else key] = value
         prepared["id"] = _FACT_IDS[index]
         out.append(prepared)
     return out
+
+
+# Strings this short stay under MAX_STRING_BYTES even when every character is escaped.
+_SHORT_STRING = MAX_STRING_BYTES // 6
+
+
+def _plainly_valid(value: object) -> bool:
+    """The common values :func:`check_json_value` accepts, recognised cheaply (``False``: let
+    it decide, and raise). A subset of what it accepts, never more."""
+    if type(value) is str:
+        return len(value) <= _SHORT_STRING and value.isascii() and "\x00" not in value
+    if type(value) is int:
+        return _INT_MIN <= value <= _INT_MAX
+    if type(value) is float:
+        return math.isfinite(value)
+    return value is None or type(value) is bool
