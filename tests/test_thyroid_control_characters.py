@@ -16,7 +16,7 @@ import uuid
 import pytest
 
 from plugin.thyroid.from_fhir import read_record
-from plugin.thyroid.from_fhir_text import NOTE, REPLACEMENT
+from plugin.thyroid.from_fhir_text import NOTE, REPLACEMENT, clean_value, plainly_clean
 from plugin.thyroid.service import PatientViewService
 
 AS_OF = dt.date(2026, 11, 27)
@@ -129,6 +129,27 @@ def test_the_clean_input_gets_no_note_and_is_not_copied() -> None:
     record = read_record(clean)
     assert not any(n.message == NOTE for n in record.data_quality)
     assert json.dumps(clean) == before
+
+
+@pytest.mark.parametrize("where", ["value", "key", "nested", "list"])
+def test_the_fast_check_never_calls_clean_what_cleaning_would_change(where: str) -> None:
+    # plainly_clean (orjson + a regex) lets read_record skip the walk of clean_value; it may
+    # send a clean value down the walk, but never the reverse. Every code point below U+0100,
+    # DEL and surrogates, in each position a resource can hold a string.
+    chars = [chr(i) for i in range(0x100)] + ["\ud800", "\udfff", "\\b", "\\f", "\\u0000"]
+    for char in chars:
+        text = f"a{char}z"
+        value = {
+            "value": {"text": text},
+            "key": {text: 1},
+            "nested": {"code": {"coding": [{"display": text, "n": 1.5, "ok": True}]}},
+            "list": {"given": ["x", text, None]},
+        }[where]
+        changed = clean_value(value)[1]
+        if plainly_clean(value):
+            assert not changed, repr(char)
+        if not changed and "\\" not in char:  # a backslash may be a (harmless) false alarm
+            assert plainly_clean(value), repr(char)  # the fast path is taken for clean text
 
 
 def test_two_ids_that_differ_only_by_the_refused_character_stay_two_resources() -> None:
