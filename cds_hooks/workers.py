@@ -9,12 +9,17 @@ reads need threads. State that must be shared lives in Redis (``cds_hooks/shared
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from typing import Any
 
 from flask import Flask
+from gunicorn import util as gunicorn_util
 from gunicorn.app.base import BaseApplication
+from gunicorn.workers.gthread import ThreadWorker
 
+from cds_hooks.errors import operation_outcome
+from cds_hooks.http_errors import FHIR_JSON, issue_code_for
 from cds_hooks.server import freeze_heap
 
 
@@ -40,6 +45,32 @@ class GunicornServer(BaseApplication):
         return create_app()
 
 
+def write_operation_outcome(sock: Any, status_int: int, reason: str, mesg: str) -> None:  # noqa: ANN401
+    """gunicorn's error answer (``gunicorn.util.write_error``) as a FHIR ``OperationOutcome``.
+
+    Only the status is said: gunicorn's ``mesg`` quotes the malformed request line or header,
+    which must not come back (it may hold a token or patient data).
+    """
+    outcome = operation_outcome(issue_code_for(status_int), f"{status_int} {reason}")
+    body = json.dumps(outcome, separators=(",", ":")).encode()
+    head = (
+        f"HTTP/1.1 {status_int} {reason}\r\nConnection: close\r\n"
+        f"Content-Type: {FHIR_JSON}\r\nContent-Length: {len(body)}\r\n\r\n"
+    )
+    gunicorn_util.write_nonblock(sock, head.encode("latin-1") + body)
+
+
+class OperationOutcomeWorker(ThreadWorker):
+    """gunicorn's ``gthread`` worker whose own error answers (a malformed request line or header,
+    too long a request line, ...) are a FHIR ``OperationOutcome``, like waitress's
+    (:mod:`cds_hooks.server`) and the app's. gunicorn has no setting for its error page: its
+    workers write it with ``gunicorn.util.write_error``, which this worker process replaces."""
+
+    def init_process(self) -> None:
+        gunicorn_util.write_error = write_operation_outcome
+        super().init_process()
+
+
 def gunicorn_options(
     host: str, port: int, workers: int, threads: int, deadline_seconds: float
 ) -> dict[str, Any]:
@@ -48,7 +79,7 @@ def gunicorn_options(
     return {
         "bind": f"{address}:{port}",
         "workers": workers,
-        "worker_class": "gthread",
+        "worker_class": OperationOutcomeWorker,  # gthread, answering in FHIR
         "threads": threads,
         # a worker silent this long is restarted; well past the hard deadline of a call
         "timeout": int(deadline_seconds * 3) + 30,

@@ -15,9 +15,13 @@ installed (else ALLOW_UNSHARED_STATE). Bodies:
 * 10k: the same with 10,000 routine lab results (no rule reads them; the assessment must equal
   the typical one, else the run fails).
 
+Every call gets a body of its own, the same for both servers: a fresh ``hookInstance`` and a
+patient id of its own (in ``context.patientId``, the Patient and every reference to it), so
+nothing one call leaves behind can serve the next.
+
 Prints p50/p99 with one client (one worker each), then throughput and p99 with K clients against
 ``--workers 2`` each, and the ratios to the floor with the issue-11 targets. A benchmark, not a
-test: figures depend on the machine and on what else runs on it.
+test: figures depend on the machine and on what else runs on it (the load average is printed).
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ import http.client
 import json
 import os
 import queue
+import re
 import statistics
 import subprocess
 import sys
@@ -34,6 +39,7 @@ import tempfile
 import threading
 import time
 import urllib.request
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -68,6 +74,26 @@ def bodies() -> dict[str, bytes]:
         "realistic": json.dumps(realistic).encode(),
         "10k": json.dumps(with_routine_labs(request, 10_000)).encode(),
     }
+
+
+PATIENT = b"rair-02"  # the sample's patient id
+
+
+def variants(body: bytes, count: int) -> list[bytes]:
+    """``count`` copies of a request body, each with its own hookInstance and patient id."""
+    request = json.loads(body)
+    instance = request["hookInstance"].encode()
+    if request["context"]["patientId"].encode() != PATIENT:
+        raise ValueError("the sample's patient id changed; update PATIENT")
+    run = os.urandom(3).hex()
+    return [body.replace(instance, str(uuid.uuid4()).encode())
+                .replace(PATIENT, f"rair-02-{run}-{i}".encode())
+            for i in range(count)]
+
+
+def same_patient(answer: bytes) -> bytes:
+    """An answer with the call's own patient id put back to the sample's (to compare them)."""
+    return re.sub(rb"rair-02-[0-9a-f]{6}-[0-9]+", PATIENT, answer)
 
 
 class Tokens:
@@ -127,14 +153,14 @@ def post(conn: http.client.HTTPConnection, body: bytes, token: str | None) -> tu
     return response.status, time.perf_counter() - started, payload
 
 
-def sequential(port: int, body: bytes, runs: int, tokens: list[str] | None) -> tuple[list[float],
-                                                                                      bytes]:
-    """Latencies of ``runs`` calls from one keep-alive client (after 3 warm-up calls)."""
+def sequential(port: int, bodies: list[bytes], tokens: list[str] | None) -> tuple[list[float],
+                                                                                   bytes]:
+    """Latencies of one keep-alive client's calls, one per body (the first 3 warm up)."""
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
     out: list[float] = []
     last = b""
     try:
-        for i in range(runs + 3):
+        for i, body in enumerate(bodies):
             status, seconds, last = post(conn, body, tokens[i] if tokens else None)
             if status != 200:
                 raise RuntimeError(f"answer {status}: {last[:300]!r}")
@@ -145,9 +171,10 @@ def sequential(port: int, body: bytes, runs: int, tokens: list[str] | None) -> t
     return out, last
 
 
-def concurrent(port: int, body: bytes, clients: int, total: int,
+def concurrent(port: int, bodies: list[bytes], clients: int,
                tokens: list[str] | None) -> tuple[float, list[float]]:
-    """(requests per second, latencies) of ``total`` calls from ``clients`` threads."""
+    """(requests per second, latencies) of one call per body from ``clients`` threads."""
+    total = len(bodies)
     work: queue.SimpleQueue[int] = queue.SimpleQueue()
     for i in range(total):
         work.put(i)
@@ -163,7 +190,7 @@ def concurrent(port: int, body: bytes, clients: int, total: int,
                     i = work.get_nowait()
                 except queue.Empty:
                     return
-                status, seconds, _ = post(conn, body, tokens[i] if tokens else None)
+                status, seconds, _ = post(conn, bodies[i], tokens[i] if tokens else None)
                 with lock:
                     latencies.append(seconds)
                     if status != 200:
@@ -181,6 +208,14 @@ def concurrent(port: int, body: bytes, clients: int, total: int,
     if failures:
         raise RuntimeError(f"{len(failures)} non-200 answers, e.g. {failures[0]}")
     return total / wall, latencies
+
+
+def load_average() -> str:
+    """The 1/5/15-minute load averages (other work on the machine skews every figure)."""
+    try:
+        return " ".join(f"{v:.2f}" for v in os.getloadavg())
+    except OSError:
+        return "unknown"
 
 
 def pct(values: list[float], p: int) -> float:
@@ -217,15 +252,15 @@ def main() -> int:
     rows: list[tuple[str, float, float, float, str]] = []
     print("bodies: " + ", ".join(f"{k} {len(v) / 1024:.1f} KiB" for k, v in data.items())
           + f"; Python {sys.version.split()[0]}; {os.cpu_count()} CPUs; threads per worker "
-          f"{args.threads}")
+          f"{args.threads}; load average before {load_average()}")
     with service(free_port()) as sport, floor(free_port()) as fport:
         assessment = None
         for name, runs, target in (("typical", args.runs, 3.0), ("realistic", args.runs, 4.0),
                                    ("10k", args.big_runs, 2.0)):
-            body = data[name]
-            mine, answer = sequential(sport, body, runs, tokens.make(runs + 3))
-            base, _ = sequential(fport, body, runs, None)
-            found = json.loads(answer)["extension"]["rair-cds"]["assessment"]
+            calls = variants(data[name], runs + 3)
+            mine, answer = sequential(sport, calls, tokens.make(runs + 3))
+            base, _ = sequential(fport, calls, None)
+            found = json.loads(same_patient(answer))["extension"]["rair-cds"]["assessment"]
             if assessment is None:
                 assessment = found
             elif found != assessment:
@@ -247,12 +282,12 @@ def main() -> int:
     try:
         with service(free_port(), "--workers", "2", env=env2) as sport, \
                 floor(free_port(), "--workers", "2") as fport:
-            body = data["typical"]
-            sequential(sport, body, 20, tokens.make(23))  # warm both workers
-            sequential(fport, body, 20, None)
-            mine_rps, mine_lat = concurrent(sport, body, args.clients, args.requests,
-                                            tokens.make(args.requests))
-            base_rps, base_lat = concurrent(fport, body, args.clients, args.requests, None)
+            warm = variants(data["typical"], 23)
+            sequential(sport, warm, tokens.make(23))  # warm both workers
+            sequential(fport, warm, None)
+            calls = variants(data["typical"], args.requests)
+            mine_rps, mine_lat = concurrent(sport, calls, args.clients, tokens.make(args.requests))
+            base_rps, base_lat = concurrent(fport, calls, args.clients, None)
             name = f"typical {args.clients} clients, 2 workers"
             rows.append((f"{name}: req/s", mine_rps, base_rps, mine_rps / base_rps, ">= 0.4x"))
             rows.append((f"{name}: p99 ms", pct(mine_lat, 99), pct(base_lat, 99),
@@ -261,7 +296,7 @@ def main() -> int:
         if redis is not None:
             redis.stop()
 
-    print(f"shared state with 2 workers: {shared}\n")
+    print(f"shared state with 2 workers: {shared}; load average after {load_average()}\n")
     print("| measure | rair-cds | floor | ratio | target |")
     print("| --- | ---: | ---: | ---: | --- |")
     for label, mine_v, base_v, ratio, target in rows:
