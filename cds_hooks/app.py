@@ -88,7 +88,15 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
 def _feedback_store(config: Mapping[str, Any]) -> FeedbackStore:
     """``FEEDBACK_STORE`` or the database ``FEEDBACK_DB`` names, behind the issued-card queue
     (``FEEDBACK_QUEUE_SIZE`` 0: issued cards are written on the request path)."""
-    store = config.get("FEEDBACK_STORE") or open_store(config["FEEDBACK_DB"])
+    try:
+        retention = int(config["FEEDBACK_ISSUED_RETENTION_DAYS"])
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ConfigurationError(f"bad setting: {exc}") from exc
+    if retention < 0:
+        raise ConfigurationError("FEEDBACK_ISSUED_RETENTION_DAYS must not be negative")
+    store = config.get("FEEDBACK_STORE") or open_store(
+        config["FEEDBACK_DB"], issued_retention_days=retention
+    )
     try:
         size = int(config["FEEDBACK_QUEUE_SIZE"])
         block = float(config["FEEDBACK_QUEUE_BLOCK_SECONDS"])

@@ -78,21 +78,44 @@ MIGRATIONS: list[tuple[int, list[str]]] = [
             "ALTER TABLE feedback ADD COLUMN unknown_reason INTEGER NOT NULL DEFAULT 0",
         ],
     ),
+    (
+        3,
+        [
+            # the retention of issued-card records (FEEDBACK_ISSUED_RETENTION_DAYS) deletes by age
+            "CREATE INDEX issued_cards_issued_at ON issued_cards (issued_at)",
+        ],
+    ),
 ]
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 
 MIGRATION_LOCK = 0x72616972  # "rair": the PostgreSQL advisory lock key of migrations
 
+#: Days an issued-card record is kept when no feedback names it (FEEDBACK_ISSUED_RETENTION_DAYS).
+DEFAULT_ISSUED_RETENTION_DAYS = 365
+#: Seconds between two prunings by one store (the first write after start-up prunes).
+PRUNE_INTERVAL_SECONDS = 3600.0
+
 
 class SqlFeedbackStore:
-    """The :class:`~cds_hooks.feedback_store.FeedbackStore` over a DB-API connection."""
+    """The :class:`~cds_hooks.feedback_store.FeedbackStore` over a DB-API connection.
+
+    ``issued_retention_days``: issued-card records (``issued_cards``, ``issued_card_rules``)
+    older than this that no feedback names are deleted, at most once an hour, by the writes of
+    issued cards (``0``: kept for ever). Records that feedback names are kept: the report by
+    kind and by rule reads them.
+    """
 
     placeholder = "?"
     id_column = "INTEGER PRIMARY KEY"
 
-    def __init__(self) -> None:
+    def __init__(self, *, issued_retention_days: int = DEFAULT_ISSUED_RETENTION_DAYS) -> None:
+        if isinstance(issued_retention_days, bool) or not isinstance(issued_retention_days, int) \
+                or issued_retention_days < 0:
+            raise ValueError("issued_retention_days must be a whole number of days, 0 or more")
+        self.issued_retention_days = issued_retention_days
         self._ready = False
         self._lock = threading.Lock()
+        self._next_prune = 0.0  # time.monotonic() of the next pruning
 
     # -- backend hooks ----------------------------------------------------------------------
     def _connect(self) -> Any:  # noqa: ANN401 - a DB-API connection
@@ -195,9 +218,13 @@ class SqlFeedbackStore:
         self.record_issued_batch([(service_id, card) for card in cards])
 
     def record_issued_batch(self, batch: list[tuple[str, IssuedCard]]) -> None:
-        """Remember ``(service id, card)`` pairs from many calls in one transaction."""
+        """Remember ``(service id, card)`` pairs from many calls in one transaction (and, at
+        most once an hour, delete the records past their retention first)."""
         if not batch:
             return
+        if self.issued_retention_days and time.monotonic() >= self._next_prune:
+            self._next_prune = time.monotonic() + PRUNE_INTERVAL_SECONDS
+            self.prune_issued()
         now = _now()
         with self._transaction() as conn:
             for service_id, card in batch:
@@ -222,6 +249,22 @@ class SqlFeedbackStore:
                         "ON CONFLICT (card, rule) DO NOTHING",
                         (card.uuid, rule),
                     )
+
+    def prune_issued(self, now: dt.datetime | None = None) -> int:
+        """Delete the issued-card records older than the retention that no feedback names;
+        return how many cards were deleted (0 when the retention is 0: kept for ever)."""
+        if not self.issued_retention_days:
+            return 0
+        moment = (now or dt.datetime.now(dt.UTC)) - dt.timedelta(days=self.issued_retention_days)
+        cutoff = moment.astimezone(dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+        stale = """SELECT i.uuid FROM issued_cards i
+                   WHERE i.issued_at < ?
+                     AND NOT EXISTS (SELECT 1 FROM feedback f WHERE f.card = i.uuid)"""
+        with self._transaction() as conn:
+            self._run(conn, f"DELETE FROM issued_card_rules WHERE card IN ({stale})", (cutoff,))
+            cursor = self._run(conn, f"DELETE FROM issued_cards WHERE uuid IN ({stale})",
+                               (cutoff,))
+            return max(cursor.rowcount, 0)
 
     def _issued(self, conn: Any, service_id: str, uuid: str) -> IssuedCard | None:  # noqa: ANN401
         row = self._run(
@@ -339,8 +382,13 @@ class SqlFeedbackStore:
 class SqliteFeedbackStore(SqlFeedbackStore):
     """The store in one SQLite file (WAL mode); a connection per operation (thread-safe)."""
 
-    def __init__(self, path: str | os.PathLike[str]) -> None:
-        super().__init__()
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        issued_retention_days: int = DEFAULT_ISSUED_RETENTION_DAYS,
+    ) -> None:
+        super().__init__(issued_retention_days=issued_retention_days)
         self.path = Path(path)
 
     def __repr__(self) -> str:

@@ -155,16 +155,24 @@ def is_postgres_url(value: str | os.PathLike[str]) -> bool:
     return str(value).startswith(POSTGRES_SCHEMES)
 
 
-def open_store(value: str | os.PathLike[str]) -> FeedbackStore:
+def open_store(
+    value: str | os.PathLike[str], *, issued_retention_days: int | None = None
+) -> FeedbackStore:
     """The store a ``FEEDBACK_DB`` value names; relative SQLite paths are under the working
-    directory. Nothing is opened until first use (or ``ensure_schema``)."""
-    from cds_hooks.feedback_postgres import PostgresFeedbackStore
-    from cds_hooks.feedback_sql import SqliteFeedbackStore
+    directory. Nothing is opened until first use (or ``ensure_schema``).
 
+    ``issued_retention_days``: see :class:`~cds_hooks.feedback_sql.SqlFeedbackStore` (default
+    ``DEFAULT_ISSUED_RETENTION_DAYS``).
+    """
+    from cds_hooks.feedback_postgres import PostgresFeedbackStore
+    from cds_hooks.feedback_sql import DEFAULT_ISSUED_RETENTION_DAYS, SqliteFeedbackStore
+
+    days = DEFAULT_ISSUED_RETENTION_DAYS if issued_retention_days is None else issued_retention_days
     if is_postgres_url(value):
-        return PostgresFeedbackStore(str(value))
+        return PostgresFeedbackStore(str(value), issued_retention_days=days)
     path = Path(value)
-    return SqliteFeedbackStore(path if path.is_absolute() else Path.cwd() / path)
+    return SqliteFeedbackStore(path if path.is_absolute() else Path.cwd() / path,
+                               issued_retention_days=days)
 
 
 __all__ = [

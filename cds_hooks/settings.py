@@ -35,6 +35,8 @@ DEFAULTS: dict[str, Any] = {
     "FEEDBACK_QUEUE_SIZE": 10000,
     "FEEDBACK_QUEUE_BLOCK_SECONDS": 0.05,
     "FEEDBACK_QUEUE_LINGER_SECONDS": 0.1,
+    # days an issued-card record no feedback names is kept (0: for ever; docs/FEEDBACK.md)
+    "FEEDBACK_ISSUED_RETENTION_DAYS": 365,
     # "*" or a list of allowed origins
     "CORS_ORIGINS": "*",
     # put context.patientId in audit lines (off: no patient identifiers in logs)
