@@ -30,7 +30,7 @@ import pytest
 from conftest import http
 from realfhir_server import RealFhirServer, skip_reason
 
-from plugin.thyroid import service as thyroid_service
+from plugin.thyroid import patient_view as thyroid_service
 from plugin.thyroid.samples import evaluation_date, sample_index
 
 pytestmark = [pytest.mark.e2e, pytest.mark.realfhir]

@@ -15,9 +15,9 @@ import uuid
 
 import pytest
 
-from plugin.thyroid.from_fhir import read_record
-from plugin.thyroid.from_fhir_text import NOTE, REPLACEMENT
-from plugin.thyroid.service import PatientViewService
+from plugin.thyroid.patient_view import PatientViewService
+from plugin.thyroid.reading.record import read_record
+from plugin.thyroid.reading.text import NOTE, REPLACEMENT
 
 AS_OF = dt.date(2026, 11, 27)
 LOINC = "http://loinc.org"

@@ -20,7 +20,7 @@ from conftest import REPO_DIR, http
 from mock_fhir import bundle_resources, serve
 from test_thyroid_samples_e2e import compare
 
-from plugin.thyroid import service as thyroid_service
+from plugin.thyroid import patient_view as thyroid_service
 from plugin.thyroid.samples import SAMPLES_DIR, evaluation_date, sample_index
 
 pytestmark = pytest.mark.e2e

@@ -1,4 +1,4 @@
-"""The patient-view service (plugin/thyroid/service.py), the plugin entry points and the CLI."""
+"""The patient-view service (plugin/thyroid/patient_view.py), plugin entry points and the CLI."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ import pytest
 
 from cds_hooks.prefetch import check_template
 from cds_hooks.service import CdsService, HookCall
-from plugin.thyroid import service as pv
-from plugin.thyroid.assessment import Assessment, Warning
+from plugin.thyroid import patient_view as pv
+from plugin.thyroid.assessment.model import Assessment, Warning
 from plugin.thyroid.clinical_model import PatientRecord
 from plugin.thyroid.samples import evaluation_date, sample_index
 
