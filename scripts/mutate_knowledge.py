@@ -49,7 +49,7 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 KNOWLEDGE = ROOT / "rules" / "thyroid"
-ENV_VAR = "RAIR_CDS_THYROID_KNOWLEDGE_DIR"  # plugin/thyroid/knowledge.py default_folder()
+ENV_VAR = "RAIR_CDS_THYROID_KNOWLEDGE_DIR"  # plugin/thyroid/knowledge/loader.py default_folder()
 # The fast tests that read the knowledge, the most pointed first (so -x stops early): rule and
 # number mutants meet the rule tests (and the plain-Python reference of the random test) first,
 # code mutants the FHIR readers first.

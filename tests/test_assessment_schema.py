@@ -15,7 +15,7 @@ import pytest
 from conftest import ASSESSMENT_SCHEMA, REPO_DIR, check_rair_extension, http
 from jsonschema import Draft202012Validator
 
-from plugin.thyroid import assessment as model
+from plugin.thyroid.assessment import model as model
 from plugin.thyroid.samples import evaluation_date, sample_index
 
 SCHEMA = json.loads(ASSESSMENT_SCHEMA.read_text(encoding="utf-8"))

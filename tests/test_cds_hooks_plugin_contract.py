@@ -43,7 +43,7 @@ def test_cds_hooks_never_imports_plugin():
 def test_ast_scan_would_catch_an_import(tmp_path):
     bad = tmp_path / "bad.py"
     bad.write_text(
-        "from plugin.thyroid import service\nimport importlib\n"
+        "from plugin.thyroid import patient_view as service\nimport importlib\n"
         "importlib.import_module('plugin.x')\n"
     )
     assert list(imported_modules(bad)) == ["plugin.thyroid", "importlib", "plugin.x"]

@@ -3,7 +3,7 @@
 The I-131 order card (and the patient-view card's RAI-history line) used to count radioiodine
 their own way: two same-day 11,100 MBq records and a 3,700 MBq one dated after the evaluation date
 printed 25,900 MBq while the rules counted 11,100 MBq. Every reader now takes the derivation's
-count (:mod:`plugin.thyroid.derivation`).
+count (:mod:`plugin.thyroid.facts.derivation`).
 """
 
 from __future__ import annotations
@@ -27,10 +27,10 @@ from plugin.thyroid.clinical_model import (
     activity_text,
     mci_text,
 )
-from plugin.thyroid.derivation import derive
-from plugin.thyroid.knowledge import load_knowledge
-from plugin.thyroid.order_cards import DraftOrder, cards_for_order
-from plugin.thyroid.record_summary import summarize
+from plugin.thyroid.demo.summary import summarize
+from plugin.thyroid.facts.derivation import derive
+from plugin.thyroid.knowledge.loader import load_knowledge
+from plugin.thyroid.orders.cards import DraftOrder, cards_for_order
 
 SAMPLES = Path(__file__).resolve().parents[1] / "fhir_samples" / "thyroid"
 AS_OF = "2026-11-27"
@@ -110,7 +110,7 @@ def test_the_demo_summary_counts_what_the_cards_count(make_app):
     request = _patient_view_request()
     resources = [e["resource"] for key in ("medicationAdministrations",)
                  for e in request["prefetch"][key]["entry"]]
-    from plugin.thyroid.from_fhir import read_record
+    from plugin.thyroid.reading.record import read_record
 
     record = read_record(resources)
     as_of = dt.date.fromisoformat(AS_OF)
@@ -122,7 +122,7 @@ def test_the_demo_summary_counts_what_the_cards_count(make_app):
 def test_one_mci_formatter_for_patient_view_and_order_cards():
     # 1,000 MBq is 27.03 mCi: neither card may print it as a whole "27"
     assert mci_text(1000) == "27.0" and activity_text(1000, grouped=True) == "1,000 MBq (27.0 mCi)"
-    from plugin.thyroid.assessment import Assessment
+    from plugin.thyroid.assessment.model import Assessment
 
     assessment = Assessment(dt.date(2026, 11, 27), rair_status="YES", rair_criteria=["JS-ii"],
                             progression="RECENT_PD", action="SYSTEMIC_FIRST_LINE")
@@ -137,12 +137,12 @@ def test_the_thresholds_live_once_in_thresholds_yaml():
     text = (Path(__file__).resolve().parents[1] / "rules" / "thyroid" / "order_cards.yaml")
     data = text.read_text(encoding="utf-8")
     assert "cumulative_threshold_mbq:" not in data and "diagnostic_below_mbq:" not in data
-    reader = (Path(__file__).resolve().parents[1] / "plugin" / "thyroid" / "from_fhir.py")
+    reader = (Path(__file__).resolve().parents[1] / "plugin" / "thyroid" / "reading" / "record.py")
     assert "1110" not in reader.read_text(encoding="utf-8")
 
 
 def test_threshold_overrides_reach_the_order_card_through_the_derivation():
-    from plugin.thyroid.assessment import Assessment
+    from plugin.thyroid.assessment.model import Assessment
 
     th = load_knowledge().thresholds.overridden({"cumulative_threshold_mbq": 10000})
     record = PatientRecord(rai_administrations=[RadioiodineAdministration(
@@ -175,9 +175,9 @@ def test_the_order_card_and_the_rules_read_one_testing_state():
     """A RET point mutation reported by a fusion-capable panel is not a RET fusion test in the
     rules (§A4.3: only a negative or a tested-gene record from a capable assay counts); the
     selpercatinib order card used to read it as "RET tested: no RET fusion found"."""
-    from plugin.thyroid.assessment import Assessment
+    from plugin.thyroid.assessment.model import Assessment
     from plugin.thyroid.clinical_model import Variant, VariantKind
-    from plugin.thyroid.to_facts import to_facts
+    from plugin.thyroid.facts.builder import to_facts
 
     as_of = dt.date(2026, 11, 27)
     record = PatientRecord(variants=[Variant("Observation/v", "RET", True, VariantKind.SNV,
@@ -227,7 +227,7 @@ def test_one_boolean_parser_a_typo_in_a_security_switch_stops_start_up(make_app,
 
 
 def test_the_order_services_read_their_switches_with_the_same_parser():
-    from plugin.thyroid.orders import create_order_services
+    from plugin.thyroid.orders.service import create_order_services
 
     with pytest.raises(ValueError, match="ORDER_INFO_CARDS"):
         create_order_services({"ORDER_INFO_CARDS": "maybe"})
@@ -237,9 +237,10 @@ def test_the_order_services_read_their_switches_with_the_same_parser():
 
 def test_the_radioiodine_count_is_computed_once_per_evaluation(monkeypatch):
     """Facts, patient-view cards and order cards read the one derivation of the call."""
-    from plugin.thyroid import to_facts_rai
-    from plugin.thyroid.cards import render
-    from plugin.thyroid.service import PatientViewService, flatten_prefetch
+    from plugin.thyroid.cards.render import render
+    from plugin.thyroid.facts import rai as to_facts_rai
+    from plugin.thyroid.patient_view import PatientViewService
+    from plugin.thyroid.pipeline import flatten_prefetch
 
     calls = []
     real = to_facts_rai._activity
@@ -248,7 +249,7 @@ def test_the_radioiodine_count_is_computed_once_per_evaluation(monkeypatch):
     request = _patient_view_request()
     resources, notes = flatten_prefetch(request["prefetch"])
     service = PatientViewService()
-    done = service.evaluate_resources(resources, dt.date.fromisoformat(AS_OF), notes)
+    done = service.pipeline.evaluate(resources, dt.date.fromisoformat(AS_OF), notes)
     render(done.assessment, done.record, derivation=done.derivation)
     order = DraftOrder(ref="MedicationRequest/x", resource_type="MedicationRequest",
                        resource={}, label="I-131", i131=True, activity_mbq=3700,
@@ -279,9 +280,13 @@ def test_the_citation_rewrite_is_mechanical(before, after):
 
 def test_an_evaluation_reads_only_the_knowledge_it_was_given(monkeypatch):
     """Knowledge is loaded once and passed down: no file is read again during a call."""
-    from plugin.thyroid import cards_common, codes, order_cards_common, to_facts_common
-    from plugin.thyroid.cards import render
-    from plugin.thyroid.service import PatientViewService, flatten_prefetch
+    from plugin.thyroid.cards import common as cards_common
+    from plugin.thyroid.cards.render import render
+    from plugin.thyroid.facts import common as to_facts_common
+    from plugin.thyroid.knowledge import codes
+    from plugin.thyroid.orders import common as order_cards_common
+    from plugin.thyroid.patient_view import PatientViewService
+    from plugin.thyroid.pipeline import flatten_prefetch
 
     knowledge = load_knowledge()
     service = PatientViewService(knowledge=knowledge)
@@ -299,7 +304,7 @@ def test_an_evaluation_reads_only_the_knowledge_it_was_given(monkeypatch):
     for scenario in index["scenarios"]:
         request = json.loads((SAMPLES / scenario["request"]).read_text(encoding="utf-8"))
         resources, notes = flatten_prefetch(request["prefetch"])
-        done = service.evaluate_resources(resources, as_of, notes)
+        done = service.pipeline.evaluate(resources, as_of, notes)
         render(done.assessment, done.record, templates=knowledge.templates,
                derivation=done.derivation)
         summarize(done.record, as_of, derivation=done.derivation)

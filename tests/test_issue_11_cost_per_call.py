@@ -12,7 +12,7 @@ from conftest import assert_operation_outcome
 from large_record import routine_labs, with_routine_labs
 from test_thyroid_samples_e2e import compare
 
-import plugin.thyroid.from_fhir as from_fhir
+import plugin.thyroid.reading.record as from_fhir
 from plugin.thyroid.samples import evaluation_date, sample_index
 
 SAMPLES = {s["name"]: s for s in sample_index()}

@@ -17,7 +17,7 @@ import yaml
 from test_thyroid_rules_builder import AS_OF, B, rair_pd, stable_avid
 
 from plugin.thyroid import clinical_model as cm
-from plugin.thyroid.assess import assess, base_id
+from plugin.thyroid.assessment.builder import assess, base_id
 from plugin.thyroid.cli import evaluate_file
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -327,8 +327,8 @@ def test_every_conclusion_names_a_fired_rule(bundle: Path) -> None:
 
 
 def assess_bundle(path: Path):  # noqa: ANN201
-    from plugin.thyroid.from_fhir import read_record
-    from plugin.thyroid.service import flatten_prefetch
+    from plugin.thyroid.pipeline import flatten_prefetch
+    from plugin.thyroid.reading.record import read_record
 
     resources, _ = flatten_prefetch({"file": json.loads(path.read_text(encoding="utf-8"))})
     return assess(read_record(resources), AS_OF)

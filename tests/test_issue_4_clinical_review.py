@@ -285,9 +285,9 @@ def test_driver_gap_yields_to_an_on_label_listing():
     driver-missing warning even when the order-card driver table finds no driver on file."""
     import datetime as dt
 
-    from plugin.thyroid.assessment import Assessment, TherapyOption
+    from plugin.thyroid.assessment.model import Assessment, TherapyOption
     from plugin.thyroid.clinical_model import PatientRecord
-    from plugin.thyroid.order_cards import DraftOrder, cards_for_order
+    from plugin.thyroid.orders.cards import DraftOrder, cards_for_order
 
     assessment = Assessment(dt.date(2026, 11, 27), rair_status="YES", rair_criteria=["JS-ii"],
                             progression="RECENT_PD", action="SYSTEMIC_FIRST_LINE",

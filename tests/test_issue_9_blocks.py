@@ -18,8 +18,8 @@ from pathlib import Path
 import pytest
 from test_thyroid_rules_builder import AS_OF, B, rair_pd
 
-from plugin.thyroid.assess import assess, build_assessment
-from plugin.thyroid.cards import render
+from plugin.thyroid.assessment.builder import assess, build_assessment
+from plugin.thyroid.cards.render import render
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = ROOT / "fhir_samples" / "thyroid"

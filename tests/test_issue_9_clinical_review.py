@@ -16,9 +16,9 @@ import pytest
 from test_issue_9_blocks import BP_HIGH, braf, len_pd, ret
 from test_thyroid_rules_builder import AS_OF, B, rair_pd
 
-from plugin.thyroid.assess import assess
-from plugin.thyroid.cards import render
-from plugin.thyroid.order_cards import DraftOrder, cards_for_order
+from plugin.thyroid.assessment.builder import assess
+from plugin.thyroid.cards.render import render
+from plugin.thyroid.orders.cards import DraftOrder, cards_for_order
 
 
 def exhausted(b: B) -> B:

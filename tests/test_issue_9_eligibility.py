@@ -8,10 +8,10 @@ import yaml
 from test_thyroid_rules_builder import AS_OF, B, rair_pd
 
 from plugin.thyroid import clinical_model as cm
-from plugin.thyroid.assess import assess
-from plugin.thyroid.cards import render
-from plugin.thyroid.from_fhir import read_record
-from plugin.thyroid.knowledge import default_folder
+from plugin.thyroid.assessment.builder import assess
+from plugin.thyroid.cards.render import render
+from plugin.thyroid.knowledge.loader import default_folder
+from plugin.thyroid.reading.record import read_record
 
 LOINC = "http://loinc.org"
 RAIR = "https://rair-cds.org/fhir/CodeSystem/concepts"

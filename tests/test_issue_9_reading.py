@@ -14,9 +14,9 @@ import copy
 import pytest
 from test_thyroid_rules_builder import AS_OF, B, rair_pd
 
-from plugin.thyroid.assess import assess
-from plugin.thyroid.cards import render
-from plugin.thyroid.from_fhir import read_record
+from plugin.thyroid.assessment.builder import assess
+from plugin.thyroid.cards.render import render
+from plugin.thyroid.reading.record import read_record
 
 LOINC = "http://loinc.org"
 HGNC = "http://www.genenames.org"

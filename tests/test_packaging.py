@@ -84,7 +84,7 @@ def test_the_sdist_and_the_wheel_carry_rules_samples_and_the_demo(installed):
     with tarfile.open(sdist) as tar:
         names = {n.split("/", 1)[1] for n in tar.getnames() if "/" in n}
     assert {"rules/thyroid/cards.yaml", "rules/thyroid/thresholds.yaml", "rules/README.md",
-            "fhir_samples/thyroid/index.json", "plugin/thyroid/static/demo/index.html"} <= names
+            "fhir_samples/thyroid/index.json", "plugin/thyroid/demo/static/index.html"} <= names
     with zipfile.ZipFile(wheel) as whl:
         files = set(whl.namelist())
     rules = {p.name for p in (ROOT / "rules" / "thyroid").glob("*.yaml")}
@@ -92,13 +92,13 @@ def test_the_sdist_and_the_wheel_carry_rules_samples_and_the_demo(installed):
     samples = {p.relative_to(ROOT / "fhir_samples").as_posix()
                for p in (ROOT / "fhir_samples").rglob("*.json")}
     assert {f"plugin/fhir_samples/{s}" for s in samples} <= files
-    assert "plugin/thyroid/static/demo/index.html" in files
+    assert "plugin/thyroid/demo/static/index.html" in files
 
 
 def test_the_installed_package_reads_its_own_knowledge(installed):
     _, _, bindir, work = installed
     done = _run([str(bindir / "python"), "-c",
-                 "import plugin.thyroid.knowledge as k, plugin.thyroid.samples as s;"
+                 "import plugin.thyroid.knowledge.loader as k, plugin.thyroid.samples as s;"
                  "print(k.default_folder()); print(s.SAMPLES_DIR)"], cwd=work, env=_env())
     for line in done.stdout.split():
         assert "site-packages" in line and str(ROOT) not in line, line

@@ -27,7 +27,7 @@ from cds_hooks.fhir_writer import FhirWriteError, FhirWriter, outcome_text, same
 from cds_hooks.settings import DEFAULTS
 from plugin.thyroid.cli import evaluate_file
 from plugin.thyroid.samples import evaluation_date, sample_index
-from plugin.thyroid.sandbox_cli import evaluate_server
+from plugin.thyroid.sandbox import evaluate_server
 
 BASE = "https://fhir.example.org/r4"
 TOKEN = "tok-sandbox-5ecret"

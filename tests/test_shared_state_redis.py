@@ -33,7 +33,7 @@ from cds_hooks.shared_state import (
     check_worker_state,
     redis_from_config,
 )
-from plugin.thyroid.alert_cache import AlertCache
+from plugin.thyroid.orders.alert_cache import AlertCache
 
 ORDERS = REPO_DIR / "fhir_samples" / "thyroid" / "orders"
 EVALUATION_DATE = json.loads((ORDERS / "index.json").read_text())["evaluationDate"]

@@ -1,4 +1,4 @@
-"""Card rendering from hand-built assessments (plugin/thyroid/cards.py, cards.yaml)."""
+"""Card rendering from hand-built assessments (plugin/thyroid/cards/render.py, cards.yaml)."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import re
 import pytest
 
 from cds_hooks.cards import CdsResponse
-from plugin.thyroid.assessment import Assessment, Driver, TherapyOption, Warning
-from plugin.thyroid.cards import fit_summary, format_activity, load_templates, render
+from plugin.thyroid.assessment.model import Assessment, Driver, TherapyOption, Warning
+from plugin.thyroid.cards.render import fit_summary, format_activity, load_templates, render
 from plugin.thyroid.clinical_model import (
     CancerDiagnosis,
     DataQualityNote,

@@ -17,10 +17,10 @@ from pathlib import Path
 
 import pytest
 
-from plugin.thyroid.assessment import Assessment, TherapyOption, Warning
-from plugin.thyroid.cards import load_templates, render
+from plugin.thyroid.assessment.model import Assessment, TherapyOption, Warning
+from plugin.thyroid.cards.render import load_templates, render
 from plugin.thyroid.clinical_model import CancerDiagnosis, Histology, PatientRecord
-from plugin.thyroid.orders import ORDER_SELECT_ID, ORDER_SIGN_ID
+from plugin.thyroid.orders.service import ORDER_SELECT_ID, ORDER_SIGN_ID
 from plugin.thyroid.samples import SAMPLES_DIR, evaluation_date, sample_index
 
 ORDERS = json.loads((SAMPLES_DIR / "orders" / "index.json").read_text(encoding="utf-8"))

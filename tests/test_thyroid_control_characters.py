@@ -15,9 +15,9 @@ import uuid
 
 import pytest
 
-from plugin.thyroid.from_fhir import read_record
-from plugin.thyroid.from_fhir_text import NOTE, REPLACEMENT, clean_value, plainly_clean
-from plugin.thyroid.service import PatientViewService
+from plugin.thyroid.patient_view import PatientViewService
+from plugin.thyroid.reading.record import read_record
+from plugin.thyroid.reading.text import NOTE, REPLACEMENT, clean_value, plainly_clean
 
 AS_OF = dt.date(2026, 11, 27)
 LOINC = "http://loinc.org"
@@ -114,7 +114,8 @@ def test_each_resource_type_with_refused_characters_is_read_cleaned_and_noted(
     base = [r for t, r in resources("").items() if t in ("Patient", "Condition") and t != rtype]
     service = PatientViewService()
 
-    record, assessment = service.assess_resources([*base, resource], AS_OF)
+    done = service.pipeline.evaluate([*base, resource], AS_OF)
+    record, assessment = done.record, done.assessment
 
     notes = [n for n in record.data_quality if n.message == NOTE]
     assert len(notes) == 1 and REPLACEMENT in notes[0].source

@@ -1,11 +1,11 @@
-"""The /demo page and its JSON APIs (plugin/thyroid/demo.py), with the Flask test client."""
+"""The /demo page and its JSON APIs (plugin/thyroid/demo/blueprint.py), Flask test client."""
 
 from __future__ import annotations
 
 import pytest
 from flask import Flask
 
-from plugin.thyroid.demo import create_blueprint
+from plugin.thyroid.demo.blueprint import create_blueprint
 from plugin.thyroid.samples import sample_index
 
 SAMPLE_DATE = "2026-11-27"

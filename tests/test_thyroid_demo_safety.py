@@ -1,5 +1,5 @@
 """The demo record summary's safety data (issue 9 item 8): the readings the drug warnings
-depend on, chosen as the rules choose them (plugin/thyroid/record_summary.py ``safety``)."""
+depend on, chosen as the rules choose them (plugin/thyroid/demo/summary.py ``safety``)."""
 
 from __future__ import annotations
 
@@ -14,10 +14,10 @@ from plugin.thyroid.clinical_model import (
     PatientRecord,
     PregnancyStatus,
 )
-from plugin.thyroid.from_fhir import read_record
-from plugin.thyroid.record_summary import summarize
+from plugin.thyroid.demo.summary import summarize
+from plugin.thyroid.facts.builder import to_facts
+from plugin.thyroid.reading.record import read_record
 from plugin.thyroid.samples import evaluation_date, sample_index
-from plugin.thyroid.to_facts import to_facts
 
 D = dt.date
 AS_OF = D(2026, 11, 27)

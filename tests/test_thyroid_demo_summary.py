@@ -1,4 +1,4 @@
-"""The demo page's record summary (plugin/thyroid/record_summary.py), from records built here."""
+"""The demo page's record summary (plugin/thyroid/demo/summary.py), from records built here."""
 
 from __future__ import annotations
 
@@ -26,11 +26,11 @@ from plugin.thyroid.clinical_model import (
     Variant,
     VariantKind,
 )
-from plugin.thyroid.from_fhir import read_record
-from plugin.thyroid.record_summary import summarize, variant_label
+from plugin.thyroid.demo.summary import summarize, variant_label
+from plugin.thyroid.facts.builder import to_facts
+from plugin.thyroid.facts.progression import meets_recist_pd
+from plugin.thyroid.reading.record import read_record
 from plugin.thyroid.samples import evaluation_date, sample_index
-from plugin.thyroid.to_facts import to_facts
-from plugin.thyroid.to_facts_progression import meets_recist_pd
 
 D = dt.date
 AS_OF = D(2026, 11, 27)

@@ -17,9 +17,9 @@ from plugin.thyroid.clinical_model import (
     StopReason,
     Uptake,
 )
-from plugin.thyroid.codes import load_codes, normalise_system
-from plugin.thyroid.derivation import derive
-from plugin.thyroid.from_fhir import activity_mbq, is_i131, read_record, recognise_drug
+from plugin.thyroid.facts.derivation import derive
+from plugin.thyroid.knowledge.codes import load_codes, normalise_system
+from plugin.thyroid.reading.record import activity_mbq, is_i131, read_record, recognise_drug
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "fhir"
 SCT, LOINC, RAIR = "http://snomed.info/sct", "http://loinc.org", \
@@ -365,8 +365,9 @@ def test_system_normalisation(a, b):
 def test_site_codes_file_adds_local_codes(tmp_path):
     import yaml
 
-    data = yaml.safe_load(Path(load_codes.__code__.co_filename).resolve().parents[2]
-                          .joinpath("rules/thyroid/codes.yaml").read_text(encoding="utf-8"))
+    from plugin.package_data import data_dir
+
+    data = yaml.safe_load((data_dir("rules") / "thyroid" / "codes.yaml").read_text("utf-8"))
     data["concepts"]["thyroglobulin"].append("http://hospital.example/lab#TG")
     path = tmp_path / "codes.yaml"
     path.write_text(yaml.safe_dump(data), encoding="utf-8")

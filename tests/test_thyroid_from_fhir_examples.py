@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 
 from plugin.thyroid.clinical_model import DiseaseStatus, VariantKind
-from plugin.thyroid.codes import load_codes
-from plugin.thyroid.from_fhir import read_record
-from plugin.thyroid.from_fhir_sequence import sequence_alleles
+from plugin.thyroid.knowledge.codes import load_codes
+from plugin.thyroid.reading.record import read_record
+from plugin.thyroid.reading.sequence import sequence_alleles
 
 EXAMPLES = Path(__file__).resolve().parents[1].parent / "shared" / "fhir-examples"
 COMPILED = EXAMPLES / "compiled-from-fsh"

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from plugin.thyroid.clinical_model import VariantKind
-from plugin.thyroid.codes import load_codes
-from plugin.thyroid.from_fhir import read_record
-from plugin.thyroid.variants import fusion_in_text, parse_spdi, protein_change
+from plugin.thyroid.knowledge.codes import load_codes
+from plugin.thyroid.reading.record import read_record
+from plugin.thyroid.reading.variants import fusion_in_text, parse_spdi, protein_change
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "fhir"
 LOINC = "http://loinc.org"

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from plugin.thyroid.knowledge import default_folder
-from plugin.thyroid.knowledge_check import KnowledgeError, check_knowledge
+from plugin.thyroid.knowledge.check import KnowledgeError, check_knowledge
+from plugin.thyroid.knowledge.loader import default_folder
 
 RULES_DIR = default_folder()
 

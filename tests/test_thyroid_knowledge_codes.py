@@ -15,11 +15,11 @@ import datetime as dt
 import pytest
 from test_thyroid_rules_builder import AS_OF, rair_pd
 
-from plugin.thyroid.assess import assess
+from plugin.thyroid.assessment.builder import assess
 from plugin.thyroid.clinical_model import RaiIntent, VariantKind
-from plugin.thyroid.codes import load_codes
-from plugin.thyroid.from_fhir import read_record
-from plugin.thyroid.from_fhir_medication import recognise_drug
+from plugin.thyroid.knowledge.codes import load_codes
+from plugin.thyroid.reading.medication import recognise_drug
+from plugin.thyroid.reading.record import read_record
 
 LOINC = "http://loinc.org"
 SNOMED = "http://snomed.info/sct"
@@ -137,7 +137,7 @@ def test_a_radiopharmaceutical_procedure_with_i131_is_a_dose() -> None:
 @pytest.mark.parametrize("code", [(SNOMED, "440252007"), (RAIR, "rai-therapy")])
 def test_a_service_request_for_rai_therapy_is_an_i131_order(code: tuple[str, str]) -> None:
     """§A4.10: a ServiceRequest coded SNOMED 440252007 or rair#rai-therapy is I-131 therapy."""
-    from plugin.thyroid.orders import read_draft_order
+    from plugin.thyroid.orders.drafts import read_draft_order
 
     resource = {"resourceType": "ServiceRequest", "id": "sr", "status": "draft",
                 "intent": "order", "code": cc(*code)}
@@ -153,7 +153,7 @@ def test_the_i131_order_total_ignores_a_coded_diagnostic_dose_of_unknown_activit
     from test_thyroid_orders import assessment, i131_order, therapeutic
 
     from plugin.thyroid.clinical_model import PatientRecord, RadioiodineAdministration
-    from plugin.thyroid.order_cards import cards_for_order
+    from plugin.thyroid.orders.cards import cards_for_order
 
     record = PatientRecord(rai_administrations=[
         therapeutic(18500),
@@ -236,14 +236,14 @@ def test_hgnc_ids_name_their_genes(hgnc: str, symbol: str) -> None:
 def test_the_actionable_3_prime_gene_is_the_fusion_gene_whatever_the_order(
         text: str, gene_3: str, partner: str) -> None:
     """§A4.9: ``gene`` is the actionable 3' gene (RET, NTRK1/2/3, ALK), ``partner`` the other."""
-    from plugin.thyroid.variants import fusion_in_text
+    from plugin.thyroid.reading.variants import fusion_in_text
 
     assert fusion_in_text([text], load_codes()) == (gene_3, partner)
 
 
 @pytest.mark.parametrize(("name", "partner"), [("RET/PTC1", "CCDC6"), ("RET/PTC3", "NCOA4")])
 def test_named_ret_ptc_rearrangements_name_their_partner(name: str, partner: str) -> None:
-    from plugin.thyroid.variants import fusion_in_text
+    from plugin.thyroid.reading.variants import fusion_in_text
 
     assert fusion_in_text([name], load_codes()) == ("RET", partner)
 

@@ -19,7 +19,7 @@ import pytest
 from test_thyroid_rules_builder import AS_OF, B, rair_pd
 from test_thyroid_rules_table import ROWS
 
-from plugin.thyroid.assess import assess
+from plugin.thyroid.assessment.builder import assess
 
 
 def run(b: B) -> dict:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from test_thyroid_rules_builder import AS_OF, B, rair_pd
 
-from plugin.thyroid.assess import assess
+from plugin.thyroid.assessment.builder import assess
 
 
 def preferred(b: B) -> set[str]:

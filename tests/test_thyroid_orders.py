@@ -13,9 +13,7 @@ import pytest
 
 from cds_hooks.cards import SUMMARY_MAX
 from cds_hooks.errors import InvalidHookRequest
-from plugin.thyroid import order_cards as oc
-from plugin.thyroid.alert_cache import AlertCache, card_signature, order_fingerprint
-from plugin.thyroid.assessment import Assessment, Driver, TherapyOption, Warning
+from plugin.thyroid.assessment.model import Assessment, Driver, TherapyOption, Warning
 from plugin.thyroid.clinical_model import (
     GeneTested,
     PatientRecord,
@@ -24,8 +22,10 @@ from plugin.thyroid.clinical_model import (
     Variant,
     VariantKind,
 )
-from plugin.thyroid.order_cards import DraftOrder, OrderCardSettings, cards_for_order
-from plugin.thyroid.orders import read_draft_order, read_draft_orders
+from plugin.thyroid.orders import cards as oc
+from plugin.thyroid.orders.alert_cache import AlertCache, card_signature, order_fingerprint
+from plugin.thyroid.orders.cards import DraftOrder, OrderCardSettings, cards_for_order
+from plugin.thyroid.orders.drafts import read_draft_order, read_draft_orders
 
 TODAY = dt.date(2026, 11, 27)
 SNOMED = "http://snomed.info/sct"

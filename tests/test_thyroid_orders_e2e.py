@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
-import importlib.util
 import json
 import re
 import sys
@@ -23,21 +22,19 @@ import pytest
 import responses
 from conftest import assert_operation_outcome, http
 
-from plugin.thyroid.assessment import Assessment, TherapyOption
+from plugin.thyroid.assessment.model import Assessment, TherapyOption
 from plugin.thyroid.clinical_model import PatientRecord
-from plugin.thyroid.derivation import derive
-from plugin.thyroid.orders import ORDER_SELECT_ID, ORDER_SIGN_ID, create_order_services
-from plugin.thyroid.service import Evaluation
+from plugin.thyroid.facts.derivation import derive
+from plugin.thyroid.orders.service import ORDER_SELECT_ID, ORDER_SIGN_ID, create_order_services
+from plugin.thyroid.pipeline import Evaluation
 
 SAMPLES = Path(__file__).resolve().parents[1] / "fhir_samples" / "thyroid" / "orders"
 INDEX = json.loads((SAMPLES / "index.json").read_text(encoding="utf-8"))
 SCENARIOS = {s["name"]: s for s in INDEX["scenarios"]}
 SHIM = "rair_orders_stub_plugin"
-HAVE_RULES = importlib.util.find_spec("plugin.thyroid.assess") is not None
 # the FHIR servers named by the official examples (reads elsewhere are refused by the guard)
 ALLOWLIST = ["https://fhir.example.org/r4", "https://fhir.example.org/stu3",
              "https://fhir.example.org/dstu2", "https://ehr.example.org/fhir"]
-needs_rules = pytest.mark.skipif(not HAVE_RULES, reason="plugin/thyroid/assess.py not written yet")
 
 
 def stub_assessment(status="YES"):
@@ -111,14 +108,15 @@ def as_sign(body):
 
 def test_discovery_lists_both_order_services_with_the_patient_view_prefetch(stub_app,
                                                                               assert_valid_response):
-    from plugin.thyroid.service import PREFETCH
+    from plugin.thyroid.knowledge.loader import load_knowledge
+    from plugin.thyroid.prefetch import prefetch_templates
 
     body = stub_app.test_client().get("/cds-services").get_json()
     assert_valid_response(body, "discovery-response")
     services = {s["id"]: s for s in body["services"]}
     assert services[ORDER_SELECT_ID]["hook"] == "order-select"
     assert services[ORDER_SIGN_ID]["hook"] == "order-sign"
-    assert services[ORDER_SIGN_ID]["prefetch"] == PREFETCH
+    assert services[ORDER_SIGN_ID]["prefetch"] == prefetch_templates(load_knowledge())
 
 
 @pytest.mark.shared
@@ -293,7 +291,6 @@ def _check_card(card, kind, expected):
         assert card["overrideReasons"], "warning and critical cards carry override reasons"
 
 
-@needs_rules
 @pytest.mark.e2e
 @pytest.mark.parametrize("name", sorted(SCENARIOS))
 def test_order_scenario_end_to_end(make_app, live_server, assert_valid_response, name):
@@ -325,7 +322,6 @@ def test_order_scenario_end_to_end(make_app, live_server, assert_valid_response,
         assert item in got, (item, got)
 
 
-@needs_rules
 def test_the_order_hooks_carry_the_same_assessment_as_patient_view(make_app):
     scenario = SCENARIOS["i131-refractory"]
     request = json.loads((SAMPLES / scenario["request"]).read_text(encoding="utf-8"))

@@ -1,4 +1,4 @@
-"""RAIR_CDS_THYROID_KNOWLEDGE_DIR as the default knowledge folder (plugin/thyroid/knowledge.py)
+"""RAIR_CDS_THYROID_KNOWLEDGE_DIR as the default knowledge folder (knowledge/loader.py)
 and the mutant enumeration of scripts/mutate_knowledge.py (issue 13)."""
 
 from __future__ import annotations
@@ -28,9 +28,9 @@ def _script():
 
 
 PROBE = """
-from plugin.thyroid.knowledge import default_folder
-from plugin.thyroid.codes import load_codes
-from plugin.thyroid.to_facts import load_thresholds
+from plugin.thyroid.knowledge.loader import default_folder
+from plugin.thyroid.knowledge.codes import load_codes
+from plugin.thyroid.facts.builder import load_thresholds
 print(default_folder())
 print(load_thresholds().bp_systolic_uncontrolled)
 """
@@ -50,7 +50,7 @@ def test_the_library_reads_its_knowledge_from_the_environment_folder(tmp_path: P
 
 
 def test_without_the_variable_the_repository_folder_is_used(monkeypatch) -> None:
-    from plugin.thyroid.knowledge import default_folder
+    from plugin.thyroid.knowledge.loader import default_folder
 
     monkeypatch.delenv("RAIR_CDS_THYROID_KNOWLEDGE_DIR", raising=False)
     assert default_folder().resolve() == KNOWLEDGE.resolve()

@@ -11,9 +11,9 @@ import pytest
 from test_thyroid_rules_builder import AS_OF, B, rair_pd
 from test_thyroid_rules_random import gen
 
-from plugin.thyroid.assess import assess
-from plugin.thyroid.knowledge import load_knowledge
-from plugin.thyroid.to_facts import add_months, load_thresholds, mbq_text, to_facts
+from plugin.thyroid.assessment.builder import assess
+from plugin.thyroid.facts.builder import add_months, load_thresholds, mbq_text, to_facts
+from plugin.thyroid.knowledge.loader import load_knowledge
 
 
 def _facts(b: B, **kw) -> dict[str, list[dict]]:

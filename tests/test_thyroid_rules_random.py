@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 from test_thyroid_rules_builder import AS_OF, B
 
-from plugin.thyroid.assess import assess
-from plugin.thyroid.assessment import ACTIONS, CRITERIA, PROGRESSIONS, RAIR_STATUSES
+from plugin.thyroid.assessment.builder import assess
+from plugin.thyroid.assessment.model import ACTIONS, CRITERIA, PROGRESSIONS, RAIR_STATUSES
 
 W_CODES = {
     "W-HTN",
@@ -228,8 +228,8 @@ def test_eight_threads_match_sequential() -> None:
 def test_cold_process_first_evaluation_fires_nothing() -> None:
     code = (
         "import datetime as dt\n"
-        "from plugin.thyroid.assess import assess\n"
-        "from plugin.thyroid.knowledge import load_knowledge\n"
+        "from plugin.thyroid.assessment.builder import assess\n"
+        "from plugin.thyroid.knowledge.loader import load_knowledge\n"
         "from plugin.thyroid.clinical_model import PatientRecord\n"
         "e = load_knowledge().engine\n"
         "r = e.evaluate([{'type': 'unmatched'}])\n"

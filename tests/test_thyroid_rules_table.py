@@ -10,8 +10,8 @@ from collections.abc import Callable
 import pytest
 from test_thyroid_rules_builder import AS_OF, B, rair_pd, stable_avid
 
-from plugin.thyroid.assess import assess, base_id
-from plugin.thyroid.knowledge import load_knowledge
+from plugin.thyroid.assessment.builder import assess, base_id
+from plugin.thyroid.knowledge.loader import load_knowledge
 
 
 @dataclasses.dataclass

@@ -1,9 +1,10 @@
 """The thyroid-cancer (RAI-refractory DTC) plugin.
 
-``create_services(config)`` gives the ``patient-view`` service (:mod:`plugin.thyroid.service`)
-and the two order services (:mod:`plugin.thyroid.orders`); ``register_cli(subparsers)`` adds the
+``create_services(config)`` gives the ``patient-view`` service (:mod:`plugin.thyroid.patient_view`)
+and the two order services (:mod:`plugin.thyroid.orders.service`); ``register_cli(subparsers)``
+adds the
 ``rair-cds evaluate`` command (:mod:`plugin.thyroid.cli`) and ``rair-cds load-samples``
-(:mod:`plugin.thyroid.sandbox_cli`); ``create_blueprint(config)`` serves the
+(:mod:`plugin.thyroid.sandbox`); ``create_blueprint(config)`` serves the
 demo page. All are found by ``cds_hooks`` through
 the ``PLUGINS`` setting, never imported by name there.
 """
@@ -28,9 +29,9 @@ def create_services(config: Mapping[str, Any]) -> list[CdsService]:
     start-up, not the first patient. Imports happen here too, so a broken module fails loudly at
     start-up.
     """
-    from plugin.thyroid.knowledge import knowledge_from_config
-    from plugin.thyroid.orders import create_order_services
-    from plugin.thyroid.service import PatientViewService
+    from plugin.thyroid.knowledge.loader import knowledge_from_config
+    from plugin.thyroid.orders.service import create_order_services
+    from plugin.thyroid.patient_view import PatientViewService
 
     knowledge = knowledge_from_config(config)
     return [PatientViewService(knowledge=knowledge),
@@ -40,14 +41,14 @@ def create_services(config: Mapping[str, Any]) -> list[CdsService]:
 def register_cli(subparsers: argparse._SubParsersAction) -> None:  # noqa: SLF001 - argparse's type
     """Add ``evaluate`` and ``load-samples`` to the ``rair-cds`` command."""
     from plugin.thyroid.cli import register
-    from plugin.thyroid.sandbox_cli import register_load_samples
+    from plugin.thyroid.sandbox import register_load_samples
 
     register(subparsers)
     register_load_samples(subparsers)
 
 
 def create_blueprint(config: Mapping[str, Any]) -> Blueprint:
-    """The demo EHR page at ``/demo`` (:mod:`plugin.thyroid.demo`)."""
-    from plugin.thyroid.demo import create_blueprint as demo_blueprint
+    """The demo EHR page at ``/demo`` (:mod:`plugin.thyroid.demo.blueprint`)."""
+    from plugin.thyroid.demo.blueprint import create_blueprint as demo_blueprint
 
     return demo_blueprint(config)

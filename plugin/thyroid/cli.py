@@ -5,7 +5,7 @@ CDS Hooks ``patient-view`` request (its prefetch is used). The command prints th
 and the cards exactly as the ``rair-patient-view`` service would return them.
 ``rair-cds evaluate --fhir-server URL --patient ID [--bearer-token T]`` reads the record from a
 FHIR server instead, through the service's own prefetch templates and paging rules
-(:mod:`plugin.thyroid.sandbox_cli`).
+(:mod:`plugin.thyroid.sandbox`).
 Exit status: 0 on success, 1 when the FHIR server could not give the data, 2 for an unreadable
 file, a bad date or bad arguments.
 """
@@ -21,11 +21,11 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from plugin.engine import RuleEngineError
-from plugin.thyroid.cards import render
-from plugin.thyroid.knowledge import Knowledge, load_knowledge
-from plugin.thyroid.knowledge_check import KnowledgeError
-from plugin.thyroid.sandbox_cli import add_token_option, evaluate_server, unavailable_lines
-from plugin.thyroid.service import PatientViewService, flatten_prefetch
+from plugin.thyroid.cards.render import render
+from plugin.thyroid.knowledge.check import KnowledgeError
+from plugin.thyroid.knowledge.loader import Knowledge, load_knowledge
+from plugin.thyroid.pipeline import Pipeline, flatten_prefetch
+from plugin.thyroid.sandbox import add_token_option, evaluate_server, unavailable_lines
 
 
 def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -81,10 +81,10 @@ def evaluate_file(
     else:
         raise ValueError(f"{path}: neither a FHIR resource nor a CDS Hooks request")
     resources, notes = flatten_prefetch(prefetch)
-    service = PatientViewService(knowledge=knowledge)
-    done = service.evaluate_resources(resources, as_of, notes)
+    knowledge = knowledge or load_knowledge()
+    done = Pipeline(knowledge).evaluate(resources, as_of, notes)
     rendered = render(done.assessment, done.record, patient_id=patient_id,
-                      templates=service.knowledge.templates, derivation=done.derivation)
+                      templates=knowledge.templates, derivation=done.derivation)
     assessment = done.assessment
     return {
         "assessment": assessment.to_json(),

@@ -155,7 +155,7 @@ class RadioiodineScan:
     """A radioiodine whole-body scan (Observation or DiagnosticReport, ``rair#rai-wbs``).
 
     ``kind`` is what the record codes (``rair#scan-kind``); a kind inferred from timing is the
-    derivation's (:class:`plugin.thyroid.derivation.ScanReading`).
+    derivation's (:class:`plugin.thyroid.facts.derivation.ScanReading`).
     ``tsh_miu_per_l`` is the stimulation TSH recorded on the scan, if any.
     """
 

@@ -1,0 +1,1 @@
+"""Stage 4: patient-view cards rendered from the assessment."""

@@ -1,0 +1,1 @@
+"""Stage 2: the derivation (computed once per evaluation) and the facts the rules read."""

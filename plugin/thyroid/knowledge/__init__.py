@@ -1,0 +1,2 @@
+"""The clinical knowledge: code lists, thresholds, card texts, rules and the built engine, loaded
+once."""
