@@ -23,6 +23,10 @@ An extra row, labelled as such and not one of the issue's ratios, sets the typic
 floor that also verifies each call's ES384 JWT (``bench_floor.py --verify-jwt``): the one
 cryptographic step no rair-cds call can skip.
 
+Extra rows (labelled) give the CPU time the server processes spent per call (``/proc``, workers
+included): unlike latency it hardly moves when other work shares the machine, so it is the figure
+to compare between runs on a busy machine.
+
 Prints p50/p99 with one client (one worker each), then throughput and p99 with K clients against
 ``--workers 2`` each, and the ratios to the floor with the issue-11 targets. A benchmark, not a
 test: figures depend on the machine and on what else runs on it (the load average is printed).
@@ -117,11 +121,38 @@ class Tokens:
         ]
 
 
+SERVER_PIDS: dict[int, int] = {}  # port -> the server's process id
+
+
+def cpu_seconds(port: int) -> float:
+    """CPU time (user + system) used so far by the server on ``port`` and its worker processes
+    (Linux ``/proc``; 0 elsewhere). Unlike latency, it hardly depends on other work running."""
+    root = SERVER_PIDS.get(port)
+    tick = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+    stats: dict[int, tuple[int, float]] = {}  # pid -> (parent, seconds)
+    for entry in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = entry.read_text()
+        except OSError:
+            continue
+        fields = text[text.rindex(")") + 2:].split()
+        stats[int(entry.parent.name)] = (int(fields[1]), (int(fields[11]) + int(fields[12])) / tick)
+    if root is None:
+        return 0.0
+    family, grew = {root}, True
+    while grew:
+        more = {pid for pid, (parent, _) in stats.items() if parent in family} - family
+        family |= more
+        grew = bool(more)
+    return sum(stats.get(pid, (0, 0.0))[1] for pid in family)
+
+
 @contextmanager
 def process(args: list[str], env: dict[str, str], port: int) -> Iterator[int]:
     """Run a server process until its /healthz answers; stop it (SIGTERM) afterwards."""
     log = tempfile.TemporaryFile()
     proc = subprocess.Popen(args, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
+    SERVER_PIDS[port] = proc.pid
     try:
         give_up = time.monotonic() + 120
         while True:
@@ -258,6 +289,7 @@ def main() -> int:
                        base_env, port)
 
     rows: list[tuple[str, float, float, float, str]] = []
+    cpu_rows: list[tuple[str, float, float, float, str]] = []
     print("bodies: " + ", ".join(f"{k} {len(v) / 1024:.1f} KiB" for k, v in data.items())
           + f"; Python {sys.version.split()[0]}; {os.cpu_count()} CPUs; threads per worker "
           f"{args.threads}; load average before {load_average()}")
@@ -265,9 +297,18 @@ def main() -> int:
         assessment = None
         for name, runs, target in (("typical", args.runs, 3.0), ("realistic", args.runs, 4.0),
                                    ("10k", args.big_runs, 2.0)):
+            warm = variants(data[name], 3)  # so that the CPU figures leave out first calls
+            sequential(sport, warm, tokens.make(3))
+            sequential(fport, warm, None)
             calls = variants(data[name], runs + 3)
+            mine_cpu = cpu_seconds(sport)
             mine, answer = sequential(sport, calls, tokens.make(runs + 3))
+            mine_cpu = (cpu_seconds(sport) - mine_cpu) / len(calls) * 1000
+            base_cpu = cpu_seconds(fport)
             base, _ = sequential(fport, calls, None)
+            base_cpu = (cpu_seconds(fport) - base_cpu) / len(calls) * 1000
+            cpu_rows.append((f"(extra) {name}: server CPU ms per call", mine_cpu, base_cpu,
+                             mine_cpu / base_cpu if base_cpu else float("nan"), ""))
             found = json.loads(same_patient(answer))["extension"]["rair-cds"]["assessment"]
             if assessment is None:
                 assessment = found
@@ -284,6 +325,7 @@ def main() -> int:
             base, _ = sequential(jport, calls, tokens.make(args.runs + 3))
             rows.append(("(extra) typical 1 client p50 ms, vs a floor that also verifies the JWT",
                          pct(mine, 50), pct(base, 50), pct(mine, 50) / pct(base, 50), ""))
+        rows.extend(cpu_rows)
 
     redis = None
     env2 = dict(service_env)
@@ -301,12 +343,19 @@ def main() -> int:
             sequential(sport, warm, tokens.make(23))  # warm both workers
             sequential(fport, warm, None)
             calls = variants(data["typical"], args.requests)
-            mine_rps, mine_lat = concurrent(sport, calls, args.clients, tokens.make(args.requests))
+            minted = tokens.make(args.requests)
+            mine_cpu = cpu_seconds(sport)
+            mine_rps, mine_lat = concurrent(sport, calls, args.clients, minted)
+            mine_cpu = (cpu_seconds(sport) - mine_cpu) / len(calls) * 1000
+            base_cpu = cpu_seconds(fport)
             base_rps, base_lat = concurrent(fport, calls, args.clients, None)
+            base_cpu = (cpu_seconds(fport) - base_cpu) / len(calls) * 1000
             name = f"typical {args.clients} clients, 2 workers"
             rows.append((f"{name}: req/s", mine_rps, base_rps, mine_rps / base_rps, ">= 0.4x"))
             rows.append((f"{name}: p99 ms", pct(mine_lat, 99), pct(base_lat, 99),
                          pct(mine_lat, 99) / pct(base_lat, 99), "rair-cds < 100 ms"))
+            rows.append((f"(extra) {name}: server CPU ms per call", mine_cpu, base_cpu,
+                         mine_cpu / base_cpu if base_cpu else float("nan"), ""))
     finally:
         if redis is not None:
             redis.stop()
