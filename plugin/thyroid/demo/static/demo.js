@@ -790,7 +790,7 @@
     root.appendChild(section("Therapies", ther.length
       ? table("Systemic and local therapies", ["Therapy", "From", "To", "Stopped for"], ther.map(function (t) {
         return h("tr", null, h("td", null, t.drug + (t.local ? " (local)" : "")), h("td", null, t.start || "unknown"),
-          h("td", null, t.local ? "" : t.end || (t.status === "active" ? "ongoing" : "\u2014")), h("td", null, t.stopReason || ""));
+          h("td", null, t.local ? "" : t.end || (t.current ? "ongoing" : "\u2014")), h("td", null, t.stopReason || ""));
       }))
       : none("No systemic or local therapy recorded.")));
 
