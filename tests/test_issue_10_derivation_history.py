@@ -179,7 +179,8 @@ def test_each_derivation_field_is_computed_once_per_evaluation(monkeypatch):
     from plugin.thyroid.demo.summary import summarize
     from plugin.thyroid.facts import derivation, history, progression, safety
     from plugin.thyroid.orders.cards import DraftOrder, cards_for_order
-    from plugin.thyroid.patient_view import PatientViewService, flatten_prefetch
+    from plugin.thyroid.patient_view import PatientViewService
+    from plugin.thyroid.pipeline import flatten_prefetch
 
     calls: dict[str, int] = {}
 
@@ -199,7 +200,7 @@ def test_each_derivation_field_is_computed_once_per_evaluation(monkeypatch):
             monkeypatch.setattr(derivation, name, wrapper)
     pv = _prefetch_with_lenvatinib("active", "2025-09-15", None)
     resources, notes = flatten_prefetch(pv["prefetch"])
-    done = PatientViewService().evaluate_resources(resources, AS_OF, notes)
+    done = PatientViewService().pipeline.evaluate(resources, AS_OF, notes)
     once = {"monitoring": 1, "therapy_history": 1, "safety_values": 1}
     assert {k: calls[k] for k in once} == once
     reads = calls.get("is_current", 0)
