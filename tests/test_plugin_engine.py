@@ -208,8 +208,8 @@ eng.close()
 # The same first request with the sentinel type disabled (the ruleset is already built).
 _CONTROL_SCRIPT = COLD_SCRIPT.replace(
     "from plugin.engine import RuleEngine",
-    "import plugin.engine\nfrom plugin.engine import RuleEngine",
-).replace("first = ", 'plugin.engine.SENTINEL_TYPE = "_disabled"\nfirst = ')
+    "import plugin.engine.facts\nfrom plugin.engine import RuleEngine",
+).replace("first = ", 'plugin.engine.facts.SENTINEL_TYPE = "_disabled"\nfirst = ')
 
 
 def _cold_env() -> dict[str, str]:
@@ -292,22 +292,22 @@ def test_no_state_leaks_after_a_failed_evaluation(engine):
 
 
 def test_state_whose_delete_failed_is_never_reused(monkeypatch):
-    import plugin.engine as engine_module
+    import durable_rules_engine
 
-    real_delete = engine_module._dre.delete_state
+    real_delete = durable_rules_engine.delete_state
     with RuleEngine(RULE_FILES, name="quarantine", state_pool_size=2) as eng:
-        monkeypatch.setattr(engine_module._dre, "delete_state", _failing_delete)
+        monkeypatch.setattr(durable_rules_engine, "delete_state", _failing_delete)
         with pytest.raises(RuleEngineError, match="quarantined"):
             eng.evaluate(FULL_CHAIN)
-        monkeypatch.setattr(engine_module._dre, "delete_state", real_delete)
+        monkeypatch.setattr(durable_rules_engine, "delete_state", real_delete)
 
         # Only the other sid is used from now on, so the left-over state never joins in.
         for _ in range(3):
             assert eng.evaluate([{"type": "progression", "day": 5}]).fired == []
-        monkeypatch.setattr(engine_module._dre, "delete_state", _failing_delete)
+        monkeypatch.setattr(durable_rules_engine, "delete_state", _failing_delete)
         with pytest.raises(RuleEngineError, match="quarantined"):
             eng.evaluate([])
-        monkeypatch.setattr(engine_module._dre, "delete_state", real_delete)
+        monkeypatch.setattr(durable_rules_engine, "delete_state", real_delete)
         with pytest.raises(RuleEngineError, match="no usable state"):
             eng.evaluate([])
 
