@@ -15,13 +15,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from jwt_helpers import JwksServer, b64, hmac_signed, public_jwk, signed_token, unsigned
 
-from cds_hooks.client_auth import (
-    ClientAuthConfigError,
-    ClientAuthenticator,
-    ClientAuthError,
-    auth_mode,
-    parse_issuers,
-)
+from cds_hooks.client_auth import ClientAuthenticator, ClientAuthError
+from cds_hooks.client_auth_config import ClientAuthConfigError, auth_mode, parse_issuers
 from cds_hooks.jwks import JwksCache, JwksError
 from cds_hooks.replay_cache import ReplayCache
 
