@@ -35,6 +35,7 @@ SCHEMAS_DIR = SHARED_DIR / "cds-hooks-schemas"
 if str(TESTS_DIR) not in sys.path:  # so that PLUGINS=["toy_plugin"] imports
     sys.path.insert(0, str(TESTS_DIR))
 
+from engine_helpers import engine  # noqa: E402,F401 - the rule-engine tests' module-scoped engine
 from pg_server import postgres_server, postgres_url  # noqa: E402,F401 - real PostgreSQL fixtures
 
 ASSESSMENT_SCHEMA = REPO_DIR / "docs" / "assessment.schema.json"
