@@ -35,6 +35,12 @@ SCHEMAS_DIR = SHARED_DIR / "cds-hooks-schemas"
 if str(TESTS_DIR) not in sys.path:  # so that PLUGINS=["toy_plugin"] imports
     sys.path.insert(0, str(TESTS_DIR))
 
+from client_auth_helpers import (  # noqa: E402,F401 - the CDS Client JWT tests' keys and verifiers
+    ec_key,
+    jwks_server,
+    rsa_key,
+    static_auth,
+)
 from engine_helpers import engine  # noqa: E402,F401 - the rule-engine tests' module-scoped engine
 from pg_server import postgres_server, postgres_url  # noqa: E402,F401 - real PostgreSQL fixtures
 
