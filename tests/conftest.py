@@ -69,7 +69,7 @@ def make_app(tmp_path):
             "FHIR_SERVER_ALLOWLIST": list(TEST_FHIR_SERVERS),
             # the official assembled examples carry fhirServer without fhirAuthorization; tests
             # fetch for them from the mocked EHR. The default (True: no token, no fetch) is
-            # covered in test_cds_hooks_conformance.py.
+            # covered in test_cds_hooks_conformance_services.py.
             "FHIR_REQUIRE_AUTHORIZATION": False,
         }
         config.update(overrides)
