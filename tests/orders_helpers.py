@@ -11,7 +11,7 @@ from plugin.thyroid.clinical_model import (
     RaiIntent,
 )
 from plugin.thyroid.orders.cards import DraftOrder
-from plugin.thyroid.orders.service import read_draft_order
+from plugin.thyroid.orders.drafts import read_draft_order
 
 TODAY = dt.date(2026, 11, 27)
 SNOMED = "http://snomed.info/sct"

@@ -15,7 +15,7 @@ from plugin.thyroid.clinical_model import (
     PatientRecord,
 )
 from plugin.thyroid.orders.cards import cards_for_order
-from plugin.thyroid.orders.service import read_draft_order, read_draft_orders
+from plugin.thyroid.orders.drafts import read_draft_order, read_draft_orders
 
 # -- reading draft orders ------------------------------------------------------------------------
 
