@@ -12,7 +12,8 @@ import queue
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from cds_hooks.feedback_sql import DEFAULT_ISSUED_RETENTION_DAYS, MIGRATION_LOCK, SqlFeedbackStore
+from cds_hooks.feedback_schema import MIGRATION_LOCK
+from cds_hooks.feedback_sql import DEFAULT_ISSUED_RETENTION_DAYS, SqlFeedbackStore
 
 
 class PostgresFeedbackStore(SqlFeedbackStore):

@@ -25,6 +25,7 @@ from typing import Any
 
 from cds_hooks.errors import ConfigurationError
 from cds_hooks.feedback import ACCEPTED, OVERRIDDEN, FeedbackItem
+from cds_hooks.feedback_schema import MIGRATIONS, SCHEMA_VERSION
 from cds_hooks.feedback_store import (
     UNKNOWN_KIND,
     FullReport,
@@ -34,61 +35,6 @@ from cds_hooks.feedback_store import (
     RuleRow,
     judge,
 )
-
-#: Forward migrations, in order: (version, statements). ``{id}`` is the backend's
-#: auto-increment primary key. Never edit a released step; add one.
-MIGRATIONS: list[tuple[int, list[str]]] = [
-    (
-        1,
-        [
-            """CREATE TABLE IF NOT EXISTS issued_cards (
-                uuid TEXT PRIMARY KEY,
-                service_id TEXT NOT NULL,
-                kind TEXT,
-                issued_at TEXT NOT NULL)""",
-            """CREATE TABLE IF NOT EXISTS feedback (
-                id {id},
-                service_id TEXT NOT NULL,
-                card TEXT NOT NULL,
-                outcome TEXT NOT NULL CHECK (outcome IN ('accepted', 'overridden')),
-                outcome_timestamp TEXT NOT NULL,
-                kind TEXT,
-                accepted_suggestions TEXT,
-                override_system TEXT,
-                override_code TEXT,
-                override_display TEXT,
-                user_comment TEXT,
-                received_at TEXT NOT NULL,
-                UNIQUE (card, outcome, outcome_timestamp))""",
-        ],
-    ),
-    (
-        2,
-        [
-            # what the card offered (JSON lists), to mark feedback that does not match it
-            "ALTER TABLE issued_cards ADD COLUMN suggestions TEXT",
-            "ALTER TABLE issued_cards ADD COLUMN override_reasons TEXT",
-            """CREATE TABLE issued_card_rules (
-                card TEXT NOT NULL,
-                rule TEXT NOT NULL,
-                PRIMARY KEY (card, rule))""",
-            "CREATE INDEX issued_card_rules_rule ON issued_card_rules (rule)",
-            "ALTER TABLE feedback ADD COLUMN unknown_card INTEGER NOT NULL DEFAULT 0",
-            "ALTER TABLE feedback ADD COLUMN unknown_suggestion INTEGER NOT NULL DEFAULT 0",
-            "ALTER TABLE feedback ADD COLUMN unknown_reason INTEGER NOT NULL DEFAULT 0",
-        ],
-    ),
-    (
-        3,
-        [
-            # the retention of issued-card records (FEEDBACK_ISSUED_RETENTION_DAYS) deletes by age
-            "CREATE INDEX issued_cards_issued_at ON issued_cards (issued_at)",
-        ],
-    ),
-]
-SCHEMA_VERSION = MIGRATIONS[-1][0]
-
-MIGRATION_LOCK = 0x72616972  # "rair": the PostgreSQL advisory lock key of migrations
 
 #: Days an issued-card record is kept when no feedback names it (FEEDBACK_ISSUED_RETENTION_DAYS).
 DEFAULT_ISSUED_RETENTION_DAYS = 365

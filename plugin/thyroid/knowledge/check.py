@@ -20,6 +20,8 @@ from typing import Any
 
 import yaml
 
+from plugin.thyroid.knowledge.parts import load_with_parts
+
 # conclusion fact type -> (the field that names it, the cards.yaml section that words it)
 _WORDED = {
     "action": ("value", "actions"),
@@ -37,7 +39,10 @@ class KnowledgeError(Exception):
 
 def check_knowledge(rules_dir: Path) -> None:
     """Raise :class:`KnowledgeError` listing every conclusion that has no card text."""
-    cards = _load(rules_dir / "cards.yaml")
+    try:
+        cards = load_with_parts(rules_dir / "cards.yaml")
+    except (OSError, ValueError, yaml.YAMLError) as exc:
+        raise KnowledgeError(f"cannot read the card text (cards.yaml, its parts): {exc}") from exc
     therapies = _load(rules_dir / "therapies.yaml")
     problems = list(_problems(_rules(rules_dir), cards, therapies))
     if problems:
