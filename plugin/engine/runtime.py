@@ -310,7 +310,8 @@ class RuleEngine:
             while message_json is not None:
                 message = orjson.loads(message_json)
                 if not isinstance(message, dict) or len(message) != 1:
-                    raise RuleEngineError(f"unexpected action message from durable: {message!r}")
+                    # its content is patient facts: never in an error message
+                    raise RuleEngineError("unexpected action message shape from durable")
                 ((rule_name, matched),) = message.items()
                 action = actions.get(rule_name)
                 if action is None:
