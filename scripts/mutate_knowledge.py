@@ -10,6 +10,8 @@ Each mutant is ONE plausible knowledge bug, enumerated from the files as they ar
 * every drug age limit in ``therapies.yaml`` (``min_age``), one year/month up and down, and a
   missing limit (``null``) turned into "adults only";
 * every ``preferred`` conclusion in the rule files, removed;
+* every pair of neighbouring tiers in ``precedence.yaml`` swapped (what wins between two
+  candidates of one kind, DECISIONS §D4.17);
 * every code of the safety-relevant concepts in ``codes.yaml`` (pregnancy, lactation, I-131 and
   RAI orders, blood pressure, fusion terms, the BRAF V600E hotspot, the BRAF/RET/NTRK gene ids,
   the RET/NTRK fusion genes and aliases) and a stable sample of the other codes (those whose
@@ -24,6 +26,7 @@ prints the kill rate and each survivor with its ``file:line``. Run from the repo
     .venv/bin/python scripts/mutate_knowledge.py            # all mutants, 2 at a time
     .venv/bin/python scripts/mutate_knowledge.py --list     # what would be run
     .venv/bin/python scripts/mutate_knowledge.py --match thresholds.yaml --jobs 1
+    .venv/bin/python scripts/mutate_knowledge.py --match precedence.yaml   # the tiers only
 
 Exit status: 0 when the kill rate reaches ``--min-rate`` (default 95), 1 otherwise, 2 when the
 unmutated knowledge already fails the tests.
@@ -56,7 +59,7 @@ ENV_VAR = "RAIR_CDS_THYROID_KNOWLEDGE_DIR"  # plugin/thyroid/knowledge/loader.py
 # The pointed tests of issue 13 run first, on their own (collecting them alone takes seconds):
 # most mutants die there, and only the survivors pay for collecting the rest.
 FIRST_STAGE = ["tests/test_thyroid_knowledge_mutants.py", "tests/test_thyroid_knowledge_codes.py",
-               "tests/test_thyroid_knowledge_preference.py"]
+               "tests/test_thyroid_knowledge_preference.py", "tests/test_thyroid_precedence.py"]
 RULE_TESTS = [
     "tests/test_thyroid_rules_table.py",
     "tests/test_thyroid_rules_random.py",
@@ -92,12 +95,18 @@ SAFETY_HOTSPOTS = {("BRAF", "V600E")}
 
 @dataclasses.dataclass(frozen=True)
 class Mutant:
-    """One changed line: ``new`` replaces line ``line`` (1-based) of ``file``."""
+    """One change: ``new`` replaces line ``line`` (1-based) of ``file``, or lines ``line`` to
+    ``end`` (inclusive) when ``end`` is set (``new`` may hold several lines)."""
 
     file: str
     line: int
     new: str
     what: str
+    end: int | None = None
+
+    def apply(self, lines: list[str]) -> list[str]:
+        """``lines`` with the change made."""
+        return [*lines[: self.line - 1], self.new, *lines[(self.end or self.line):]]
 
     @property
     def where(self) -> str:
@@ -165,6 +174,27 @@ def _preferred(name: str, lines: list[str]) -> Iterator[Mutant]:
         else:  # `assert: {type: preferred, ...}` as the only conclusion
             new = text[: text.index("assert:")] + "record: true"
         yield Mutant(name, i, new, f"preferred {m.group(1)} removed")
+
+
+def _tier_swaps(lines: list[str]) -> Iterator[Mutant]:
+    """Each tier of ``precedence.yaml`` swapped with the next tier of its kind (line blocks)."""
+    kind = ""
+    blocks: list[tuple[str, str, int, int]] = []  # (kind, tier name, first line, last line)
+    for i, text in enumerate(lines, 1):
+        top = re.match(r"^(\w+):", text)
+        if top:
+            kind = top.group(1)
+        tier = re.match(r"^    - name: (\w+)", text)
+        if tier:
+            blocks.append((kind, tier.group(1), i, i))
+        elif blocks and blocks[-1][3] == i - 1 and re.match(r"^      \w", text):
+            blocks[-1] = (*blocks[-1][:3], i)
+    for a, b in zip(blocks, blocks[1:], strict=False):
+        if a[0] != b[0] or a[3] + 1 != b[2]:
+            continue
+        swapped = lines[b[2] - 1:b[3]] + lines[a[2] - 1:a[3]]
+        yield Mutant("precedence.yaml", a[2], "\n".join(swapped),
+                     f"tiers {a[1]} and {b[1]} ({a[0]}) swapped", end=b[3])
 
 
 def _flow_items(text: str, after: int = 0) -> Iterator[tuple[int, int, str]]:
@@ -236,6 +266,8 @@ def enumerate_mutants(knowledge: Path = KNOWLEDGE, every: int = 4) -> list[Mutan
         return (knowledge / name).read_text(encoding="utf-8").splitlines()
 
     mutants = [*_numbers(read("thresholds.yaml")), *_ages(read("therapies.yaml"))]
+    if (knowledge / "precedence.yaml").exists():
+        mutants += _tier_swaps(read("precedence.yaml"))
     for path in sorted(knowledge.glob("*.yaml")):
         mutants += _blocking(path.name, read(path.name))
         if path.name.endswith(".rules.yaml"):
@@ -245,8 +277,7 @@ def enumerate_mutants(knowledge: Path = KNOWLEDGE, every: int = 4) -> list[Mutan
 
 
 def _still_valid(knowledge: Path, mutant: Mutant) -> bool:
-    lines = (knowledge / mutant.file).read_text(encoding="utf-8").splitlines()
-    lines[mutant.line - 1] = mutant.new
+    lines = mutant.apply((knowledge / mutant.file).read_text(encoding="utf-8").splitlines())
     try:
         yaml.safe_load("\n".join(lines))
     except yaml.YAMLError:
@@ -274,8 +305,7 @@ def _run(mutant: Mutant | None, tests: list[str], timeout: float, base: Path) ->
         shutil.copytree(base, folder)
         if mutant is not None:
             path = folder / mutant.file
-            lines = path.read_text(encoding="utf-8").splitlines()
-            lines[mutant.line - 1] = mutant.new
+            lines = mutant.apply(path.read_text(encoding="utf-8").splitlines())
             path.write_text("\n".join(lines) + "\n", encoding="utf-8")
         env = {**os.environ, ENV_VAR: str(folder), "CI": "true", "PYTHONDONTWRITEBYTECODE": "1",
                "HYPOTHESIS_DATABASE_FILE": str(Path(tmp) / "hypothesis")}

@@ -7,7 +7,11 @@ conclusion never reaches a clinician without a card template and a citation:
 * every rule ID has an entry under ``rules`` (the card cites it);
 * every status, action, criterion and W-code a rule can assert has its text;
 * every drug a rule can place in a therapy list has an entry under ``drugs``;
-* every drug in ``therapies.yaml`` (which rules copy with ``$t.drug``) has one too.
+* every drug in ``therapies.yaml`` (which rules copy with ``$t.drug``) has one too;
+* every candidate conclusion of a kind listed in ``precedence.yaml`` (status, action, therapy,
+  preferred) names a tier of that kind (``tier: hard_exclusion``), its value is one the tier admits
+  (an ``indication_not_met`` placement is ``notEligible``), and no rule writes the retired
+  ``rank``/``step`` numbers (DECISIONS §D4.17).
 
 Run by :func:`plugin.thyroid.create_services`, so a broken knowledge edit stops start-up.
 """
@@ -16,9 +20,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
+
+if TYPE_CHECKING:  # precedence.py imports KnowledgeError from here
+    from plugin.thyroid.knowledge.precedence import Precedence
 
 # conclusion fact type -> (the field that names it, the cards.yaml section that words it)
 _WORDED = {
@@ -35,11 +42,21 @@ class KnowledgeError(Exception):
     """The rule files and the card text disagree."""
 
 
-def check_knowledge(rules_dir: Path) -> None:
-    """Raise :class:`KnowledgeError` listing every conclusion that has no card text."""
+def check_knowledge(rules_dir: Path, precedence: Precedence | None = None) -> None:
+    """Raise :class:`KnowledgeError` listing every conclusion that has no card text or names no
+    known tier.
+
+    :param precedence: the folder's loaded ``precedence.yaml`` (read from ``rules_dir`` if not
+        given).
+    """
+    if precedence is None:
+        from plugin.thyroid.knowledge.precedence import load_precedence
+
+        precedence = load_precedence(rules_dir / "precedence.yaml")
     cards = _load(rules_dir / "cards.yaml")
     therapies = _load(rules_dir / "therapies.yaml")
-    problems = list(_problems(_rules(rules_dir), cards, therapies))
+    rules = _rules(rules_dir)
+    problems = [*_problems(rules, cards, therapies), *_tier_problems(rules, precedence)]
     if problems:
         raise KnowledgeError("knowledge files disagree: " + "; ".join(sorted(set(problems))))
 
@@ -58,6 +75,35 @@ def _problems(
     for drug in therapies.get("drugs") or {}:
         if drug not in worded_drugs:
             yield f"therapies.yaml drug {drug!r} has no entry under cards.yaml 'drugs'"
+
+
+def _tier_problems(
+    rules: Mapping[str, Mapping[str, Any]], precedence: Precedence
+) -> Iterable[str]:
+    for name, rule in rules.items():
+        for fact in _asserted(rule):
+            kind = precedence.kinds.get(str(fact.get("type")))
+            retired = sorted({"rank", "step"} & set(fact))
+            if retired:
+                yield (f"rule {name!r}: {fact.get('type')} carries {'/'.join(retired)}; "
+                       "precedence is a tier name now (precedence.yaml)")
+            if kind is None:
+                if "tier" in fact:
+                    yield (f"rule {name!r}: {fact.get('type')} facts have no tiers "
+                           "in precedence.yaml")
+                continue
+            tier_name = fact.get("tier")
+            tier = kind.tier(tier_name) if isinstance(tier_name, str) else None
+            if tier is None:
+                known = ", ".join(t.name for t in kind.tiers)
+                yield (f"rule {name!r}: {kind.type} tier {tier_name!r} is not a tier of "
+                       f"precedence.yaml {kind.type!r} (known: {known})")
+                continue
+            value = fact.get(kind.field)
+            if tier.values and not (isinstance(value, str) and value.startswith("$")) \
+                    and str(value) not in tier.values:
+                yield (f"rule {name!r}: {kind.type} tier {tier.name!r} admits "
+                       f"{kind.field} {list(tier.values)}, not {value!r}")
 
 
 def _fact_problems(name: str, fact: Mapping[str, Any], cards: Mapping[str, Any]) -> Iterable[str]:
