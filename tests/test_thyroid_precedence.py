@@ -113,6 +113,20 @@ def test_a_malformed_precedence_file_stops_start_up(tmp_path, old, new, expected
         load_knowledge(folder)
 
 
+@pytest.mark.parametrize(("old", "new", "expected"), [
+    ("  otherwise: MONITOR", "  otherwise: WAIT", "'otherwise' 'WAIT' is not a action"),
+    ("      values: [UPDATE_IMAGING]", "      values: [UPDATE_IMAGES]",
+     "'UPDATE_IMAGES' is not a value of the assessment"),
+    ("preferred:\n", "favoured:\n", "no tiers for 'preferred'"),
+])
+def test_precedence_outside_the_assessment_vocabulary_stops_start_up(tmp_path, old, new,
+                                                                      expected) -> None:
+    folder = _copy(tmp_path)
+    _edit(folder / "precedence.yaml", old, new)
+    with pytest.raises(KnowledgeError, match=re.escape(expected)):
+        check_knowledge(folder)
+
+
 def test_a_missing_precedence_file_stops_start_up(tmp_path) -> None:
     folder = _copy(tmp_path)
     (folder / "precedence.yaml").unlink()

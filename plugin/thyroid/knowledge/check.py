@@ -24,6 +24,8 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
+from plugin.thyroid.assessment.model import ACTIONS, RAIR_STATUSES
+
 if TYPE_CHECKING:  # precedence.py imports KnowledgeError from here
     from plugin.thyroid.knowledge.precedence import Precedence
 
@@ -33,6 +35,13 @@ _WORDED = {
     "warning": ("code", "warnings"),
     "criterion": ("name", "criteria_long"),
     "therapy": ("drug", "drugs"),
+}
+# the kinds precedence.yaml must rank, and the §D1 vocabulary of their values (``None``: any)
+_RANKED: dict[str, tuple[str, ...] | None] = {
+    "status": RAIR_STATUSES,
+    "action": ACTIONS,
+    "therapy": ("onLabel", "guidelineSupportedOffLabel", "trialOnly", "notEligible"),
+    "preferred": None,
 }
 # NOT_APPLICABLE is worded per histology (ATC/MTC) in cards.yaml's ``status`` section
 _STATUS_KEYS = {"NOT_APPLICABLE": ("ATC", "MTC")}
@@ -80,6 +89,19 @@ def _problems(
 def _tier_problems(
     rules: Mapping[str, Mapping[str, Any]], precedence: Precedence
 ) -> Iterable[str]:
+    for fact_type, vocabulary in _RANKED.items():
+        ranked = precedence.kinds.get(fact_type)
+        if ranked is None:
+            yield f"precedence.yaml has no tiers for {fact_type!r}"
+            continue
+        if fact_type in ("status", "action") and ranked.otherwise not in (vocabulary or ()):
+            yield (f"precedence.yaml {fact_type!r}: 'otherwise' {ranked.otherwise!r} is not "
+                   f"a {fact_type}")
+        for each in ranked.tiers:
+            for admitted in each.values:
+                if vocabulary is not None and admitted not in vocabulary:
+                    yield (f"precedence.yaml {fact_type!r} tier {each.name!r}: {admitted!r} is "
+                           f"not a {ranked.field} of the assessment (DECISIONS §D1)")
     for name, rule in rules.items():
         for fact in _asserted(rule):
             kind = precedence.kinds.get(str(fact.get("type")))
