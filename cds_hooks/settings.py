@@ -144,6 +144,33 @@ def parse_bool(text: str) -> bool:
     raise ValueError("expected a boolean (true/false)")
 
 
+def config_flag(config: Mapping[str, Any], name: str, default: bool) -> bool:
+    """The boolean setting ``name`` of ``config`` (an environment string is parsed by
+    :func:`parse_bool`).
+
+    :raises ValueError: naming the setting, for a string that is not a boolean.
+    """
+    value = config.get(name, default)
+    if isinstance(value, str):
+        try:
+            return parse_bool(value)
+        except ValueError as exc:
+            raise ValueError(f"{name}={value!r}: expected true or false") from exc
+    return bool(value)
+
+
+def config_number(config: Mapping[str, Any], name: str, default: float) -> float:
+    """The numeric setting ``name`` of ``config``.
+
+    :raises ValueError: naming the setting, for a value that is not a number.
+    """
+    value = config.get(name, default)
+    try:
+        return float(value)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{name}={value!r}: expected a number") from exc
+
+
 def _convert(key: str, raw: str) -> Any:
     default = DEFAULTS.get(key)
     text = raw.strip()

@@ -30,7 +30,8 @@ import pytest
 from conftest import http
 from realfhir_server import RealFhirServer, skip_reason
 
-from plugin.thyroid import patient_view as thyroid_service
+from plugin.thyroid.knowledge.loader import load_knowledge
+from plugin.thyroid.prefetch import prefetch_templates
 from plugin.thyroid.samples import evaluation_date, sample_index
 
 pytestmark = [pytest.mark.e2e, pytest.mark.realfhir]
@@ -88,7 +89,7 @@ def cds_service(make_app, live_server, fhir_server):
 
 def test_the_shipped_templates_search_by_typed_reference():
     """The bare ``patient=<id>`` form finds nothing on this server (see the module docstring)."""
-    searches = [t for k, t in thyroid_service.PREFETCH.items() if "?" in t]
+    searches = [t for k, t in prefetch_templates(load_knowledge()).items() if "?" in t]
     assert searches and all(TYPED_ID in t and BARE_ID not in t for t in searches)
 
 
@@ -110,7 +111,7 @@ def without_prefetch(request: dict, fhir_server: RealFhirServer, token: str | No
 def assessments(base: str, sample: dict, fhir_server: RealFhirServer) -> tuple[dict, dict]:
     """(assessment with the full prefetch, assessment with none) for one sample."""
     request = json.loads(Path(sample["request"]).read_text(encoding="utf-8"))
-    assert set(request["prefetch"]) == set(thyroid_service.PREFETCH)
+    assert set(request["prefetch"]) == set(prefetch_templates(load_knowledge()))
     status, _, supplied = http("POST", base + SERVICE_URL, request)
     assert status == 200, supplied
     status, _, fetched = http("POST", base + SERVICE_URL, without_prefetch(request, fhir_server))
@@ -126,7 +127,7 @@ def test_the_server_answers_the_reads_and_searches_the_templates_make(fhir_serve
     bundle = json.loads(Path(sample["bundle"]).read_text(encoding="utf-8"))
     status, _, patient = fhir_server.call("GET", f"Patient/{patient_id}")
     assert (status, patient["resourceType"], patient["id"]) == (200, "Patient", patient_id)
-    for key, template in thyroid_service.PREFETCH.items():
+    for key, template in prefetch_templates(load_knowledge()).items():
         if key == "patient":
             continue
         query = template.replace("{{context.patientId}}", patient_id)
@@ -179,7 +180,8 @@ def test_the_observation_search_leaves_out_labs_no_rule_reads(cds_service, fhir_
         "GET", f"Observation?patient=Patient/{patient_id}&_count=1000")
     assert status == 200
     assert lab_ids <= {e["resource"]["id"] for e in everything.get("entry", [])}
-    query = thyroid_service.PREFETCH["observations"].replace("{{context.patientId}}", patient_id)
+    template = prefetch_templates(load_knowledge())["observations"]
+    query = template.replace("{{context.patientId}}", patient_id)
     status, _, found = fhir_server.call("GET", query)
     assert status == 200, found
     assert not lab_ids & {e["resource"]["id"] for e in found.get("entry", [])}

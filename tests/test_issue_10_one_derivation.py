@@ -239,7 +239,8 @@ def test_the_radioiodine_count_is_computed_once_per_evaluation(monkeypatch):
     """Facts, patient-view cards and order cards read the one derivation of the call."""
     from plugin.thyroid.cards.render import render
     from plugin.thyroid.facts import rai as to_facts_rai
-    from plugin.thyroid.patient_view import PatientViewService, flatten_prefetch
+    from plugin.thyroid.patient_view import PatientViewService
+    from plugin.thyroid.pipeline import flatten_prefetch
 
     calls = []
     real = to_facts_rai._activity
@@ -248,7 +249,7 @@ def test_the_radioiodine_count_is_computed_once_per_evaluation(monkeypatch):
     request = _patient_view_request()
     resources, notes = flatten_prefetch(request["prefetch"])
     service = PatientViewService()
-    done = service.evaluate_resources(resources, dt.date.fromisoformat(AS_OF), notes)
+    done = service.pipeline.evaluate(resources, dt.date.fromisoformat(AS_OF), notes)
     render(done.assessment, done.record, derivation=done.derivation)
     order = DraftOrder(ref="MedicationRequest/x", resource_type="MedicationRequest",
                        resource={}, label="I-131", i131=True, activity_mbq=3700,
@@ -284,7 +285,8 @@ def test_an_evaluation_reads_only_the_knowledge_it_was_given(monkeypatch):
     from plugin.thyroid.facts import common as to_facts_common
     from plugin.thyroid.knowledge import codes
     from plugin.thyroid.orders import common as order_cards_common
-    from plugin.thyroid.patient_view import PatientViewService, flatten_prefetch
+    from plugin.thyroid.patient_view import PatientViewService
+    from plugin.thyroid.pipeline import flatten_prefetch
 
     knowledge = load_knowledge()
     service = PatientViewService(knowledge=knowledge)
@@ -302,7 +304,7 @@ def test_an_evaluation_reads_only_the_knowledge_it_was_given(monkeypatch):
     for scenario in index["scenarios"]:
         request = json.loads((SAMPLES / scenario["request"]).read_text(encoding="utf-8"))
         resources, notes = flatten_prefetch(request["prefetch"])
-        done = service.evaluate_resources(resources, as_of, notes)
+        done = service.pipeline.evaluate(resources, as_of, notes)
         render(done.assessment, done.record, templates=knowledge.templates,
                derivation=done.derivation)
         summarize(done.record, as_of, derivation=done.derivation)

@@ -327,7 +327,7 @@ def test_every_conclusion_names_a_fired_rule(bundle: Path) -> None:
 
 
 def assess_bundle(path: Path):  # noqa: ANN201
-    from plugin.thyroid.patient_view import flatten_prefetch
+    from plugin.thyroid.pipeline import flatten_prefetch
     from plugin.thyroid.reading.record import read_record
 
     resources, _ = flatten_prefetch({"file": json.loads(path.read_text(encoding="utf-8"))})

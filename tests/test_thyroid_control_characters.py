@@ -114,7 +114,8 @@ def test_each_resource_type_with_refused_characters_is_read_cleaned_and_noted(
     base = [r for t, r in resources("").items() if t in ("Patient", "Condition") and t != rtype]
     service = PatientViewService()
 
-    record, assessment = service.assess_resources([*base, resource], AS_OF)
+    done = service.pipeline.evaluate([*base, resource], AS_OF)
+    record, assessment = done.record, done.assessment
 
     notes = [n for n in record.data_quality if n.message == NOTE]
     assert len(notes) == 1 and REPLACEMENT in notes[0].source

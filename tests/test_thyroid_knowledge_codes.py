@@ -137,7 +137,7 @@ def test_a_radiopharmaceutical_procedure_with_i131_is_a_dose() -> None:
 @pytest.mark.parametrize("code", [(SNOMED, "440252007"), (RAIR, "rai-therapy")])
 def test_a_service_request_for_rai_therapy_is_an_i131_order(code: tuple[str, str]) -> None:
     """§A4.10: a ServiceRequest coded SNOMED 440252007 or rair#rai-therapy is I-131 therapy."""
-    from plugin.thyroid.orders.service import read_draft_order
+    from plugin.thyroid.orders.drafts import read_draft_order
 
     resource = {"resourceType": "ServiceRequest", "id": "sr", "status": "draft",
                 "intent": "order", "code": cc(*code)}

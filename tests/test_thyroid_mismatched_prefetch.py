@@ -20,7 +20,8 @@ from conftest import REPO_DIR, http
 from mock_fhir import bundle_resources, serve
 from test_thyroid_samples_e2e import compare
 
-from plugin.thyroid import patient_view as thyroid_service
+from plugin.thyroid.knowledge.loader import load_knowledge
+from plugin.thyroid.prefetch import prefetch_templates
 from plugin.thyroid.samples import SAMPLES_DIR, evaluation_date, sample_index
 
 pytestmark = pytest.mark.e2e
@@ -90,7 +91,7 @@ def test_with_fhir_server_the_mixed_keys_are_fetched_and_the_answer_is_the_patie
         fetched = sorted({c.request.url.split("/fhir/")[1].split("?")[0].split("/")[0]
                           for c in ehr.calls})
     assert status == EXPECTED["withFhirServer"]["status"], body
-    templates = thyroid_service.PREFETCH
+    templates = prefetch_templates(load_knowledge())
     assert fetched == sorted({templates[k].split("/")[0].split("?")[0]
                               for k in EXPECTED["withFhirServer"]["fetchedKeys"]})
     assert "Condition" not in fetched  # the context patient's own Condition was used

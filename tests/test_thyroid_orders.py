@@ -25,7 +25,7 @@ from plugin.thyroid.clinical_model import (
 from plugin.thyroid.orders import cards as oc
 from plugin.thyroid.orders.alert_cache import AlertCache, card_signature, order_fingerprint
 from plugin.thyroid.orders.cards import DraftOrder, OrderCardSettings, cards_for_order
-from plugin.thyroid.orders.service import read_draft_order, read_draft_orders
+from plugin.thyroid.orders.drafts import read_draft_order, read_draft_orders
 
 TODAY = dt.date(2026, 11, 27)
 SNOMED = "http://snomed.info/sct"

@@ -26,7 +26,7 @@ from plugin.thyroid.assessment.model import Assessment, TherapyOption
 from plugin.thyroid.clinical_model import PatientRecord
 from plugin.thyroid.facts.derivation import derive
 from plugin.thyroid.orders.service import ORDER_SELECT_ID, ORDER_SIGN_ID, create_order_services
-from plugin.thyroid.patient_view import Evaluation
+from plugin.thyroid.pipeline import Evaluation
 
 SAMPLES = Path(__file__).resolve().parents[1] / "fhir_samples" / "thyroid" / "orders"
 INDEX = json.loads((SAMPLES / "index.json").read_text(encoding="utf-8"))
@@ -108,14 +108,15 @@ def as_sign(body):
 
 def test_discovery_lists_both_order_services_with_the_patient_view_prefetch(stub_app,
                                                                               assert_valid_response):
-    from plugin.thyroid.patient_view import PREFETCH
+    from plugin.thyroid.knowledge.loader import load_knowledge
+    from plugin.thyroid.prefetch import prefetch_templates
 
     body = stub_app.test_client().get("/cds-services").get_json()
     assert_valid_response(body, "discovery-response")
     services = {s["id"]: s for s in body["services"]}
     assert services[ORDER_SELECT_ID]["hook"] == "order-select"
     assert services[ORDER_SIGN_ID]["hook"] == "order-sign"
-    assert services[ORDER_SIGN_ID]["prefetch"] == PREFETCH
+    assert services[ORDER_SIGN_ID]["prefetch"] == prefetch_templates(load_knowledge())
 
 
 @pytest.mark.shared

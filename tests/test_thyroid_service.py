@@ -15,6 +15,9 @@ from cds_hooks.service import CdsService, HookCall
 from plugin.thyroid import patient_view as pv
 from plugin.thyroid.assessment.model import Assessment, Warning
 from plugin.thyroid.clinical_model import PatientRecord
+from plugin.thyroid.knowledge.loader import load_knowledge
+from plugin.thyroid.pipeline import flatten_prefetch
+from plugin.thyroid.prefetch import prefetch_templates
 from plugin.thyroid.samples import evaluation_date, sample_index
 
 REPO = Path(__file__).resolve().parents[1]
@@ -37,7 +40,7 @@ def _call(prefetch, missing=()):
 
 
 def test_definition_uses_only_spec_tokens_and_standard_searches():
-    d = pv.definition()
+    d = pv.definition(load_knowledge())
     assert d.id == "rair-patient-view" and d.hook == "patient-view"
     assert d.hook_version == "1.0" and d.version
     assert d.title and d.description and d.usage_requirements
@@ -76,7 +79,7 @@ def test_flatten_prefetch_unpacks_dedupes_and_notes_operation_outcomes():
         "conditions": None,
         "procedures": {"resourceType": "OperationOutcome", "issue": [{"code": "forbidden"}]},
     }
-    resources, notes = pv.flatten_prefetch(prefetch)
+    resources, notes = flatten_prefetch(prefetch)
     assert resources == [patient, obs]
     assert len(notes) == 2
     assert "warning/too-costly" in notes[0].message
@@ -138,7 +141,7 @@ def test_sample_index_lists_the_files():
         assert {"name", "title", "bundle", "request", "expected"} <= set(row)
         request = json.loads(Path(row["request"]).read_text(encoding="utf-8"))
         assert request["hook"] == "patient-view"
-        assert set(request["prefetch"]) == set(pv.PREFETCH)
+        assert set(request["prefetch"]) == set(prefetch_templates(load_knowledge()))
         assert request["prefetch"]["patient"]["id"] == request["context"]["patientId"]
 
 

@@ -24,7 +24,7 @@ from plugin.engine import RuleEngineError
 from plugin.thyroid.cards.render import render
 from plugin.thyroid.knowledge.check import KnowledgeError
 from plugin.thyroid.knowledge.loader import Knowledge, load_knowledge
-from plugin.thyroid.patient_view import PatientViewService, flatten_prefetch
+from plugin.thyroid.pipeline import Pipeline, flatten_prefetch
 from plugin.thyroid.sandbox import add_token_option, evaluate_server, unavailable_lines
 
 
@@ -81,10 +81,10 @@ def evaluate_file(
     else:
         raise ValueError(f"{path}: neither a FHIR resource nor a CDS Hooks request")
     resources, notes = flatten_prefetch(prefetch)
-    service = PatientViewService(knowledge=knowledge)
-    done = service.evaluate_resources(resources, as_of, notes)
+    knowledge = knowledge or load_knowledge()
+    done = Pipeline(knowledge).evaluate(resources, as_of, notes)
     rendered = render(done.assessment, done.record, patient_id=patient_id,
-                      templates=service.knowledge.templates, derivation=done.derivation)
+                      templates=knowledge.templates, derivation=done.derivation)
     assessment = done.assessment
     return {
         "assessment": assessment.to_json(),

@@ -21,8 +21,10 @@ import json
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Mapping
-from typing import Any, Protocol
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any, Protocol, TypeVar
+
+T = TypeVar("T")
 
 #: Top-level members that an EHR may change between order-select and order-sign.
 VOLATILE_MEMBERS = frozenset({"meta", "text", "status", "authoredOn", "identifier"})
@@ -125,6 +127,27 @@ class AlertCache:
                 return frozenset()
             self._entries.move_to_end(key)
             return found
+
+    def screen(
+        self,
+        key: _Key,
+        cards: Sequence[T],
+        *,
+        signature: Callable[[T], str],
+        always_show: Callable[[T], bool] = lambda _card: False,
+    ) -> tuple[list[T], list[T]]:
+        """Order-sign's filter: ``(kept, repeats)``, where a repeat is a card whose signature was
+        shown for this order within the TTL, unless ``always_show`` says it must be shown again
+        (a critical card with ``ORDER_REPEAT_CRITICAL_AT_SIGN``)."""
+        already = self.shown(key)
+        kept: list[T] = []
+        repeats: list[T] = []
+        for card in cards:
+            if signature(card) in already and not always_show(card):
+                repeats.append(card)
+            else:
+                kept.append(card)
+        return kept, repeats
 
     def __len__(self) -> int:
         with self._lock:
