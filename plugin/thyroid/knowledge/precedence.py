@@ -4,7 +4,9 @@
 action, therapy, preferred), the fields its candidates are grouped by (``key``) and its tiers in
 order. A rule names the tier of each candidate it asserts (``tier: hard_exclusion``);
 :meth:`Precedence.best_per_key` keeps, in each group, the candidates of the first tier present.
-That is the whole resolution: the assessment builder has no rank or step numbers.
+The assessment builder calls it for every ranked kind and holds no rank or step numbers; what
+it still does per type (warning grouping, trial pointers, the ``preferred`` filter, action
+overrides) is what DECISIONS §D4.17 defines beyond "best per key".
 
 The file is read once into the :class:`plugin.thyroid.knowledge.loader.Knowledge`; a malformed
 file raises :class:`~plugin.thyroid.knowledge.check.KnowledgeError` at load, and
