@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 import yaml
 
 from plugin.thyroid.assessment.model import ACTIONS, RAIR_STATUSES
+from plugin.thyroid.knowledge.parts import load_with_parts
 
 if TYPE_CHECKING:  # precedence.py imports KnowledgeError from here
     from plugin.thyroid.knowledge.precedence import Precedence
@@ -62,7 +63,10 @@ def check_knowledge(rules_dir: Path, precedence: Precedence | None = None) -> No
         from plugin.thyroid.knowledge.precedence import load_precedence
 
         precedence = load_precedence(rules_dir / "precedence.yaml")
-    cards = _load(rules_dir / "cards.yaml")
+    try:
+        cards = load_with_parts(rules_dir / "cards.yaml")
+    except (OSError, ValueError, yaml.YAMLError) as exc:
+        raise KnowledgeError(f"cannot read the card text (cards.yaml, its parts): {exc}") from exc
     therapies = _load(rules_dir / "therapies.yaml")
     rules = _rules(rules_dir)
     problems = [*_problems(rules, cards, therapies), *_tier_problems(rules, precedence)]

@@ -122,7 +122,7 @@ def _with_pregnancy_caution(b: OrderCardBuilder, cards: list[OrderCard]) -> list
     preg = [w for w in a.warnings if w.code == "W-PREG"]
     if not preg or any(w.blocking for w in preg):
         return cards
-    what = ("Lactation" if b.record.lactation else
+    what = ("Lactation" if b.derivation.safety.lactating else
             "A pregnancy status that is not current (older than the safety window or undated)")
     caution = " ".join(b.text.data["pregnancy_caution"].split()).format(what=what)
     for i, c in enumerate(cards):
