@@ -191,23 +191,17 @@ def _preferred(name: str, lines: list[str]) -> Iterator[Mutant]:
 
 def _tier_swaps(lines: list[str]) -> Iterator[Mutant]:
     """Each tier of ``precedence.yaml`` swapped with the next tier of its kind (line blocks)."""
-    kind = ""
-    blocks: list[tuple[str, str, int, int]] = []  # (kind, tier name, first line, last line)
+    kind, blocks = "", []  # blocks: (kind, tier name, first line, last line)
     for i, text in enumerate(lines, 1):
-        top = re.match(r"^(\w+):", text)
-        if top:
-            kind = top.group(1)
-        tier = re.match(r"^    - name: (\w+)", text)
-        if tier:
+        kind = m.group(1) if (m := re.match(r"^(\w+):", text)) else kind
+        if tier := re.match(r"^    - name: (\w+)", text):
             blocks.append((kind, tier.group(1), i, i))
         elif blocks and blocks[-1][3] == i - 1 and re.match(r"^      \w", text):
             blocks[-1] = (*blocks[-1][:3], i)
     for a, b in zip(blocks, blocks[1:], strict=False):
-        if a[0] != b[0] or a[3] + 1 != b[2]:
-            continue
-        swapped = lines[b[2] - 1:b[3]] + lines[a[2] - 1:a[3]]
-        yield Mutant("precedence.yaml", a[2], "\n".join(swapped),
-                     f"tiers {a[1]} and {b[1]} ({a[0]}) swapped", end=b[3])
+        if a[0] == b[0] and a[3] + 1 == b[2]:
+            yield Mutant("precedence.yaml", a[2], "\n".join(lines[b[2] - 1:b[3]] + lines[
+                a[2] - 1:a[3]]), f"tiers {a[1]} and {b[1]} ({a[0]}) swapped", end=b[3])
 
 
 def _flow_items(text: str, after: int = 0) -> Iterator[tuple[int, int, str]]:
