@@ -7,7 +7,10 @@ conclusion never reaches a clinician without a card template and a citation:
 * every rule ID has an entry under ``rules`` (the card cites it);
 * every status, action, criterion and W-code a rule can assert has its text;
 * every drug a rule can place in a therapy list has an entry under ``drugs``;
-* every drug in ``therapies.yaml`` (which rules copy with ``$t.drug``) has one too.
+* every drug in ``therapies.yaml`` (which rules copy with ``$t.drug``) has one too;
+* every order rule (``orders.rules.yaml``) has an ``id`` and a ``source``, and every order card
+  kind it can conclude is a kind the order cards render and has its text under
+  ``order_cards.yaml`` ``cards`` (a held candidate, ``hold``, shows no card and needs none).
 
 Run by :func:`plugin.thyroid.create_services`, so a broken knowledge edit stops start-up.
 """
@@ -37,9 +40,13 @@ class KnowledgeError(Exception):
 
 def check_knowledge(rules_dir: Path) -> None:
     """Raise :class:`KnowledgeError` listing every conclusion that has no card text."""
+    from plugin.thyroid.knowledge.loader import ORDER_RULES
+
     cards = _load(rules_dir / "cards.yaml")
     therapies = _load(rules_dir / "therapies.yaml")
     problems = list(_problems(_rules(rules_dir), cards, therapies))
+    problems += _order_problems(_load(rules_dir / ORDER_RULES),
+                                _load(rules_dir / "order_cards.yaml"))
     if problems:
         raise KnowledgeError("knowledge files disagree: " + "; ".join(sorted(set(problems))))
 
@@ -79,6 +86,41 @@ def _fact_problems(name: str, fact: Mapping[str, Any], cards: Mapping[str, Any])
         yield f"rule {name!r}: {kind} {worded!r} has no text under cards.yaml {section!r}"
 
 
+#: what a held order candidate may say (plugin.thyroid.orders.drugs / .cards read it)
+_HOLDS = frozenset({"continuation", "covered"})
+
+
+def _order_problems(rules: Mapping[str, Any], order_cards: Mapping[str, Any]) -> list[str]:
+    from plugin.thyroid.orders.common import ORDER_CARD_KINDS
+
+    worded = order_cards.get("cards") or {}
+    problems = []
+    for name, rule in rules.items():
+        if not isinstance(rule, Mapping):
+            problems.append(f"order rule {name!r} is not a mapping")
+            continue
+        for key in ("id", "source"):
+            if not str(rule.get(key) or "").strip():
+                problems.append(f"order rule {name!r} has no {key!r}")
+        for fact in _asserted(rule):
+            if fact.get("type") != "order_check":
+                continue
+            kind = str(fact.get("kind"))
+            hold = fact.get("hold")
+            if kind not in ORDER_CARD_KINDS:
+                problems.append(f"order rule {name!r}: kind {kind!r} is no order card kind")
+            elif hold is None and kind.removeprefix("order-") not in worded:
+                problems.append(f"order rule {name!r}: kind {kind!r} has no text under"
+                                " order_cards.yaml 'cards'")
+            if hold is not None and hold not in _HOLDS:
+                problems.append(f"order rule {name!r}: hold {hold!r} is not one of"
+                                f" {sorted(_HOLDS)}")
+            if not isinstance(fact.get("rank"), (int, float)) or not fact.get("target"):
+                problems.append(f"order rule {name!r}: an order_check needs a target and a"
+                                " numeric rank")
+    return problems
+
+
 def _asserted(rule: Mapping[str, Any]) -> list[Mapping[str, Any]]:
     conclusion = (rule.get("do") or {}).get("assert")
     if conclusion is None:
@@ -87,8 +129,10 @@ def _asserted(rule: Mapping[str, Any]) -> list[Mapping[str, Any]]:
 
 
 def _rules(rules_dir: Path) -> dict[str, Mapping[str, Any]]:
+    from plugin.thyroid.knowledge.loader import rule_files
+
     rules: dict[str, Mapping[str, Any]] = {}
-    for path in sorted(rules_dir.glob("*.rules.yaml")):
+    for path in rule_files(rules_dir):
         rules.update(_load(path))
     return rules
 

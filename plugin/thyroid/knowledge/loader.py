@@ -47,17 +47,24 @@ def default_folder() -> Path:
     return data_dir("rules") / "thyroid"
 
 
+#: the order rules' file (their own ruleset: they read the finished assessment, not the record)
+ORDER_RULES = "orders.rules.yaml"
+
+
 def rule_files(folder: Path) -> list[Path]:
-    """The rule files of ``folder`` (``*.rules.yaml``), in a stable order."""
-    return sorted(folder.glob("*.rules.yaml"))
+    """The patient rule files of ``folder`` (``*.rules.yaml`` but :data:`ORDER_RULES`), in a
+    stable order."""
+    return sorted(p for p in folder.glob("*.rules.yaml") if p.name != ORDER_RULES)
 
 
 @dataclass(frozen=True, eq=False)
 class Knowledge:
     """Everything the thyroid services know, read from one folder (see the module docstring).
 
-    ``thresholds`` are the file's DESIGN numbers; ``version`` is ``<thresholds version>+<12 hex
-    of the rule, drug and threshold files>`` (the assessment's ``knowledgeVersion``).
+    ``engine`` runs the patient rules, ``order_engine`` the order rules (:data:`ORDER_RULES`,
+    read by :mod:`plugin.thyroid.orders.cards`). ``thresholds`` are the file's DESIGN numbers;
+    ``version`` is ``<thresholds version>+<12 hex of the patient rule, drug and threshold
+    files>`` (the assessment's ``knowledgeVersion``; the order rules do not change it).
     """
 
     folder: Path
@@ -67,6 +74,7 @@ class Knowledge:
     templates: Mapping[str, Any]
     order_text: OrderCardText
     engine: RuleEngine
+    order_engine: RuleEngine
     version: str
 
     def version_for(self, thresholds: Thresholds) -> str:
@@ -122,5 +130,6 @@ def _load(folder: Path) -> Knowledge:
         templates=load_templates(folder / "cards.yaml"),
         order_text=load_order_text(folder / "order_cards.yaml"),
         engine=RuleEngine(rule_files(folder), name="thyroid"),
+        order_engine=RuleEngine([folder / ORDER_RULES], name="thyroid_orders"),
         version=content_version(folder, thresholds.version),
     )

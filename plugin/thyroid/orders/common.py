@@ -1,6 +1,7 @@
 """Shared pieces of the order-hook cards: the draft order, the card text, the builder.
 
-:mod:`plugin.thyroid.orders.cards` decides which cards an order gets; the I-131 cards live in
+The order rules (``rules/thyroid/orders.rules.yaml``) decide which cards an order gets;
+:mod:`plugin.thyroid.orders.cards` runs them and renders their conclusions; the I-131 cards live in
 :mod:`~plugin.thyroid.orders.i131`, the drug cards in :mod:`~plugin.thyroid.orders.drugs`.
 Card text is data (``rules/thyroid/order_cards.yaml``); sources, rule titles and drug labels come
 from ``rules/thyroid/cards.yaml`` so an order card names the guideline or label behind it.
@@ -47,7 +48,12 @@ TRIAL_ONLY = "order-trial-only"
 I131_NOT_APPLICABLE = "order-i131-not-applicable"
 PREGNANCY_CAUTION = "order-pregnancy-caution"
 NOT_INDICATED = "order-not-indicated"
-
+#: every card kind an order rule may conclude (rules/thyroid/orders.rules.yaml, checked at start-up)
+ORDER_CARD_KINDS = frozenset({
+    I131_RAIR, I131_NOT_ESTABLISHED, I131_RAI_INELIGIBLE, I131_CUMULATIVE, I131_BLOCKING,
+    DRIVER_MISSING, NOT_ELIGIBLE, BLOCKING, PREFERRED, TRIAL_ONLY, I131_NOT_APPLICABLE,
+    PREGNANCY_CAUTION, NOT_INDICATED,
+})
 
 
 @dataclass(frozen=True)
@@ -179,6 +185,9 @@ class OrderCardBuilder:
         self.templates = templates or load_templates()
         # cards a rule decided not to show (e.g. a continuation), for ``suppressedCards``
         self.suppressed: list[dict[str, str]] = []
+        # why an ordered drug continues a current therapy (None: it does not), per drug; stated
+        # once by the order facts (plugin.thyroid.orders.facts), read back for suppressedCards
+        self.continuations: dict[str, str | None] = {}
 
     # ---- shared pieces
 
