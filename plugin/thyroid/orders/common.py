@@ -48,12 +48,11 @@ TRIAL_ONLY = "order-trial-only"
 I131_NOT_APPLICABLE = "order-i131-not-applicable"
 PREGNANCY_CAUTION = "order-pregnancy-caution"
 NOT_INDICATED = "order-not-indicated"
+
 #: every card kind an order rule may conclude (rules/thyroid/orders.rules.yaml, checked at start-up)
-ORDER_CARD_KINDS = frozenset({
-    I131_RAIR, I131_NOT_ESTABLISHED, I131_RAI_INELIGIBLE, I131_CUMULATIVE, I131_BLOCKING,
-    DRIVER_MISSING, NOT_ELIGIBLE, BLOCKING, PREFERRED, TRIAL_ONLY, I131_NOT_APPLICABLE,
-    PREGNANCY_CAUTION, NOT_INDICATED,
-})
+ORDER_CARD_KINDS = frozenset({I131_RAIR, I131_NOT_ESTABLISHED, I131_RAI_INELIGIBLE, I131_CUMULATIVE,
+                              I131_BLOCKING, DRIVER_MISSING, NOT_ELIGIBLE, BLOCKING, PREFERRED,
+                              TRIAL_ONLY, I131_NOT_APPLICABLE, PREGNANCY_CAUTION, NOT_INDICATED})
 
 
 @dataclass(frozen=True)
@@ -152,7 +151,6 @@ def title(drug: str) -> str:
 
 def find(options: Iterable[TherapyOption], drug: str) -> list[TherapyOption]:
     return [o for o in options if drug_matches(o.drug, drug)]
-
 
 
 # -- card assembly ------------------------------------------------------------------------------
@@ -302,16 +300,9 @@ class OrderCardBuilder:
         note = spec["note"].format(
             status=self.assessment.rair_status, criteria=self.criteria() or "no criterion"
         )
-        return Suggestion(
-            label=spec["label"],
-            actions=[
-                Action(
-                    type="create",
-                    description=spec["description"],
-                    resource=self.service_request(spec, note),
-                )
-            ],
-        )
+        return Suggestion(label=spec["label"], actions=[Action(
+            type="create", description=spec["description"],
+            resource=self.service_request(spec, note))])
 
     def testing_suggestion(self, driver: str, drug: str) -> Suggestion:
         spec = self.text.data["suggestions"]["molecular_testing"]
