@@ -10,6 +10,7 @@ Each mutant is ONE plausible knowledge bug, enumerated from the files as they ar
 * every drug age limit in ``therapies.yaml`` (``min_age``), one year/month up and down, and a
   missing limit (``null``) turned into "adults only";
 * every ``preferred`` conclusion in the rule files, removed;
+* every order rule (``orders.rules.yaml``: its ``order_check`` conclusion), removed;
 * every code of the safety-relevant concepts in ``codes.yaml`` (pregnancy, lactation, I-131 and
   RAI orders, blood pressure, fusion terms, the BRAF V600E hotspot, the BRAF/RET/NTRK gene ids,
   the RET/NTRK fusion genes and aliases) and a stable sample of the other codes (those whose
@@ -76,8 +77,17 @@ FHIR_TESTS = [
     "tests/test_thyroid_from_fhir_genomics.py",
     "tests/test_thyroid_from_fhir_examples.py",
 ]
+# the order rules read the finished assessment: only the order tests can notice them
+ORDER_TESTS = [
+    "tests/test_thyroid_order_rules.py",
+    "tests/test_thyroid_orders.py",
+    "tests/test_thyroid_orders_e2e.py",
+    "tests/test_issue_4_clinical_review.py",
+    "tests/test_issue_9_clinical_review.py",
+]
 TESTS = {
     "codes.yaml": [*FHIR_TESTS, *RULE_TESTS[6:], *RULE_TESTS[:6]],
+    "orders.rules.yaml": ORDER_TESTS,
     "": [*RULE_TESTS, *FHIR_TESTS],
 }
 # codes.yaml `concepts:` keys whose every code is mutated (the rest are sampled).
@@ -167,6 +177,17 @@ def _preferred(name: str, lines: list[str]) -> Iterator[Mutant]:
         yield Mutant(name, i, new, f"preferred {m.group(1)} removed")
 
 
+def _order_rules(name: str, lines: list[str]) -> Iterator[Mutant]:
+    rule = ""
+    for i, text in enumerate(lines, 1):
+        head = re.match(r"^(\w+):\s*$", text)
+        if head:
+            rule = head.group(1)
+        if re.match(r"^\s+assert: \{type: order_check\b", text):
+            new = text[: text.index("assert:")] + "record: true"
+            yield Mutant(name, i, new, f"order rule {rule} removed")
+
+
 def _flow_items(text: str, after: int = 0) -> Iterator[tuple[int, int, str]]:
     """(start, end, item) of each item of the first ``[...]`` flow list from ``after`` on."""
     open_at = text.find("[", after)
@@ -238,7 +259,9 @@ def enumerate_mutants(knowledge: Path = KNOWLEDGE, every: int = 4) -> list[Mutan
     mutants = [*_numbers(read("thresholds.yaml")), *_ages(read("therapies.yaml"))]
     for path in sorted(knowledge.glob("*.yaml")):
         mutants += _blocking(path.name, read(path.name))
-        if path.name.endswith(".rules.yaml"):
+        if path.name == "orders.rules.yaml":
+            mutants += _order_rules(path.name, read(path.name))
+        elif path.name.endswith(".rules.yaml"):
             mutants += _preferred(path.name, read(path.name))
     mutants += _codes(read("codes.yaml"), every)
     return [m for m in mutants if _still_valid(knowledge, m)]
