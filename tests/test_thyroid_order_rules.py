@@ -175,6 +175,11 @@ def test_an_absorbed_candidate_is_said_on_the_winning_card():
     assert "B8" in rair[3]
     (driver,) = full["driver-absorbs-not-eligible"][0]
     assert "no RET fusion" in driver[3] and "not eligible" in driver[3]
+    # a non-blocking W-PREG joins the order's card; beside a blocking one it is not repeated
+    (caution,) = full["pregnancy-caution"][0]
+    assert "**W-PREG (H4):**" in caution[3]
+    (blocked,) = full["pregnancy-blocked"][0]
+    assert "**W-PREG (H4):**" not in blocked[3]
 
 
 def test_removing_any_order_rule_changes_some_case(tmp_path: Path):

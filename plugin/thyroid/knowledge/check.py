@@ -9,8 +9,9 @@ conclusion never reaches a clinician without a card template and a citation:
 * every drug a rule can place in a therapy list has an entry under ``drugs``;
 * every drug in ``therapies.yaml`` (which rules copy with ``$t.drug``) has one too;
 * every order rule (``orders.rules.yaml``) has an ``id`` and a ``source``, and every order card
-  kind it can conclude is a kind the order cards render and has its text under
-  ``order_cards.yaml`` ``cards`` (a held candidate, ``hold``, shows no card and needs none).
+  kind it can conclude is a kind the order cards render, for the target that renders it, and
+  has its text under ``order_cards.yaml`` ``cards`` (a held candidate, ``hold``, shows no card
+  and needs none).
 
 Run by :func:`plugin.thyroid.create_services`, so a broken knowledge edit stops start-up.
 """
@@ -115,10 +116,24 @@ def _order_problems(rules: Mapping[str, Any], order_cards: Mapping[str, Any]) ->
             if hold is not None and hold not in _HOLDS:
                 problems.append(f"order rule {name!r}: hold {hold!r} is not one of"
                                 f" {sorted(_HOLDS)}")
-            if not isinstance(fact.get("rank"), (int, float)) or not fact.get("target"):
-                problems.append(f"order rule {name!r}: an order_check needs a target and a"
-                                " numeric rank")
+            if not isinstance(fact.get("rank"), (int, float)):
+                problems.append(f"order rule {name!r}: an order_check needs a numeric rank")
+            target = str(fact.get("target") or "")
+            wanted = _target_of(kind)
+            if (target != wanted) if wanted else not target.startswith("$"):
+                problems.append(f"order rule {name!r}: kind {kind!r} is rendered for target"
+                                f" {wanted or 'an ordered drug ($alias.drug)'}, not {target!r}")
     return problems
+
+
+def _target_of(kind: str) -> str | None:
+    """The fixed target a card kind is rendered for; ``None``: an ordered drug."""
+    from plugin.thyroid.orders.cards import I131_TARGET, PREGNANCY_TARGET
+    from plugin.thyroid.orders.common import PREGNANCY_CAUTION
+
+    if kind == PREGNANCY_CAUTION:
+        return PREGNANCY_TARGET
+    return I131_TARGET if kind.startswith("order-i131-") else None
 
 
 def _asserted(rule: Mapping[str, Any]) -> list[Mapping[str, Any]]:
