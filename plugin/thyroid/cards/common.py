@@ -324,7 +324,11 @@ class CardContext:
                 picked.append(" ".join(str(per_drug["other"]).split()).format(
                     drugs=capitalise(join(rest))))
             return " ".join(dict.fromkeys(picked))
-        return str(wt.get("message", "")).format(drugs=drugs or join(names) or "these drugs")
+        return str(wt.get("message", "")).format(
+            drugs=drugs or join(names) or "these drugs",
+            # the threshold the rules compared against (thresholds.yaml, via the derivation)
+            threshold=activity_text(self.derivation.rai.threshold_mbq, grouped=True),
+        )
 
     def warning_sources(self, code: str) -> str:
         labels = [self.source_link(k) for k in self.wt(code).get("sources", [])

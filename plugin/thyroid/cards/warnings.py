@@ -29,7 +29,8 @@ def critical_cards(ctx: CardContext) -> list[RenderedCard]:
     """One critical card per blocking warning code (folded ones excepted)."""
     out: list[RenderedCard] = []
     done: set[str] = set()
-    for w in ctx.a.warnings:
+    # a non-fixable block (W-PREG, W-BLEED...) is read before a fixable one (W-HTN): §A4.11
+    for w in sorted(ctx.a.warnings, key=lambda x: x.fixable):
         if not w.blocking or w.code in done or folded_into_status(ctx, w):
             continue
         done.add(w.code)
@@ -59,8 +60,20 @@ def warning_card(ctx: CardContext, entries: list[Warning],
     age = ctx.record.age_on(ctx.a.evaluation_date)
     if w.blocking:
         template = wt.get("blocked") or "{code}: {title} ({drugs})"
+        held: list[str] = []
+        if all(e.fixable for e in entries):
+            # §A4.11: "fix first, then start" is said only of drugs nothing else blocks; a drug
+            # also under a non-fixable block (W-PREG...) is not to be started at all
+            startable = [d for d in drugs_list if not ctx.a.held(d)]
+            held = list(dict.fromkeys(x.code for d in drugs_list if d not in startable
+                                      for x in ctx.a.held(d)))
+            if startable:
+                drugs = join(startable)
+            elif wt.get("blocked_held"):
+                template = wt["blocked_held"]
         summary = template.format(drugs=drugs, age=f"age {age}" if age is not None else "age",
-                                  code=w.code, title=wt.get("title", "warning"))
+                                  code=w.code, title=wt.get("title", "warning"),
+                                  held=join(held))
     else:
         summary = f"{wt.get('title', w.code)} ({w.code})" + (f": {drugs}" if drugs_list else "")
     rules = [r for r in warning_own_rules(ctx, w) if r in ctx.t["rules"]]
