@@ -18,11 +18,12 @@ signed with the client's private key. We accept a token only when all of these h
 Failures raise :class:`ClientAuthError`. Its ``reason`` is for the audit log only: the HTTP answer
 is a bare 401 (``public_message``), so a caller learns nothing about which check failed. The token
 itself is never logged, stored, or put in an exception.
+
+The settings (issuers, algorithms, ``AUTH_MODE``) are read by :mod:`cds_hooks.client_auth_config`.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from collections.abc import Callable, Mapping
@@ -32,9 +33,18 @@ from typing import Any
 import jwt
 import requests
 
-from cds_hooks.jwks import JwksCache, JwksError, usable_keys
+from cds_hooks.client_auth_config import (
+    DEFAULT_ALGORITHMS,
+    ClientAuthConfigError,
+    IssuerConfig,
+    as_list,
+    checked_algorithms,
+    flag,
+    number_setting,
+    parse_issuers,
+)
+from cds_hooks.jwks import JwksCache, JwksError
 from cds_hooks.replay_cache import ReplayCache
-from cds_hooks.settings import parse_bool
 from cds_hooks.shared_state import (
     RedisJwksStore,
     RedisReplayCache,
@@ -44,14 +54,9 @@ from cds_hooks.shared_state import (
 
 audit = logging.getLogger("rair_cds.security")
 
-#: Always accepted (the spec RECOMMENDS both).
-DEFAULT_ALGORITHMS = ("ES384", "RS384")
-#: May be added with ``JWT_ALGORITHMS``. Everything else (none, HS*, EdDSA, ...) is refused.
-OPTIONAL_ALGORITHMS = frozenset({"ES256", "ES512", "RS256", "RS512", "PS256", "PS384", "PS512"})
 _KTY_FOR_ALG = {"ES": "EC", "RS": "RSA", "PS": "RSA"}
 _CURVE_FOR_ALG = {"ES256": "P-256", "ES384": "P-384", "ES512": "P-521"}
 
-AUTH_MODES = ("required", "off")
 MAX_TOKEN_LENGTH = 16384  # a signed CDS Hooks JWT is well under 2 KB; this bounds parsing work
 
 
@@ -69,22 +74,6 @@ class ClientAuthError(Exception):
         self.reason = reason
         self.issuer = issuer
         self.kid = kid
-
-
-class ClientAuthConfigError(ValueError):
-    """The authentication settings are invalid; raised at start-up, never per request."""
-
-
-@dataclass(frozen=True, slots=True)
-class IssuerConfig:
-    """One trusted CDS Client (an entry of ``JWT_ISSUERS``)."""
-
-    iss: str
-    jwks_url: str | None = None
-    jku_allowlist: tuple[str, ...] = ()
-    keys: Mapping[str, Mapping[str, Any]] | None = None  # static public JWKs by kid
-    tenants: tuple[str, ...] = ()  # empty: any tenant (or none)
-    fhir_servers: tuple[str, ...] = ()  # FHIR base URLs this client may hand us a token for
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,7 +106,7 @@ class ClientAuthenticator:
         if not issuers:
             raise ClientAuthConfigError("client authentication needs at least one JWT issuer")
         self.issuers = dict(issuers)
-        self.algorithms = _checked_algorithms(algorithms)
+        self.algorithms = checked_algorithms(algorithms)
         self.leeway = leeway
         self.max_lifetime = max_lifetime
         self._jwks = jwks_cache or JwksCache()
@@ -137,10 +126,10 @@ class ClientAuthenticator:
         shared = redis_from_config(config)  # RAIR_CDS_REDIS_URL: every worker and instance
         prefix = prefix_of(config)
         jwks_cache = JwksCache(
-            ttl=_number(config, "JWKS_CACHE_TTL_SECONDS", 300),
-            min_refetch_interval=_number(config, "JWKS_MIN_REFETCH_SECONDS", 30),
-            timeout=_number(config, "JWKS_TIMEOUT_SECONDS", 5),
-            max_bytes=int(_number(config, "JWKS_MAX_BYTES", 65536)),
+            ttl=number_setting(config, "JWKS_CACHE_TTL_SECONDS", 300),
+            min_refetch_interval=number_setting(config, "JWKS_MIN_REFETCH_SECONDS", 30),
+            timeout=number_setting(config, "JWKS_TIMEOUT_SECONDS", 5),
+            max_bytes=int(number_setting(config, "JWKS_MAX_BYTES", 65536)),
             allow_http=flag(config.get("JWKS_ALLOW_HTTP", False)),
             session=session,
             shared=RedisJwksStore(shared, prefix) if shared is not None else None,
@@ -148,13 +137,13 @@ class ClientAuthenticator:
         replay: ReplayCache | RedisReplayCache = (
             RedisReplayCache(shared, prefix)
             if shared is not None
-            else ReplayCache(int(_number(config, "JWT_REPLAY_CACHE_SIZE", 100_000)))
+            else ReplayCache(int(number_setting(config, "JWT_REPLAY_CACHE_SIZE", 100_000)))
         )
         return cls(
             issuers,
             algorithms=tuple(dict.fromkeys([*DEFAULT_ALGORITHMS, *extra])),
-            leeway=int(_number(config, "JWT_LEEWAY_SECONDS", 60)),
-            max_lifetime=int(_number(config, "JWT_MAX_LIFETIME_SECONDS", 3600)),
+            leeway=int(number_setting(config, "JWT_LEEWAY_SECONDS", 60)),
+            max_lifetime=int(number_setting(config, "JWT_MAX_LIFETIME_SECONDS", 3600)),
             jwks_cache=jwks_cache,
             replay_cache=replay,
         )
@@ -303,72 +292,6 @@ class ClientAuthenticator:
         return jwk
 
 
-def parse_issuers(raw: Any) -> dict[str, IssuerConfig]:
-    """Read ``JWT_ISSUERS`` (a mapping, or its JSON text from the environment).
-
-    :raises ClientAuthConfigError: if it is malformed.
-    """
-    if raw is None or raw == "":
-        return {}
-    if isinstance(raw, str):
-        try:
-            raw = json.loads(raw)
-        except ValueError as exc:
-            raise ClientAuthConfigError("JWT_ISSUERS is not valid JSON") from exc
-    if not isinstance(raw, Mapping):
-        raise ClientAuthConfigError("JWT_ISSUERS must map issuer URL to its settings")
-    issuers: dict[str, IssuerConfig] = {}
-    for iss, entry in raw.items():
-        if not isinstance(iss, str) or not iss or not isinstance(entry, Mapping):
-            raise ClientAuthConfigError(f"JWT_ISSUERS entry {iss!r} must be an object")
-        unknown = set(entry) - {"jwks_url", "jku_allowlist", "keys", "tenants", "fhir_servers"}
-        if unknown:
-            raise ClientAuthConfigError(f"JWT_ISSUERS[{iss!r}]: unknown keys {sorted(unknown)}")
-        jwks_url = entry.get("jwks_url")
-        if jwks_url is not None and not isinstance(jwks_url, str):
-            raise ClientAuthConfigError(f"JWT_ISSUERS[{iss!r}].jwks_url must be a URL")
-        static = entry.get("keys") or []
-        if isinstance(static, Mapping):  # accept a whole JWKS document too
-            static = static.get("keys", [])
-        keys = usable_keys(static)
-        if len(keys) != len(static):
-            raise ClientAuthConfigError(
-                f"JWT_ISSUERS[{iss!r}].keys: every key needs a unique kid, kty EC or RSA, "
-                "use sig, and no private members"
-            )
-        if not keys and not jwks_url and not entry.get("jku_allowlist"):
-            raise ClientAuthConfigError(f"JWT_ISSUERS[{iss!r}] has no keys, jwks_url or jku")
-        issuers[iss] = IssuerConfig(
-            iss=iss,
-            jwks_url=jwks_url,
-            jku_allowlist=tuple(as_list(entry.get("jku_allowlist"), f"{iss} jku_allowlist")),
-            keys=keys or None,
-            tenants=tuple(as_list(entry.get("tenants"), f"{iss} tenants")),
-            fhir_servers=tuple(as_list(entry.get("fhir_servers"), f"{iss} fhir_servers")),
-        )
-    return issuers
-
-
-def auth_mode(config: Mapping[str, Any]) -> str:
-    """The validated ``AUTH_MODE`` (``required`` by default).
-
-    :raises ClientAuthConfigError: if it is not one of :data:`AUTH_MODES`.
-    """
-    mode = str(config.get("AUTH_MODE", "required")).strip().lower()
-    if mode not in AUTH_MODES:
-        raise ClientAuthConfigError(f"AUTH_MODE must be one of {AUTH_MODES}, not {mode!r}")
-    return mode
-
-
-def _checked_algorithms(algorithms: tuple[str, ...]) -> tuple[str, ...]:
-    for alg in algorithms:
-        if alg not in DEFAULT_ALGORITHMS and alg not in OPTIONAL_ALGORITHMS:
-            raise ClientAuthConfigError(
-                f"JWT algorithm {alg!r} is not allowed (spec forbids none and symmetric algorithms)"
-            )
-    return tuple(algorithms)
-
-
 def _bearer_token(authorization_header: str | None) -> str:
     if not authorization_header:
         raise ClientAuthError("no Authorization header")
@@ -379,50 +302,6 @@ def _bearer_token(authorization_header: str | None) -> str:
     if len(token) > MAX_TOKEN_LENGTH:
         raise ClientAuthError("token too long")
     return token
-
-
-def as_list(value: Any, name: str) -> list[str]:
-    """A list-of-strings setting: a list, a JSON list, a comma list, or one string.
-
-    :raises ClientAuthConfigError: when it is none of these.
-    """
-    if value is None or value == "":
-        return []
-    if isinstance(value, str):
-        try:
-            value = json.loads(value)
-        except ValueError:
-            value = [part.strip() for part in value.split(",") if part.strip()]
-    if isinstance(value, str):
-        value = [value]
-    if not isinstance(value, list | tuple) or not all(isinstance(v, str) for v in value):
-        raise ClientAuthConfigError(f"{name} must be a list of strings")
-    return list(value)
-
-
-def _number(config: Mapping[str, Any], name: str, default: float) -> float:
-    value = config.get(name, default)
-    try:
-        number = float(value)
-    except (TypeError, ValueError) as exc:
-        raise ClientAuthConfigError(f"{name} must be a number") from exc
-    if number < 0:
-        raise ClientAuthConfigError(f"{name} must not be negative")
-    return number
-
-
-def flag(value: Any) -> bool:
-    """A boolean setting, strings read by :func:`cds_hooks.settings.parse_bool`.
-
-    :raises ClientAuthConfigError: for a string that is not a boolean (a typo in a security
-        switch must stop start-up, not silently read as false).
-    """
-    if isinstance(value, str):
-        try:
-            return parse_bool(value)
-        except ValueError as exc:
-            raise ClientAuthConfigError(f"{value[:40]!r} is not true or false") from exc
-    return bool(value)
 
 
 def _is_number(value: Any) -> bool:

@@ -25,7 +25,8 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from cds_hooks.client_auth import ClientIdentity, as_list, flag, parse_issuers
+from cds_hooks.client_auth import ClientIdentity
+from cds_hooks.client_auth_config import as_list, flag, parse_issuers
 from cds_hooks.errors import ConfigurationError, FhirServerError
 
 audit = logging.getLogger("rair_cds.security")

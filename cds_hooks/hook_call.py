@@ -24,7 +24,7 @@ import requests
 from pydantic import ValidationError
 
 from cds_hooks.cards import CdsResponse
-from cds_hooks.client_auth import flag
+from cds_hooks.client_auth_config import flag
 from cds_hooks.errors import DeadlineExceeded, PluginError
 from cds_hooks.feedback_store import IssuedCard
 from cds_hooks.fhir_client import FhirClient

@@ -24,11 +24,9 @@ from typing import Any
 
 from flask import Flask, Response, request
 
-from cds_hooks.client_auth import (
+from cds_hooks.client_auth import ClientAuthenticator, ClientAuthError, ClientIdentity
+from cds_hooks.client_auth_config import (
     ClientAuthConfigError,
-    ClientAuthenticator,
-    ClientAuthError,
-    ClientIdentity,
     auth_mode,
     flag,
     parse_issuers,

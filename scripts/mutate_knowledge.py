@@ -58,20 +58,33 @@ ENV_VAR = "RAIR_CDS_THYROID_KNOWLEDGE_DIR"  # plugin/thyroid/knowledge/loader.py
 # most mutants die there, and only the survivors pay for collecting the rest.
 FIRST_STAGE = ["tests/test_thyroid_knowledge_mutants.py", "tests/test_thyroid_knowledge_codes.py",
                "tests/test_thyroid_knowledge_preference.py"]
-RULE_TESTS = [
+# the assessment's tests (RULE_TESTS runs them first), then the cards', orders' and samples'
+ASSESSMENT_TESTS = [
     "tests/test_thyroid_rules_table.py",
+    "tests/test_thyroid_rules_table_status.py",
+    "tests/test_thyroid_rules_table_progression.py",
+    "tests/test_thyroid_rules_table_therapy.py",
+    "tests/test_thyroid_rules_table_safety.py",
     "tests/test_thyroid_rules_random.py",
     "tests/test_thyroid_rules_mapping.py",
     "tests/test_issue_3_clinical_review.py",
     "tests/test_issue_3_therapy_order.py",
     "tests/test_issue_4_clinical_review.py",
+    "tests/test_issue_4_not_indicated.py",
+]
+OUTPUT_TESTS = [
     "tests/test_thyroid_samples_e2e.py",
     "tests/test_thyroid_cards.py",
+    "tests/test_thyroid_cards_review.py",
     "tests/test_thyroid_orders.py",
+    "tests/test_thyroid_orders_alert_cache.py",
+    "tests/test_thyroid_orders_i131.py",
+    "tests/test_thyroid_orders_drugs.py",
     "tests/test_thyroid_knowledge_check.py",
     "tests/test_thyroid_orders_e2e.py",
     "tests/test_thyroid_demo_summary.py",
 ]
+RULE_TESTS = [*ASSESSMENT_TESTS, *OUTPUT_TESTS]
 FHIR_TESTS = [
     "tests/test_thyroid_from_fhir.py",
     "tests/test_thyroid_from_fhir_genomics.py",
@@ -80,13 +93,16 @@ FHIR_TESTS = [
 # the order rules read the finished assessment: only the order tests can notice them
 ORDER_TESTS = [
     "tests/test_thyroid_order_rules.py",
+    "tests/test_thyroid_orders_drugs.py",
+    "tests/test_thyroid_orders_i131.py",
     "tests/test_thyroid_orders.py",
     "tests/test_thyroid_orders_e2e.py",
     "tests/test_issue_4_clinical_review.py",
+    "tests/test_issue_4_not_indicated.py",
     "tests/test_issue_9_clinical_review.py",
 ]
 TESTS = {
-    "codes.yaml": [*FHIR_TESTS, *RULE_TESTS[6:], *RULE_TESTS[:6]],
+    "codes.yaml": [*FHIR_TESTS, *OUTPUT_TESTS, *ASSESSMENT_TESTS],
     "orders.rules.yaml": ORDER_TESTS,
     "": [*RULE_TESTS, *FHIR_TESTS],
 }

@@ -35,6 +35,13 @@ SCHEMAS_DIR = SHARED_DIR / "cds-hooks-schemas"
 if str(TESTS_DIR) not in sys.path:  # so that PLUGINS=["toy_plugin"] imports
     sys.path.insert(0, str(TESTS_DIR))
 
+from client_auth_helpers import (  # noqa: E402,F401 - the CDS Client JWT tests' keys and verifiers
+    ec_key,
+    jwks_server,
+    rsa_key,
+    static_auth,
+)
+from engine_helpers import engine  # noqa: E402,F401 - the rule-engine tests' module-scoped engine
 from pg_server import postgres_server, postgres_url  # noqa: E402,F401 - real PostgreSQL fixtures
 
 ASSESSMENT_SCHEMA = REPO_DIR / "docs" / "assessment.schema.json"
@@ -62,7 +69,7 @@ def make_app(tmp_path):
             "FHIR_SERVER_ALLOWLIST": list(TEST_FHIR_SERVERS),
             # the official assembled examples carry fhirServer without fhirAuthorization; tests
             # fetch for them from the mocked EHR. The default (True: no token, no fetch) is
-            # covered in test_cds_hooks_conformance.py.
+            # covered in test_cds_hooks_conformance_services.py.
             "FHIR_REQUIRE_AUTHORIZATION": False,
         }
         config.update(overrides)

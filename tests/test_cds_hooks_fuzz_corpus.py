@@ -16,7 +16,7 @@ import uuid
 
 import pytest
 import responses
-from test_cds_hooks_fuzz import (
+from fuzz_helpers import (
     EHR_TOKEN,
     EVIL,
     FHIR,

@@ -134,8 +134,9 @@ def test_one_mci_formatter_for_patient_view_and_order_cards():
 
 
 def test_the_thresholds_live_once_in_thresholds_yaml():
-    text = (Path(__file__).resolve().parents[1] / "rules" / "thyroid" / "order_cards.yaml")
-    data = text.read_text(encoding="utf-8")
+    folder = Path(__file__).resolve().parents[1] / "rules" / "thyroid"
+    data = "".join(p.read_text(encoding="utf-8") for p in sorted(folder.glob("order_card*.yaml")))
+    assert "i131-rair:" in data  # the order text and its parts
     assert "cumulative_threshold_mbq:" not in data and "diagnostic_below_mbq:" not in data
     reader = (Path(__file__).resolve().parents[1] / "plugin" / "thyroid" / "reading" / "record.py")
     assert "1110" not in reader.read_text(encoding="utf-8")

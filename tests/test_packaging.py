@@ -92,7 +92,9 @@ def test_the_sdist_and_the_wheel_carry_rules_samples_and_the_demo(installed):
     samples = {p.relative_to(ROOT / "fhir_samples").as_posix()
                for p in (ROOT / "fhir_samples").rglob("*.json")}
     assert {f"plugin/fhir_samples/{s}" for s in samples} <= files
-    assert "plugin/thyroid/demo/static/index.html" in files
+    static = {p.relative_to(ROOT).as_posix() for p in (ROOT / "plugin" / "thyroid" / "demo"
+                                                        / "static").iterdir()}
+    assert static and static <= files  # every page asset, each ES module of demo.js included
 
 
 def test_the_installed_package_reads_its_own_knowledge(installed):

@@ -56,7 +56,7 @@ def loaded():
     server = start_server()
     try:
         code, out, err = run_cli(["load-samples", "--fhir-server", server.base_url,
-                                  "--bearer-token", server.token])
+                                  f"--bearer-token={server.token}"])
         yield server, code, out + err
     finally:
         server.stop()
@@ -100,7 +100,7 @@ def test_a_second_run_changes_nothing(loaded):
     server, _, _ = loaded
     before = versions(server)
     code, out, err = run_cli(["load-samples", "--fhir-server", server.base_url,
-                              "--bearer-token", server.token])
+                              f"--bearer-token={server.token}"])
     assert code == 0, err
     rows = [ln.split("\t") for ln in out.splitlines() if "\t" in ln]
     assert len(rows) == len(SAMPLES) and all(row[2] == "unchanged" for row in rows)
@@ -113,7 +113,7 @@ def test_evaluate_from_the_server_reproduces_the_sample(sample, loaded):
     """Expected assessment, and the file form's assessment and cards (uuids aside)."""
     server, _, _ = loaded
     code, out, err = run_cli(["evaluate", "--fhir-server", server.base_url, "--patient",
-                              sample["patientId"], "--bearer-token", server.token,
+                              sample["patientId"], f"--bearer-token={server.token}",
                               "--as-of", AS_OF, "--format", "json"])
     assert code == 0, err
     result = json.loads(out)
@@ -131,16 +131,32 @@ def test_evaluate_text_form_prints_assessment_and_cards(loaded):
     server, _, _ = loaded
     sample = SAMPLES[1]
     code, out, _ = run_cli(["evaluate", "--fhir-server", server.base_url, "--patient",
-                            sample["patientId"], "--bearer-token", server.token, "--as-of", AS_OF])
+                            sample["patientId"], f"--bearer-token={server.token}",
+                            "--as-of", AS_OF])
     assert code == 0
     expected = json.loads(Path(sample["expected"]).read_text(encoding="utf-8"))
     assert f"Action:           {expected['action']}" in out and "\n[" in out
 
 
+def test_the_token_can_come_from_the_environment_not_the_command_line(loaded, monkeypatch):
+    # a token on the command line is in the process list; and one starting with "-" (as
+    # token_urlsafe can) is read by argparse as an option unless written --bearer-token=T
+    server, _, _ = loaded
+    sample = SAMPLES[1]
+    monkeypatch.setenv("RAIR_CDS_FHIR_BEARER_TOKEN", server.token)
+    code, out, err = run_cli(["evaluate", "--fhir-server", server.base_url, "--patient",
+                              sample["patientId"], "--as-of", AS_OF])
+    assert code == 0, err
+    monkeypatch.setenv("RAIR_CDS_FHIR_BEARER_TOKEN", "wrong-token-c0ffee")
+    code, _, err = run_cli(["evaluate", "--fhir-server", server.base_url, "--patient",
+                            sample["patientId"], "--as-of", AS_OF])
+    assert code == 1 and "401" in err
+
+
 def test_evaluate_an_unknown_patient_names_every_missing_key(loaded):
     server, _, _ = loaded
     code, out, err = run_cli(["evaluate", "--fhir-server", server.base_url, "--patient",
-                              "no-such-patient", "--bearer-token", server.token])
+                              "no-such-patient", f"--bearer-token={server.token}"])
     assert code == 1 and out == ""
     assert "prefetch key 'patient' is needed but could not be had" in err
     assert "answered 404" in err and server.token not in err
@@ -149,11 +165,11 @@ def test_evaluate_an_unknown_patient_names_every_missing_key(loaded):
 def test_dry_run_writes_nothing_and_only_writes_the_named_scenarios(empty_server):
     first, second = SAMPLES[0], SAMPLES[1]
     code, out, _ = run_cli(["load-samples", "--fhir-server", empty_server.base_url,
-                            "--bearer-token", empty_server.token, "--dry-run"])
+                            f"--bearer-token={empty_server.token}", "--dry-run"])
     assert code == 0 and f"{first['patientId']}\t{first['name']}\twould write" in out
     assert empty_server.call("GET", f"Patient/{first['patientId']}")[0] == 404
     code, out, _ = run_cli(["load-samples", "--fhir-server", empty_server.base_url,
-                            "--bearer-token", empty_server.token, "--only", second["name"]])
+                            f"--bearer-token={empty_server.token}", "--only", second["name"]])
     assert code == 0 and out.count("\n") == 2  # one patient line and the total
     assert empty_server.call("GET", f"Patient/{second['patientId']}")[0] == 200
     assert empty_server.call("GET", f"Patient/{first['patientId']}")[0] == 404
@@ -163,7 +179,7 @@ def test_a_refused_token_is_a_clear_401_and_no_token_is_printed(empty_server, ca
     wrong = "wrong-token-c0ffee"
     with caplog.at_level(logging.DEBUG):
         code, out, err = run_cli(["load-samples", "--fhir-server", empty_server.base_url,
-                                  "--bearer-token", wrong])
+                                  f"--bearer-token={wrong}"])
     assert code == 1
     assert "refused the credentials (401" in err
     assert "missing or wrong bearer token" in err  # the server's OperationOutcome text

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import pytest
 from flask import Flask
 
@@ -9,6 +12,8 @@ from plugin.thyroid.demo.blueprint import create_blueprint
 from plugin.thyroid.samples import sample_index
 
 SAMPLE_DATE = "2026-11-27"
+STATIC = Path(__file__).resolve().parents[1] / "plugin" / "thyroid" / "demo" / "static"
+MODULES = sorted(p.name for p in STATIC.glob("*.js"))
 
 
 def demo_app(make_app):
@@ -43,6 +48,28 @@ def test_page_is_served_with_its_assets(demo_client):
     page.close()
 
 
+def test_every_module_the_page_imports_is_served_as_javascript(demo_client):
+    # index.html loads demo.js as an ES module; it and every module it reaches by a relative
+    # import must exist and be served with a JavaScript type (browsers refuse modules otherwise)
+    page = demo_client.get("/demo/")
+    html = page.get_data(as_text=True)
+    page.close()
+    assert '<script type="module" src="static/demo.js">' in html
+    seen, todo = set(), ["demo.js"]
+    while todo:
+        name = todo.pop()
+        if name in seen:
+            continue
+        seen.add(name)
+        response = demo_client.get(f"/demo/static/{name}")
+        assert response.status_code == 200, name
+        assert "javascript" in response.content_type, name
+        source = response.get_data(as_text=True)
+        todo += re.findall(r'^import [^;]* from "\./([\w-]+\.js)";$', source, flags=re.MULTILINE)
+        response.close()
+    assert sorted(seen) == MODULES  # no module file the page never loads
+
+
 def test_demo_without_slash_redirects_to_the_page(demo_client):
     response = demo_client.get("/demo")
     assert response.status_code in (301, 308)
@@ -50,7 +77,7 @@ def test_demo_without_slash_redirects_to_the_page(demo_client):
 
 
 def test_page_loads_nothing_from_the_network(demo_client):
-    for path in ("/demo/", "/demo/static/demo.js", "/demo/static/demo.css"):
+    for path in ("/demo/", "/demo/static/demo.css", *(f"/demo/static/{m}" for m in MODULES)):
         response = demo_client.get(path)
         text = response.get_data(as_text=True)
         response.close()

@@ -10,6 +10,7 @@ import yaml
 
 from plugin.thyroid.knowledge.check import KnowledgeError, check_knowledge
 from plugin.thyroid.knowledge.loader import default_folder
+from plugin.thyroid.knowledge.parts import load_with_parts
 
 RULES_DIR = default_folder()
 
@@ -21,10 +22,17 @@ def _copy_rules(tmp_path: Path) -> Path:
 
 
 def _edit_cards(rules_dir: Path, edit) -> None:
-    path = rules_dir / "cards.yaml"
-    cards = yaml.safe_load(path.read_text(encoding="utf-8"))
+    """Edit the card text as one mapping; each section goes back to the file that holds it."""
+    main = rules_dir / "cards.yaml"
+    files = {main: yaml.safe_load(main.read_text(encoding="utf-8"))}
+    for name in files[main].get("parts", []):
+        files[rules_dir / name] = yaml.safe_load((rules_dir / name).read_text(encoding="utf-8"))
+    cards = load_with_parts(main)
     edit(cards)
-    path.write_text(yaml.safe_dump(cards, sort_keys=False), encoding="utf-8")
+    for path, sections in files.items():
+        kept = {key: value if key == "parts" else cards[key]
+                for key, value in sections.items() if key == "parts" or key in cards}
+        path.write_text(yaml.safe_dump(kept, sort_keys=False), encoding="utf-8")
 
 
 def test_the_shipped_knowledge_files_agree():
@@ -137,7 +145,7 @@ def test_a_broken_order_rule_stops_start_up(tmp_path, edit, expected):
 
 def test_an_order_card_kind_without_text_stops_start_up(tmp_path):
     rules_dir = _copy_rules(tmp_path)
-    path = rules_dir / "order_cards.yaml"
+    path = rules_dir / "order_card_text.yaml"  # the part of order_cards.yaml with `cards`
     data = yaml.safe_load(path.read_text(encoding="utf-8"))
     data["cards"].pop("trial-only")
     path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")

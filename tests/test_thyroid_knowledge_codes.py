@@ -150,7 +150,7 @@ def test_the_i131_order_total_ignores_a_coded_diagnostic_dose_of_unknown_activit
     """B0.3 / §5: only therapeutic doses count toward the cumulative activity, so a coded
     diagnostic dose whose activity is unknown leaves the total exact (issue 13: counting it
     turned "exactly 22,200 MBq" into "at least")."""
-    from test_thyroid_orders import assessment, i131_order, therapeutic
+    from orders_helpers import assessment, i131_order, therapeutic
 
     from plugin.thyroid.clinical_model import PatientRecord, RadioiodineAdministration
     from plugin.thyroid.orders.cards import cards_for_order

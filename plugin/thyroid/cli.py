@@ -25,7 +25,12 @@ from plugin.thyroid.cards.render import render
 from plugin.thyroid.knowledge.check import KnowledgeError
 from plugin.thyroid.knowledge.loader import Knowledge, load_knowledge
 from plugin.thyroid.pipeline import Pipeline, flatten_prefetch
-from plugin.thyroid.sandbox import add_token_option, evaluate_server, unavailable_lines
+from plugin.thyroid.sandbox import (
+    add_token_option,
+    bearer_token,
+    evaluate_server,
+    unavailable_lines,
+)
 
 
 def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -153,7 +158,7 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
 
         try:
             result = evaluate_server(args.fhir_server, args.patient, as_of,
-                                     access_token=args.bearer_token, knowledge=knowledge)
+                                     access_token=bearer_token(args), knowledge=knowledge)
         except CdsHooksError as exc:
             for line in unavailable_lines(exc.to_operation_outcome()):
                 print(f"rair-cds evaluate: {line}", file=sys.stderr)

@@ -19,6 +19,7 @@ import argparse
 import dataclasses
 import datetime as dt
 import json
+import os
 import sys
 from collections.abc import Mapping
 from pathlib import Path
@@ -56,10 +57,23 @@ def register_load_samples(subparsers: argparse._SubParsersAction) -> argparse.Ar
     return parser
 
 
+#: the environment variable a FHIR server's access token may come from instead of the command
+#: line (where other local users can read it in the process list)
+TOKEN_ENV_VAR = "RAIR_CDS_FHIR_BEARER_TOKEN"
+
+
 def add_token_option(parser: argparse.ArgumentParser) -> None:
     """``--bearer-token T``: sent as ``Authorization: Bearer T`` to the FHIR server only."""
     parser.add_argument("--bearer-token", metavar="T", default=None,
-                        help="access token for the FHIR server (sent to it only; never printed)")
+                        help="access token for the FHIR server (sent to it only; never printed);"
+                        f" default: ${TOKEN_ENV_VAR}. A token starting with '-' needs"
+                        " --bearer-token=T")
+
+
+def bearer_token(args: argparse.Namespace) -> str | None:
+    """The FHIR server's token: ``--bearer-token``, else ``$RAIR_CDS_FHIR_BEARER_TOKEN``."""
+    given = getattr(args, "bearer_token", None)
+    return given if given else (os.environ.get(TOKEN_ENV_VAR) or None)
 
 
 def run_load_samples(args: argparse.Namespace, out: TextIO | None = None,
@@ -76,7 +90,7 @@ def run_load_samples(args: argparse.Namespace, out: TextIO | None = None,
                   f"known: {', '.join(sorted(names))}", file=sys.stderr)
             return 2
         samples = [s for s in samples if s["name"] in args.only]
-    writer = FhirWriter(args.fhir_server, access_token=args.bearer_token,
+    writer = FhirWriter(args.fhir_server, access_token=bearer_token(args),
                         timeout=CLI_FHIR_TIMEOUT_SECONDS, session=session)
     verb, done = ("would write", "to write") if args.dry_run else ("wrote", "written")
     failed = 0

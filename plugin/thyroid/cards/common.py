@@ -16,13 +16,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from cds_hooks.cards import SUMMARY_MAX, Card, Indicator, OverrideReason, Source
 from plugin.thyroid.assessment.model import Assessment, Warning
 from plugin.thyroid.clinical_model import Histology, PatientRecord, activity_text
 from plugin.thyroid.facts.derivation import Derivation, derive
 from plugin.thyroid.knowledge.loader import default_folder
+from plugin.thyroid.knowledge.parts import load_with_parts
 
 
 @dataclass(frozen=True)
@@ -35,7 +34,8 @@ class RenderedCard:
 
 
 def load_templates(path: Path | None = None) -> Mapping[str, Any]:
-    """The parsed ``cards.yaml`` (cached per path; default: the knowledge folder's).
+    """The parsed ``cards.yaml`` with its ``parts`` (cached per path; default: the knowledge
+    folder's).
 
     :raises ValueError: when a required section is missing.
     """
@@ -44,7 +44,7 @@ def load_templates(path: Path | None = None) -> Mapping[str, Any]:
 
 @functools.lru_cache(maxsize=8)
 def _load_templates(path: Path) -> Mapping[str, Any]:
-    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    data = load_with_parts(path)
     for section in ("disclaimer", "sources", "rules", "drugs", "status", "actions", "warnings"):
         if section not in data:
             raise ValueError(f"{path}: section '{section}' is missing")

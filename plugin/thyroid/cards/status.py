@@ -77,7 +77,7 @@ def mdt_reason(ctx: CardContext) -> str:
         found.insert(0, reasons.get(hist.value, hist.value))
     if "A2b" in ctx.fired:  # §A4.14: RAI judged not appropriate
         found.insert(0, reasons.get("A2b", "RAI judged not appropriate"))
-    if any(f.value for f in ctx.record.airway_invasion):
+    if ctx.derivation.safety.flags.airway_invasion.on:  # as the rules read it
         found.append(reasons.get("airway", "airway invasion"))
     # a caveat on a listed drug (G4: "limited expected activity")
     found += [f"{o.drug}: {o.reason.split(' (')[0]}" for o in ctx.a.on_label if o.reason]

@@ -57,7 +57,7 @@ def warning_card(ctx: CardContext, entries: list[Warning],
     wt = ctx.wt(w.code)
     drugs_list = list(dict.fromkeys(d for e in entries for d in e.drugs))
     drugs = join(drugs_list) or "systemic therapy"
-    age = ctx.record.age_on(ctx.a.evaluation_date)
+    age = ctx.derivation.safety.age
     if w.blocking:
         template = wt.get("blocked") or "{code}: {title} ({drugs})"
         held: list[str] = []

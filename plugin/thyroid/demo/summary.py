@@ -25,8 +25,9 @@ from plugin.thyroid.clinical_model import (
     Histology,
     PatientRecord,
     RecistResponse,
+    TherapyExposure,
 )
-from plugin.thyroid.facts.common import Thresholds, latest_on
+from plugin.thyroid.facts.common import Thresholds
 from plugin.thyroid.facts.derivation import Derivation, derive
 
 HISTOLOGY_LABELS = {
@@ -63,7 +64,7 @@ def summarize(
             "source": record.patient_source,
             "birthDate": _iso(record.birth_date),
             "sex": record.sex,
-            "age": record.age_on(as_of),
+            "age": derivation.safety.age,
         },
         "diagnoses": [
             {
@@ -103,6 +104,8 @@ def summarize(
                 "end": _iso(t.end),
                 "stopReason": t.stop_reason.value if t.stop_reason else None,
                 "status": t.status,
+                # the rules' reading (the derivation's therapy history)
+                **_therapy_reading(derivation, t),
             }
             for t in _by_date(record.therapies, "start")
         ],
@@ -114,7 +117,7 @@ def summarize(
             {"source": x.source, "date": _iso(x.date), "value": x.value, "unit": x.unit}
             for x in _by_date(record.thyroglobulin)
         ],
-        "safety": safety(record, as_of),
+        "safety": safety(record, as_of, derivation=derivation),
         "dataQuality": [
             {"source": n.source, "message": n.message, "missing": n.missing}
             for n in record.data_quality
@@ -259,19 +262,18 @@ def progression(
     return {"events": events, "latestPdDate": max(pd_dates, default=None)}
 
 
-def safety(record: PatientRecord, as_of: dt.date) -> dict[str, Any]:
+def safety(
+    record: PatientRecord, as_of: dt.date, *, derivation: Derivation | None = None
+) -> dict[str, Any]:
     """The safety readings the drug warnings depend on (W-HTN, W-PREG, W-QT): the latest dated
     blood pressure, pregnancy status, lactation status, QTc and potassium on or before ``as_of``,
-    chosen as the rules choose them (:func:`plugin.thyroid.facts.common.latest_on`); ``None``
-    when none is on file. The rules also apply a recency window (``safety_window_days``)."""
-    bp = latest_on(
-        [b for b in record.blood_pressures if b.systolic is not None or b.diastolic is not None],
-        as_of,
-    )
-    preg = latest_on(record.pregnancy, as_of)
-    lact = latest_on(record.lactation, as_of)
-    qtc = latest_on(record.qtc_ms, as_of)
-    k = latest_on(record.potassium, as_of)
+    the derivation's own (``safety``, :mod:`plugin.thyroid.facts.safety`), so the page shows the
+    readings the rules used; ``None`` when none is on file. The rules also apply a recency
+    window (``safety_window_days``)."""
+    if derivation is None or derivation.as_of != as_of:
+        derivation = derive(record, as_of)
+    s = derivation.safety
+    bp, preg, lact, qtc, k = s.blood_pressure, s.pregnancy, s.lactation, s.qtc, s.potassium
     return {
         "bloodPressure": None if bp is None else {
             "source": bp.source, "date": _iso(bp.date),
@@ -289,6 +291,17 @@ def safety(record: PatientRecord, as_of: dt.date) -> dict[str, Any]:
         "potassium": None if k is None else {
             "source": k.source, "date": _iso(k.date), "value": k.value, "unit": k.unit,
         },
+    }
+
+
+def _therapy_reading(derivation: Derivation, t: TherapyExposure) -> dict[str, bool]:
+    """How the rules read one exposure: current, progressed on it, stopped for intolerance
+    (all False for an exposure started after the evaluation date)."""
+    reading = derivation.history.reading(t)
+    return {
+        "current": bool(reading and reading.current),
+        "progressedOn": bool(reading and reading.progressed_on),
+        "stoppedForIntolerance": bool(reading and reading.stopped_for_intolerance),
     }
 
 

@@ -11,11 +11,13 @@ or lists of strings; a value that is unknown is omitted (or flagged, e.g. ``has_
 Records dated after the evaluation date are ignored (the result must be reproducible with
 ``--as-of``), except planned surgery (W-WOUND).
 
-The builders live in concept modules: ``to_facts_common`` (thresholds, drug table, helpers),
-``to_facts_rai`` (administrations, activity), ``to_facts_scans`` (scans, A3 validity),
-``to_facts_progression`` (RECIST, §A4.5), ``to_facts_molecular`` (variants, §A4.3) and
-``to_facts_therapy`` (history, drugs, clinical flags, safety). This module keeps the patient,
-histology, Tg and structural-disease facts and the entry point :func:`to_facts`.
+What the record says is computed once, in the derivation (:mod:`plugin.thyroid.facts.derivation`:
+radioiodine, scans, monitoring episode and PD evidence, therapy history, testing, safety); the
+builders translate it into facts. They live in concept modules: ``common`` (thresholds, drug
+table, helpers), ``rai`` (administrations, activity), ``scans`` (scans, A3 validity),
+``progression`` (RECIST, §A4.5), ``molecular`` (variants, §A4.3) and ``therapy`` (history,
+drugs, clinical flags, safety). This module keeps the patient, histology, Tg and
+structural-disease facts and the entry point :func:`to_facts`.
 """
 
 from __future__ import annotations
@@ -27,21 +29,21 @@ from typing import Any
 from plugin.thyroid import clinical_model as cm
 from plugin.thyroid.facts.common import (
     MCI_MBQ,
+    FactContext,
     Thresholds,
-    _Ctx,
-    _iso,
-    _latest,
     add_months,
+    day_text,
+    latest_on,
     load_therapies,
     load_thresholds,
     mbq_text,
 )
 from plugin.thyroid.facts.derivation import Derivation, derive
-from plugin.thyroid.facts.molecular import _molecular
-from plugin.thyroid.facts.progression import _history_pd_events, _progression, episode_bounds
-from plugin.thyroid.facts.rai import _activity_conflict, _rai, intent_of
-from plugin.thyroid.facts.scans import _scans
-from plugin.thyroid.facts.therapy import _clinical, _drugs, _history, _safety
+from plugin.thyroid.facts.molecular import molecular_facts
+from plugin.thyroid.facts.progression import progression_fact
+from plugin.thyroid.facts.rai import activity_conflict_facts, intent_of, rai_fact
+from plugin.thyroid.facts.scans import scan_facts
+from plugin.thyroid.facts.therapy import clinical_facts, drug_facts, history_fact, safety_fact
 
 __all__ = [
     "MCI_MBQ",
@@ -60,7 +62,7 @@ _DTC = frozenset({"PTC", "FTC", "OTC"})  # A1
 _FOLLICULAR = _DTC | {"PDTC"}
 
 
-def _patient(rec: cm.PatientRecord, ctx: _Ctx, region: str) -> dict:
+def _patient(rec: cm.PatientRecord, ctx: FactContext, region: str) -> dict:
     fact: dict[str, Any] = {"type": "patient", "region": region, "has_age": False}
     if rec.patient_source:
         fact["ref"] = rec.patient_source
@@ -74,7 +76,7 @@ def _patient(rec: cm.PatientRecord, ctx: _Ctx, region: str) -> dict:
     return fact
 
 
-def _histology(rec: cm.PatientRecord, ctx: _Ctx) -> dict:
+def _histology(rec: cm.PatientRecord, ctx: FactContext) -> dict:
     found = [d for d in rec.diagnoses if d.histology is not None]
     fact: dict[str, Any] = {"type": "histology"}
     if not found:
@@ -111,7 +113,7 @@ def _histology(rec: cm.PatientRecord, ctx: _Ctx) -> dict:
     return fact
 
 
-def _tg(rec: cm.PatientRecord, ctx: _Ctx) -> list[dict]:
+def _tg(rec: cm.PatientRecord, ctx: FactContext) -> list[dict]:
     out = []
     for name, series in (("Tg", rec.thyroglobulin), ("TgAb", rec.tg_antibodies)):
         dated = sorted(
@@ -124,15 +126,15 @@ def _tg(rec: cm.PatientRecord, ctx: _Ctx) -> list[dict]:
                     "rising": True,
                     "marker": name,
                     "ref": [dated[-2].source, dated[-1].source],
-                    "label": f"{name} rising: {dated[-2].value:g} ({_iso(dated[-2].date)})"
-                    f" -> {dated[-1].value:g} ({_iso(dated[-1].date)})",
+                    "label": f"{name} rising: {dated[-2].value:g} ({day_text(dated[-2].date)})"
+                    f" -> {dated[-1].value:g} ({day_text(dated[-1].date)})",
                 }
             )
     return out
 
 
-def _structural(rec: cm.PatientRecord, ctx: _Ctx) -> dict:
-    last = _latest(rec.structural_disease, ctx)
+def _structural(rec: cm.PatientRecord, ctx: FactContext) -> dict:
+    last = latest_on(rec.structural_disease, ctx.as_of)
     absent = bool(last and not last.value)
     if absent:  # later structural evidence contradicts "no structural disease"
         later: list[cm.LesionSum | cm.NewLesion] = [
@@ -145,7 +147,7 @@ def _structural(rec: cm.PatientRecord, ctx: _Ctx) -> dict:
         fact.update(
             ref=last.source,
             label=f"Structural disease {'absent' if absent else 'present'}"
-            f" ({last.source}, {_iso(last.date)})",
+            f" ({last.source}, {day_text(last.date)})",
         )
     return fact
 
@@ -171,33 +173,25 @@ def to_facts(
     ``missingData``).
     """
     th = thresholds or load_thresholds()
-    ctx = _Ctx(as_of, th, therapies)
-    drugs_table = ctx.drugs
+    ctx = FactContext(as_of, th, therapies)
     if (derivation is None or derivation.record is not record or derivation.as_of != as_of
-            or derivation.thresholds != th):
-        derivation = derive(record, as_of, th)
+            or derivation.thresholds != th or derivation.therapies != ctx.therapies):
+        derivation = derive(record, as_of, th, ctx.therapies)
     facts: list[dict] = []
     patient = _patient(record, ctx, region)
     facts.append(patient)
     facts.append(_histology(record, ctx))
-    rai, dated_ther = _rai(record, ctx, derivation.rai)
+    rai, dated_ther = rai_fact(record, ctx, derivation.rai)
     facts.append(rai)
-    facts += _activity_conflict(record, [a for a in dated_ther], ctx)
-    scans, scan_status, infos = _scans(record, ctx, dated_ther, derivation.scans)
+    facts += activity_conflict_facts(record, [a for a in dated_ther], ctx)
+    scans, scan_status, infos = scan_facts(record, ctx, dated_ther, derivation.scans)
     facts += scans
     facts.append(scan_status)
 
-    episode_start, therapy_start = episode_bounds(record, ctx, dated_ther)
-    prog, pd_events = _progression(record, ctx, episode_start, therapy_start)
-    facts.append(prog)
-    # The history sees every dated PD, not only the episode's: a drug the patient progressed on
-    # before a later RAI or local therapy still failed (G1, "progressed on this drug").
-    exposures = [t for t in record.therapies if t.start is None or t.start <= as_of]
-    history_pd = sorted(set(pd_events) | set(_history_pd_events(record, ctx, exposures)))
-    history, _ = _history(record, ctx, history_pd, drugs_table)
-    progressed = history.pop("_progressed")
-    intolerant = history.pop("_intolerant")
-    facts.append(history)
+    monitored = derivation.monitoring
+    facts.append(progression_fact(monitored, record, ctx))
+    pd_events = monitored.pd_events
+    facts.append(history_fact(derivation.history))
 
     # B4 (JS-iv): the last therapeutic dose whose post-therapy scan showed uptake in all lesions.
     avid = [
@@ -226,14 +220,14 @@ def to_facts(
         facts.append(fact)
         scan_status["avid_pd"] = bool(after)  # JS-iv decided: A5:js-iv must not fire
 
-    clinical, flags = _clinical(record, ctx, patient.get("age"))
+    clinical, flags = clinical_facts(derivation.safety, ctx)
     facts.append(clinical)
     facts += flags
-    facts.append(_safety(record, ctx))
-    molecular, variants = _molecular(record, ctx)
+    facts.append(safety_fact(derivation.safety))
+    molecular, variants = molecular_facts(record, ctx)
     facts.append(molecular)
     facts += variants
-    facts += _drugs(record, ctx, region, progressed, intolerant)
+    facts += drug_facts(record, ctx, region, derivation.history)
     facts += _tg(record, ctx)
     facts.append(_structural(record, ctx))
     dq = [n for n in record.data_quality if n.missing]

@@ -106,15 +106,17 @@ def mbq_text(mbq: int) -> str:
     return activity_text(mbq)
 
 
-def _iso(day: dt.date | None) -> str:
+def day_text(day: dt.date | None) -> str:
+    """``day`` in ISO form, or ``"undated"``."""
     return day.isoformat() if day else "undated"
 
 
-def _num(x: float) -> Decimal:
+def decimal_of(x: float) -> Decimal:
+    """``x`` as an exact decimal of its shortest repr (RECIST arithmetic)."""
     return Decimal(str(x))
 
 
-class _Ctx:
+class FactContext:
     """What every fact builder needs: the day, the thresholds, the drug table (``therapies``, the
     parsed ``therapies.yaml``; ``drugs`` its drug entries) and the missing-data notes."""
 
@@ -146,9 +148,6 @@ def latest_on(items: Iterable[Any], as_of: dt.date) -> Any:
     return max(dated, key=lambda i: i.date) if dated else None
 
 
-def _latest(items: list, ctx: _Ctx) -> Any:
-    return latest_on(items, ctx.as_of)
-
-
-def _within(day: dt.date, ctx: _Ctx, days: int) -> bool:
-    return 0 <= ctx.days_ago(day) <= days
+def within_days(day: dt.date, as_of: dt.date, days: int) -> bool:
+    """``day`` is on or before ``as_of`` and at most ``days`` days before it."""
+    return 0 <= (as_of - day).days <= days

@@ -14,8 +14,15 @@ turns a
   therapeutic dose being post-therapy (docs/DECISIONS.md §D3);
 * ``testing``: which genes were tested, for point mutations and for fusions (§A4.3, E4:
   only a fusion-capable assay rules a fusion out);
-* ``recist_pd``: the lesion sums that are RECIST 1.1 progression over their nadir, episode and
-  therapy windows included (:func:`plugin.thyroid.facts.progression.recist_pd_points`).
+* ``monitoring``: the monitoring episode (§A4.5) with its nadir restart (C1b, C1c), its PD
+  evidence and every dated PD the therapy history counts
+  (:func:`plugin.thyroid.facts.progression.monitoring`); ``recist_pd`` the lesion sums that are
+  RECIST 1.1 progression over their nadir, episode and therapy windows included;
+* ``history``: the systemic-therapy history, with the one definition of "current therapy" and of
+  "stopped for progression / intolerance" (:func:`plugin.thyroid.facts.history.therapy_history`),
+  read by the rules' facts and by the order cards' continuation check alike;
+* ``safety``: age, the latest blood pressure, QTc, potassium, pregnancy and lactation status,
+  recent hemorrhage and the clinical flags (:func:`plugin.thyroid.facts.safety.safety_values`).
 
 The facts for the rules (:func:`plugin.thyroid.facts.builder.to_facts`), the patient-view cards, the
 order cards and the demo's record summary all read the same object, so they cannot disagree.
@@ -25,15 +32,16 @@ Every number comes from the thresholds (``rules/thyroid/thresholds.yaml``).
 from __future__ import annotations
 
 import datetime as dt
-import functools
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from plugin.thyroid import clinical_model as cm
-from plugin.thyroid.facts.common import Thresholds, load_thresholds
-from plugin.thyroid.facts.progression import RecistPd, recist_pd_points
+from plugin.thyroid.facts.common import Thresholds, load_therapies, load_thresholds
+from plugin.thyroid.facts.history import TherapyHistory, therapy_history
+from plugin.thyroid.facts.progression import Monitoring, RecistPd, monitoring
 from plugin.thyroid.facts.rai import RaiActivity, intent_of, rai_activity
+from plugin.thyroid.facts.safety import SafetyValues, safety_values
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,13 +91,24 @@ class Derivation:
     rai: RaiActivity
     scans: tuple[ScanReading, ...]  # in the record's order
     testing: TestingState
-    therapies: Mapping[str, Any] | None = None  # the drug table (None: the knowledge folder's)
+    monitoring: Monitoring
+    history: TherapyHistory
+    safety: SafetyValues
+    therapies: Mapping[str, Any]  # the drug table the history was read with
 
-    @functools.cached_property
+    @property
     def recist_pd(self) -> tuple[RecistPd, ...]:
-        """Every RECIST 1.1 PD point the rules count, in date order (computed on first use)."""
-        return tuple(recist_pd_points(self.record, self.as_of, self.thresholds, self.rai,
-                                      self.therapies))
+        """Every RECIST 1.1 PD point the rules count, in date order."""
+        return self.monitoring.recist_pd
+
+    def current_therapies(self, drug: str | None = None) -> tuple[cm.TherapyExposure, ...]:
+        """The current therapies (:func:`plugin.thyroid.facts.history.is_current`); with
+        ``drug``, those sharing an ingredient with it (``dabrafenib+trametinib`` and
+        ``trametinib``)."""
+        if drug is None:
+            return self.history.current
+        wanted = set(drug.split("+"))
+        return tuple(t for t in self.history.current if wanted & set(t.drug.split("+")))
 
     def scan_reading(self, scan: cm.RadioiodineScan) -> ScanReading:
         """The reading of ``scan`` (one of the record's scans)."""
@@ -105,15 +124,21 @@ def derive(
     """The derivation of ``record`` as of ``as_of``; ``thresholds`` and ``therapies`` (the drug
     table) default to the knowledge folder's."""
     th = thresholds or load_thresholds()
+    table = load_therapies() if therapies is None else therapies
     admins = [a for a in record.rai_administrations if a.date and a.date <= as_of]
+    rai = rai_activity(record, as_of, th)
+    monitored = monitoring(record, as_of, th, rai)
     return Derivation(
         record=record,
         as_of=as_of,
         thresholds=th,
-        rai=rai_activity(record, as_of, th),
+        rai=rai,
         scans=tuple(_scan_reading(s, admins, th) for s in record.scans),
         testing=testing_state(record),
-        therapies=therapies,
+        monitoring=monitored,
+        history=therapy_history(record, as_of, table["drugs"], monitored.history_pd),
+        safety=safety_values(record, as_of, th),
+        therapies=table,
     )
 
 

@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from plugin.thyroid import clinical_model as cm
-from plugin.thyroid.facts.common import _Ctx, load_therapies
+from plugin.thyroid.facts.common import FactContext, load_therapies
 from plugin.thyroid.facts.derivation import testing_state
 
 _FUSION_GENES = ("RET", "NTRK1", "NTRK2", "NTRK3", "ALK")
@@ -77,7 +77,7 @@ def _ntrk_resistance(
     }
 
 
-def _molecular(rec: cm.PatientRecord, ctx: _Ctx) -> tuple[dict, list[dict]]:
+def molecular_facts(rec: cm.PatientRecord, ctx: FactContext) -> tuple[dict, list[dict]]:
     present = [v for v in rec.variants if v.present]
     classes: dict[str, list[cm.Variant]] = {}
     facts = []

@@ -1,27 +1,27 @@
-"""Progression: RECIST 1.1 from lesion sums with the nadir rules (C1, C1a-c) and the category
-(C2, C3, §A4.5) for the thyroid fact mapper.
+"""Progression: RECIST 1.1 from lesion sums with the nadir rules (C1, C1a-c), the monitoring
+episode (§A4.5) and the PD evidence, computed once by :func:`monitoring` for the derivation;
+:func:`progression_fact` translates it into the ``progression`` fact (C2, C3).
 
-:func:`recist_pd_points` is the public view of the same computation (the demo's record summary
-marks exactly the sums the rules count as RECIST PD).
+The derivation's ``monitoring.recist_pd`` is what the demo's record summary marks as RECIST PD.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, TypeGuard
+from typing import Any, NamedTuple, TypeGuard
 
 from plugin.thyroid import clinical_model as cm
 from plugin.thyroid.facts.common import (
+    FactContext,
     Thresholds,
-    _Ctx,
-    _num,
     add_months,
+    decimal_of,
     load_thresholds,
 )
-from plugin.thyroid.facts.rai import RaiActivity, _rai
-from plugin.thyroid.facts.therapy import _history
+from plugin.thyroid.facts.history import current_therapy_start, exposures_on
+from plugin.thyroid.facts.rai import RaiActivity
 
 _PD_TEXT = "progression evidence"
 
@@ -38,12 +38,49 @@ class RecistPd:
     nadir_source: str
 
 
+class PdEvent(NamedTuple):
+    """One dated piece of PD evidence: a RECIST PD sum, a new lesion, a coded RECIST PD or a
+    worsened disease status (§A4.5 "PD on its date"); ``text`` is its evidence line."""
+
+    date: dt.date
+    source: str
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Monitoring:
+    """The monitoring episode and its progression evidence (C1, C1a-c, C2, C3, §A4.5).
+
+    ``episode_start`` is the last therapeutic RAI or local therapy, whichever is later;
+    ``therapy_start`` the current systemic therapy's start when the nadir restarts there (C1b),
+    None when the episode starts later (C1c) or no therapy is current. ``sums`` are the
+    episode's dated lesion sums; ``pd_events`` its PD evidence and ``non_pd_days`` its days
+    without PD, ``comparisons`` the RECIST comparisons made, ``near_miss`` a rise that met one
+    RECIST criterion only, ``recist_lines`` the RECIST evidence lines. ``undated_pd`` are the
+    sources of PD evidence without a date. ``history_pd`` is every dated PD the therapy history
+    counts (the episode's, coded PD of any date, RECIST PD within each therapy's window, G1);
+    ``recist_pd`` every RECIST PD point (the episode's and the windows', one per sum).
+    """
+
+    episode_start: dt.date | None
+    therapy_start: dt.date | None
+    sums: tuple[cm.LesionSum, ...]
+    pd_events: tuple[PdEvent, ...]
+    non_pd_days: tuple[dt.date, ...]
+    comparisons: int
+    near_miss: bool
+    recist_lines: tuple[str, ...]
+    undated_pd: tuple[str, ...]
+    history_pd: tuple[PdEvent, ...]
+    recist_pd: tuple[RecistPd, ...]
+
+
 def _pd_checks(nadir_mm: float, sum_mm: float, th: Thresholds) -> tuple[bool, bool]:
     """(up >= the PD percentage, up >= the PD millimetres) over the nadir, in exact decimals."""
-    nadir, value = _num(nadir_mm), _num(sum_mm)
+    nadir, value = decimal_of(nadir_mm), decimal_of(sum_mm)
     return (
-        value * 100 >= nadir * (100 + _num(th.recist_pd_percent)),
-        value - nadir >= _num(th.recist_pd_mm),
+        value * 100 >= nadir * (100 + decimal_of(th.recist_pd_percent)),
+        value - nadir >= decimal_of(th.recist_pd_mm),
     )
 
 
@@ -60,8 +97,8 @@ def _recist(sums: list[cm.LesionSum], therapy_start: dt.date | None, th: Any) ->
     out["points"] = []
     nadir: cm.LesionSum | None = None
     reset_done = therapy_start is None
-    pct = _num(th.recist_pd_percent)
-    mm = _num(th.recist_pd_mm)
+    pct = decimal_of(th.recist_pd_percent)
+    mm = decimal_of(th.recist_pd_mm)
     for s in sums:
         assert s.date is not None  # callers pass sums filtered to known dates
         if not reset_done and therapy_start is not None and s.date >= therapy_start:
@@ -69,14 +106,14 @@ def _recist(sums: list[cm.LesionSum], therapy_start: dt.date | None, th: Any) ->
         if nadir is not None:
             assert nadir.date is not None
             out["comparisons"] += 1
-            rise = _num(s.sum_mm) - _num(nadir.sum_mm)
+            rise = decimal_of(s.sum_mm) - decimal_of(nadir.sum_mm)
             pct_ok, mm_ok = _pd_checks(nadir.sum_mm, s.sum_mm, th)
             change = (
-                f"{s.date.isoformat()} sum {s.sum_mm:g} mm vs nadir {_num(nadir.sum_mm)} mm"
+                f"{s.date.isoformat()} sum {s.sum_mm:g} mm vs nadir {decimal_of(nadir.sum_mm)} mm"
                 f" ({nadir.date.isoformat()})"
             )
             if pct_ok and mm_ok:
-                out["pd"].append((s.date, s.source, f"RECIST PD: {change}"))
+                out["pd"].append(PdEvent(s.date, s.source, f"RECIST PD: {change}"))
                 out["lines"].append(f"RECIST PD: {change}")
                 out["points"].append(
                     RecistPd(s.date, s.source, s.sum_mm, nadir.sum_mm, nadir.date, nadir.source)
@@ -86,7 +123,7 @@ def _recist(sums: list[cm.LesionSum], therapy_start: dt.date | None, th: Any) ->
                     out["near_miss"] = True
                     out["lines"].append(f"Not PD (C1a: needs +{pct}% and +{mm} mm): {change}")
                 out["non_pd"].append(s.date)
-        if nadir is None or _num(s.sum_mm) < _num(nadir.sum_mm):
+        if nadir is None or decimal_of(s.sum_mm) < decimal_of(nadir.sum_mm):
             nadir = s
     return out
 
@@ -98,88 +135,48 @@ def _dated_sums(
     return sorted((s for s in rec.lesion_sums if keep(s.date)), key=lambda s: s.date or dt.date.min)
 
 
-def episode_bounds(
-    rec: cm.PatientRecord, ctx: _Ctx, dated_ther: list[cm.RadioiodineAdministration]
-) -> tuple[dt.date | None, dt.date | None]:
-    """(monitoring episode start, current therapy start) for the progression category.
-
-    The episode starts at the last therapeutic RAI (``dated_ther``, from ``_rai``) or the last
-    local therapy, whichever is later (§A4.5); the nadir restarts at the current systemic
-    therapy's start (C1b) unless the episode starts later (C1c).
-    """
-    local = [lt.date for lt in rec.local_therapies if ctx.known(lt.date)]
-    starts = [d for d in ([dated_ther[-1].date] if dated_ther else []) + local if d is not None]
-    episode_start = max(starts) if starts else None  # §A4.5
-    # The current therapy (needs no PD events to be found).
-    _, therapy_start = _history(rec, ctx, [], ctx.drugs)
-    if therapy_start is not None and episode_start is not None and therapy_start < episode_start:
-        therapy_start = None  # the episode start is later: C1c applies
-    return episode_start, therapy_start
-
-
-def _therapy_windows(rec: cm.PatientRecord, ctx: _Ctx, exposures: list) -> list[dict[str, Any]]:
+def _therapy_windows(
+    rec: cm.PatientRecord,
+    known: Callable[[dt.date | None], TypeGuard[dt.date]],
+    th: Thresholds,
+    exposures: list[cm.TherapyExposure],
+) -> list[dict[str, Any]]:
     """RECIST within each therapy's own window (start..end), nadir from its start (C1b)."""
-    sums = _dated_sums(rec, ctx.known)
+    sums = _dated_sums(rec, known)
     return [
         _recist(
-            [s for s in sums if s.date >= t.start and (t.end is None or s.date <= t.end)],
+            [s for s in sums
+             if s.date is not None and s.date >= t.start
+             and (t.end is None or s.date <= t.end)],
             t.start,
-            ctx.th,
+            th,
         )
         for t in exposures
         if t.start is not None
     ]
 
 
-def recist_pd_points(
-    rec: cm.PatientRecord,
-    as_of: dt.date,
-    thresholds: Thresholds | None = None,
-    rai: RaiActivity | None = None,
-    therapies: Mapping[str, Any] | None = None,
-) -> list[RecistPd]:
-    """Every RECIST 1.1 PD point the rules count, in date order: those of the current
-    monitoring episode (§A4.5, C1b, C1c) and those within each therapy's window (the history,
-    G1). A sum counted by both is listed once, with the episode's nadir. ``rai`` is the record's
-    counted radioiodine (the derivation's; computed here when not given)."""
-    ctx = _Ctx(as_of, thresholds or load_thresholds(), therapies)
-    _, dated_ther = _rai(rec, ctx, rai)
-    episode_start, therapy_start = episode_bounds(rec, ctx, dated_ther)
-
-    def in_episode(day: dt.date | None) -> TypeGuard[dt.date]:
-        return ctx.known(day) and (episode_start is None or day >= episode_start)
-
-    points: list[RecistPd] = _recist(_dated_sums(rec, in_episode), therapy_start, ctx.th)["points"]
-    exposures = [t for t in rec.therapies if t.start is None or t.start <= as_of]
-    for window in _therapy_windows(rec, ctx, exposures):
-        points += window["points"]
-    unique: dict[tuple[dt.date, str], RecistPd] = {}
-    for p in points:
-        unique.setdefault((p.date, p.source), p)
-    return sorted(unique.values(), key=lambda p: (p.date, p.source))
-
-
 def _coded_pd(
     rec: cm.PatientRecord, keep: Callable[[dt.date | None], TypeGuard[dt.date]]
-) -> tuple[list, list]:
+) -> tuple[list[PdEvent], list[dt.date]]:
     """Coded PD evidence (new lesion, RECIST PD, status worsened; §A4.5 "PD on its date") and
     coded non-PD days (SD/PR/CR, stable/improved) whose date passes ``keep``."""
-    pd_events: list[tuple[dt.date, str, str]] = []
+    pd_events: list[PdEvent] = []
     non_pd: list[dt.date] = []
     for n in rec.new_lesions:
         if keep(n.date):
-            pd_events.append((n.date, n.source, f"New lesion {n.date.isoformat()}"))
+            pd_events.append(PdEvent(n.date, n.source, f"New lesion {n.date.isoformat()}"))
     for r in rec.recist_responses:
         if keep(r.date):
             if r.response == cm.RecistResponse.PD:
-                pd_events.append((r.date, r.source, f"Coded RECIST PD {r.date.isoformat()}"))
+                pd_events.append(PdEvent(r.date, r.source, f"Coded RECIST PD {r.date.isoformat()}"))
             else:
                 non_pd.append(r.date)
     for d in rec.disease_statuses:
         if keep(d.date):
             if d.status == cm.DiseaseStatus.WORSENED:
                 pd_events.append(
-                    (d.date, d.source, f"Disease status worsened {d.date.isoformat()}")
+                    PdEvent(d.date, d.source, f"Disease status worsened {d.date.isoformat()}")
                 )
             elif d.status in (cm.DiseaseStatus.STABLE, cm.DiseaseStatus.IMPROVED):
                 non_pd.append(d.date)
@@ -204,47 +201,26 @@ def _undated_pd(rec: cm.PatientRecord) -> list[str]:
     )
 
 
-def _history_pd_events(rec: cm.PatientRecord, ctx: _Ctx, exposures: list) -> list:
-    """Every dated PD up to the evaluation date, whatever the monitoring episode, for the
-    therapy history (G1 "PD on or after a VEGFR TKI", "progressed on this drug"): coded PD
-    evidence on any date, plus RECIST PD computed within each therapy's own window with the
-    nadir from its start (C1b). Episode boundaries (§A4.5) limit comparators for the current
-    progression category, not what the patient is known to have progressed on."""
-    events = _coded_pd(rec, ctx.known)[0]
-    for window in _therapy_windows(rec, ctx, exposures):
-        events += window["pd"]
-    return sorted(set(events))
-
-
-def _progression(
-    rec: cm.PatientRecord, ctx: _Ctx, episode_start: dt.date | None, therapy_start: dt.date | None
-) -> tuple[dict, list]:
-    """RECIST 1.1 (C1, C1a-c) and the progression category (C2, C3, §A4.5)."""
+def progression_fact(m: Monitoring, rec: cm.PatientRecord, ctx: FactContext) -> dict:
+    """The ``progression`` fact (C1, C1a-c, C2, C3, §A4.5) from the derivation's monitoring."""
     th = ctx.th
-
-    def in_episode(day: dt.date | None) -> TypeGuard[dt.date]:
-        return ctx.known(day) and (episode_start is None or day >= episode_start)
-
     for group in (rec.lesion_sums, rec.new_lesions, rec.recist_responses, rec.disease_statuses):
         for item in group:
             if item.date is None:
                 ctx.note(f"date of {item.source} ({_PD_TEXT})")
             elif item.date > ctx.as_of:
                 ctx.note(f"{item.source} is dated {item.date} (after the evaluation date; ignored)")
-    undated_pd = _undated_pd(rec)
-    sums = _dated_sums(rec, in_episode)
-    r = _recist(sums, therapy_start, th)
-    coded, coded_non_pd = _coded_pd(rec, in_episode)
-    pd_events: list[tuple[dt.date, str, str]] = r["pd"] + coded
-    non_pd_days: list[dt.date] = r["non_pd"] + coded_non_pd
-    near_miss = r["near_miss"]
-    comparisons = r["comparisons"]
-    lines = r["lines"]
-    pd_events.sort()
+    undated_pd = list(m.undated_pd)
+    sums = m.sums
+    pd_events = m.pd_events
+    non_pd_days = m.non_pd_days
+    comparisons = m.comparisons
+    lines = list(m.recist_lines)
+    episode_start, therapy_start = m.episode_start, m.therapy_start
     fact: dict[str, Any] = {
         "type": "progression",
         "pd": bool(pd_events),
-        "near_miss": near_miss,
+        "near_miss": m.near_miss,
         "comparisons": comparisons,
         "on_therapy": therapy_start is not None,
         "episode_known": episode_start is not None,
@@ -283,4 +259,53 @@ def _progression(
     fact["label"] = f"Progression {value} ({nadir_rule}; {comparisons} comparison(s))" + (
         ": " + "; ".join(lines) if lines else ""
     )
-    return fact, pd_events
+    return fact
+
+
+def monitoring(
+    rec: cm.PatientRecord, as_of: dt.date, th: Thresholds, rai: RaiActivity
+) -> Monitoring:
+    """The :class:`Monitoring` of ``rec`` as of ``as_of``; ``rai`` is the counted radioiodine."""
+
+    def known(day: dt.date | None) -> TypeGuard[dt.date]:
+        return day is not None and day <= as_of
+
+    # §A4.5: the episode starts at the last therapeutic RAI or local therapy, whichever is later
+    last_rai = max((a.date for a in rai.therapeutic if a.date is not None), default=None)
+    starts = [d for d in [last_rai, *(lt.date for lt in rec.local_therapies)] if known(d)]
+    episode_start = max(starts) if starts else None
+    therapy_start = current_therapy_start(rec, as_of)
+    if therapy_start is not None and episode_start is not None and therapy_start < episode_start:
+        therapy_start = None  # the episode start is later: C1c applies
+
+    def in_episode(day: dt.date | None) -> TypeGuard[dt.date]:
+        return known(day) and (episode_start is None or day >= episode_start)
+
+    sums = _dated_sums(rec, in_episode)
+    r = _recist(sums, therapy_start, th)
+    coded, coded_non_pd = _coded_pd(rec, in_episode)
+    pd_events = sorted(r["pd"] + coded)
+    # The history sees every dated PD, not only the episode's: a drug the patient progressed on
+    # before a later RAI or local therapy still failed (G1, "progressed on this drug").
+    windows = _therapy_windows(rec, known, th, exposures_on(rec, as_of))
+    history = set(pd_events) | set(_coded_pd(rec, known)[0])
+    points: list[RecistPd] = list(r["points"])
+    for window in windows:
+        history |= set(window["pd"])
+        points += window["points"]
+    unique: dict[tuple[dt.date, str], RecistPd] = {}
+    for p in points:
+        unique.setdefault((p.date, p.source), p)
+    return Monitoring(
+        episode_start=episode_start,
+        therapy_start=therapy_start,
+        sums=tuple(sums),
+        pd_events=tuple(pd_events),
+        non_pd_days=tuple(r["non_pd"] + coded_non_pd),
+        comparisons=r["comparisons"],
+        near_miss=r["near_miss"],
+        recist_lines=tuple(r["lines"]),
+        undated_pd=tuple(_undated_pd(rec)),
+        history_pd=tuple(sorted(history)),
+        recist_pd=tuple(sorted(unique.values(), key=lambda p: (p.date, p.source))),
+    )

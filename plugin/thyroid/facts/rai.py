@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from plugin.thyroid import clinical_model as cm
-from plugin.thyroid.facts.common import Thresholds, _Ctx, _iso, load_thresholds, mbq_text
+from plugin.thyroid.facts.common import FactContext, Thresholds, day_text, load_thresholds, mbq_text
 
 
 def intent_of(adm: cm.RadioiodineAdministration, th: Thresholds) -> str:
@@ -111,7 +111,7 @@ def _activity(rec: cm.PatientRecord, as_of: dt.date, th: Thresholds) -> RaiActiv
     # Two therapeutic administrations on the same day are one dose recorded twice (e.g. a
     # MedicationAdministration and a Procedure): counting both could fake JS-v (B5, §5). The
     # day counts once, with its smallest known activity; differing activities leave the total
-    # a lower bound (A5) and raise W-DATA-CONFLICT (A6, see _activity_conflict).
+    # a lower bound (A5) and raise W-DATA-CONFLICT (A6, see activity_conflict_facts).
     # Positions in ``admins``, not the objects, identify a record (two equal records may be
     # the same object).
     rec_idx = [i for i, intent in enumerate(intents) if intent == "therapeutic"]
@@ -202,8 +202,8 @@ def _same_day_index_groups(
     return list(groups.values())
 
 
-def _rai(
-    rec: cm.PatientRecord, ctx: _Ctx, view: RaiActivity | None = None
+def rai_fact(
+    rec: cm.PatientRecord, ctx: FactContext, view: RaiActivity | None = None
 ) -> tuple[dict, list[cm.RadioiodineAdministration]]:
     """The ``rai`` fact from ``view`` (the derivation's; computed here when not given)."""
     th = ctx.th
@@ -220,7 +220,7 @@ def _rai(
     incomplete = not view.complete
     dated = sorted((a for a in therapeutic if a.date), key=lambda a: a.date or dt.date.min)
     lines = [
-        f"{_iso(a.date)} "
+        f"{day_text(a.date)} "
         + (mbq_text(a.activity_mbq) if a.activity_mbq is not None else "activity unknown")
         for a in sorted(therapeutic, key=lambda a: a.date or dt.date.min)
     ]
@@ -245,22 +245,25 @@ def _rai(
         fact["last_therapeutic_days_ago"] = ctx.days_ago(dated[-1].date)
     for a in therapeutic:
         if a.activity_mbq is None:
-            ctx.note(f"activity (with unit) of the {_iso(a.date)} therapeutic RAI ({a.source})")
+            ctx.note(f"activity (with unit) of the {day_text(a.date)} therapeutic RAI ({a.source})")
         if a.date is None:
             ctx.note(f"date of the therapeutic RAI administration {a.source}")
     for a in unknown:
         if _intent_contradicted(a, th):
             assert a.activity_mbq is not None  # _intent_contradicted implies a known activity
             ctx.note(
-                f"intent of the {_iso(a.date)} RAI administration ({a.source}): coded diagnostic"
-                f" but {mbq_text(a.activity_mbq)}"
+                f"intent of the {day_text(a.date)} RAI administration ({a.source}): coded"
+                f" diagnostic but {mbq_text(a.activity_mbq)}"
             )
         else:
-            ctx.note(f"intent and activity of the {_iso(a.date)} RAI administration ({a.source})")
+            ctx.note(f"intent and activity of the {day_text(a.date)} RAI administration"
+                     f" ({a.source})")
     return fact, dated
 
 
-def _activity_conflict(rec: cm.PatientRecord, therapeutic: list, ctx: _Ctx) -> list[dict]:
+def activity_conflict_facts(
+    rec: cm.PatientRecord, therapeutic: list, ctx: FactContext
+) -> list[dict]:
     """A6: a summary that disagrees with the itemized sum, or has no usable unit."""
     out: list[dict[str, Any]] = []
     for s in rec.cumulative_summaries:
@@ -278,11 +281,11 @@ def _activity_conflict(rec: cm.PatientRecord, therapeutic: list, ctx: _Ctx) -> l
             {
                 "type": "activity_conflict",
                 "ref": s.source,
-                "label": f"Cumulative activity conflict ({_iso(s.date)}): {why};"
+                "label": f"Cumulative activity conflict ({day_text(s.date)}): {why};"
                 " itemized administrations are used",
             }
         )
-    # A6: the same day recorded more than once (counted once by _rai), or a coded intent that
+    # A6: the same day recorded more than once (counted once by rai_fact), or a coded intent that
     # contradicts the activity (treated as unknown by intent_of).
     th = ctx.th
     admins = [a for a in rec.rai_administrations if a.date is not None and a.date <= ctx.as_of]
@@ -308,7 +311,7 @@ def _activity_conflict(rec: cm.PatientRecord, therapeutic: list, ctx: _Ctx) -> l
                 {
                     "type": "activity_conflict",
                     "ref": a.source,
-                    "label": f"RAI administration ({_iso(a.date)}) coded diagnostic but"
+                    "label": f"RAI administration ({day_text(a.date)}) coded diagnostic but"
                     f" {mbq_text(a.activity_mbq)}: intent treated as unknown",
                 }
             )
@@ -320,8 +323,8 @@ def _activity_conflict(rec: cm.PatientRecord, therapeutic: list, ctx: _Ctx) -> l
                 {
                     "type": "activity_conflict",
                     "ref": a.source,
-                    "label": f"RAI administration ({_iso(a.date)}) has no activity with a usable"
-                    " unit: not guessed, the cumulative activity is a lower bound",
+                    "label": f"RAI administration ({day_text(a.date)}) has no activity with a"
+                    " usable unit: not guessed, the cumulative activity is a lower bound",
                 }
             )
     return out

@@ -5,12 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from plugin.thyroid import clinical_model as cm
-from plugin.thyroid.facts.common import _Ctx
+from plugin.thyroid.facts.common import FactContext
 from plugin.thyroid.facts.derivation import ScanReading
 
 
-def _scans(
-    rec: cm.PatientRecord, ctx: _Ctx, dated_ther: list, readings: tuple[ScanReading, ...]
+def scan_facts(
+    rec: cm.PatientRecord, ctx: FactContext, dated_ther: list, readings: tuple[ScanReading, ...]
 ) -> tuple[list[dict], dict, list]:
     """The scan facts; ``readings`` are the derivation's (kind and the dose each scan follows)."""
     th = ctx.th

@@ -24,6 +24,8 @@ from typing import Any
 
 import yaml
 
+from plugin.thyroid.knowledge.parts import load_with_parts
+
 # conclusion fact type -> (the field that names it, the cards.yaml section that words it)
 _WORDED = {
     "action": ("value", "actions"),
@@ -43,11 +45,15 @@ def check_knowledge(rules_dir: Path) -> None:
     """Raise :class:`KnowledgeError` listing every conclusion that has no card text."""
     from plugin.thyroid.knowledge.loader import ORDER_RULES
 
-    cards = _load(rules_dir / "cards.yaml")
+    try:
+        cards = load_with_parts(rules_dir / "cards.yaml")
+        order_cards = load_with_parts(rules_dir / "order_cards.yaml")
+    except (OSError, ValueError, yaml.YAMLError) as exc:
+        raise KnowledgeError(f"cannot read the card text (cards.yaml, order_cards.yaml, their"
+                             f" parts): {exc}") from exc
     therapies = _load(rules_dir / "therapies.yaml")
     problems = list(_problems(_rules(rules_dir), cards, therapies))
-    problems += _order_problems(_load(rules_dir / ORDER_RULES),
-                                _load(rules_dir / "order_cards.yaml"))
+    problems += _order_problems(_load(rules_dir / ORDER_RULES), order_cards)
     if problems:
         raise KnowledgeError("knowledge files disagree: " + "; ".join(sorted(set(problems))))
 

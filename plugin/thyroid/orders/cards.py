@@ -158,7 +158,7 @@ def _with_pregnancy_caution(b: OrderCardBuilder, cards: list[OrderCard],
     order = b.order
     if not checks or checks[0].get("hold"):
         return cards
-    what = ("Lactation" if b.record.lactation else
+    what = ("Lactation" if b.derivation.safety.lactating else
             "A pregnancy status that is not current (older than the safety window or undated)")
     caution = " ".join(b.text.data["pregnancy_caution"].split()).format(what=what)
     for i, c in enumerate(cards):

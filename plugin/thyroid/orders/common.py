@@ -16,8 +16,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from cds_hooks.cards import (
     SUMMARY_MAX,
     Action,
@@ -33,6 +31,7 @@ from plugin.thyroid.cards.common import load_templates
 from plugin.thyroid.clinical_model import PatientRecord
 from plugin.thyroid.facts.derivation import Derivation, derive
 from plugin.thyroid.knowledge.loader import default_folder
+from plugin.thyroid.knowledge.parts import load_with_parts
 
 # card kinds (HookResult.card_kinds values; also the alert-cache signature)
 I131_RAIR = "order-i131-rair"
@@ -116,8 +115,7 @@ class OrderCardText:
 
 @functools.lru_cache(maxsize=4)
 def _load(path: Path) -> OrderCardText:
-    with path.open(encoding="utf-8") as handle:
-        data = yaml.safe_load(handle)
+    data = load_with_parts(path)
     drug_to_driver = {
         drug: name for name, spec in data["drivers"].items() for drug in spec["drugs"]
     }
@@ -125,9 +123,9 @@ def _load(path: Path) -> OrderCardText:
 
 
 def load_order_text(path: Path | None = None) -> OrderCardText:
-    """Load ``rules/thyroid/order_cards.yaml`` (cached per path).
+    """Load ``rules/thyroid/order_cards.yaml`` with its ``parts`` (cached per path).
 
-    :raises OSError, yaml.YAMLError, KeyError: when the file is missing or malformed.
+    :raises OSError, yaml.YAMLError, KeyError, ValueError: when a file is missing or malformed.
     """
     return _load(Path(path or default_folder() / "order_cards.yaml").resolve())
 

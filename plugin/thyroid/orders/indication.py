@@ -12,8 +12,9 @@ module words the card and states the continuation fact the rules read.
 A continuation gets no card (rule ``O4b:continuation`` holds it; the response lists it in
 ``suppressedCards`` with the reason :func:`continuation` gives):
 
-* the record (``PatientRecord.therapies``, drafts excluded) shows the same drug ongoing: status in
-  ``not_indicated.ongoing_status`` and no end date, or an end after the evaluation date;
+* the same drug is a current therapy, exactly as the rules read it (the derivation's
+  ``history.current``, :func:`plugin.thyroid.facts.history.is_current`: started on or before the
+  evaluation date, not ended before it, not of a stopped status; drafts never enter the record);
 * the draft MedicationRequest has ``priorPrescription`` (a renewal);
 * its ``courseOfTherapyType`` is ``continuous`` and the record shows any prior exposure to the drug.
 
@@ -64,9 +65,7 @@ def continuation(b: OrderCardBuilder, drug: str) -> str | None:
     """Why this order continues a current therapy, or ``None`` when it does not."""
     spec = b.text.data["not_indicated"]
     as_of = b.assessment.evaluation_date
-    same = [t for t in b.record.therapies if drug_matches(t.drug, drug)]
-    ongoing = [t for t in same if t.status in spec["ongoing_status"]
-               and (t.end is None or t.end > as_of)]
+    ongoing = list(b.derivation.current_therapies(drug))
     if ongoing and _covers(ongoing, drug):
         return f"continuation of current therapy: {drug} ongoing in {_refs(ongoing)}"
     resource = b.order.resource
@@ -74,7 +73,8 @@ def continuation(b: OrderCardBuilder, drug: str) -> str | None:
     if isinstance(prior_rx, Mapping) and prior_rx:
         ref = prior_rx.get("reference") or prior_rx.get("display") or "a prior prescription"
         return f"continuation of current therapy: renewal of {ref} (priorPrescription)"
-    prior = [t for t in same if t.start is None or t.start <= as_of]
+    prior = [t for t in b.record.therapies
+             if drug_matches(t.drug, drug) and (t.start is None or t.start <= as_of)]
     if prior and _covers(prior, drug) and _continuous(resource, spec["course_of_therapy_system"]):
         return (f"continuation of current therapy: continuous course, prior {drug} in"
                 f" {_refs(prior)}")

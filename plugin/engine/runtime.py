@@ -1,4 +1,4 @@
-"""plugin.engine: the one ``evaluate(facts)`` seam over durable_rules.
+"""plugin.engine.runtime: the one ``evaluate(facts)`` seam over durable_rules.
 
 durable_rules (2.0.28, a Rete engine with a C core) crashes, swallows errors and drops
 facts when used the way its README shows. Everything the project learned about that is
@@ -23,19 +23,19 @@ describes, and nothing else in rair-cds touches durable directly:
 A ``$alias.field`` copy of a field the matched fact lacks fails the evaluation: facts
 that may lack a field need a rule that doesn't copy it.
 
-Reading and checking the YAML rule files is :mod:`plugin.engine_loader`; this module builds
-the durable ruleset from what it returns and runs evaluations.
+Reading and checking the YAML rule files is :mod:`plugin.engine.loader`, the input-fact checks
+are :mod:`plugin.engine.facts` and the id pools :mod:`plugin.engine.ids`; this module builds the
+durable ruleset from what the loader returns and runs evaluations.
 
 Build the engine once per worker process, after any fork (§1 item 7), and reuse it.
 """
 
 from __future__ import annotations
 
-import functools
 import json
 import queue
 import threading
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -43,39 +43,26 @@ from typing import Any
 import durable_rules_engine as _dre
 from durable import engine as _durable
 
-from plugin.engine_loader import (
-    MAX_PROPERTIES,
+from plugin.engine.errors import RuleEngineError
+from plugin.engine.facts import prepare_facts
+from plugin.engine.ids import (
+    DERIVED_IDS,
+    MAX_DERIVED,
     SENTINEL_RULE,
     SENTINEL_TYPE,
-    CompiledRule,
-    RuleEngineError,
-    RuleInfo,
-    Template,
-    check_json_value,
-    load_rules,
+    check_id_pools,
+    sid_pool,
 )
-from plugin.engine_loader import MAX_STRING_BYTES as MAX_STRING_BYTES  # re-exported
+from plugin.engine.loader import CompiledRule, RuleInfo, Template, load_rules
 
-__all__ = [
-    "EngineResult",
-    "RuleEngine",
-    "RuleEngineError",
-    "RuleInfo",
-    "check_distinct_hashes",
-    "fnv1a_32",
-]
+__all__ = ["MAX_STATE_POOL", "EngineResult", "RuleEngine"]
 
-#: Most input facts one evaluation may carry; also the size of the derived-id pool.
-MAX_FACTS = 20_000
-#: Most derived facts one evaluation may assert.
-MAX_DERIVED = 20_000
 #: durable keeps at most 1,024 live states per ruleset (§3.10).
 MAX_STATE_POOL = 1_024
 
 #: How long an evaluation waits for a free sid before giving up.
 _SID_WAIT_SECONDS = 30.0
 
-_SENTINEL_ID = "b0"
 _SENTINEL_ACTION = "_sentinel"
 
 # One lock for every durable call in the process, not one per engine: the C core keeps
@@ -83,8 +70,6 @@ _SENTINEL_ACTION = "_sentinel"
 # at a time per process (§1 item 7). It costs nothing measurable: the C extension holds
 # the GIL throughout anyway.
 _DURABLE_LOCK = threading.Lock()
-
-_RESERVED_FACT_KEYS = frozenset({"sid", "fhir_id"})
 
 
 @dataclass(frozen=True)
@@ -98,54 +83,6 @@ class EngineResult:
 
     derived: list[dict]
     fired: list[str]
-
-
-# --------------------------------------------------------------------------- hashes
-
-
-def fnv1a_32(text: str) -> int:
-    """Return the FNV-1a-32 hash durable uses to identify states and facts (§3.2)."""
-    h = 0x811C9DC5
-    for byte in text.encode("utf-8"):
-        h = ((h ^ byte) * 0x01000193) & 0xFFFFFFFF
-    return h
-
-
-def check_distinct_hashes(ids: Iterable[str]) -> None:
-    """Check that no two of ``ids`` share an FNV-1a-32 hash.
-
-    durable compares only the hash, never the string, so two colliding ids silently
-    drop a fact or join two states (§3.2).
-
-    :raises RuleEngineError: naming the first colliding pair.
-    """
-    seen: dict[int, str] = {}
-    for text in ids:
-        h = fnv1a_32(text)
-        other = seen.setdefault(h, text)
-        if other != text:
-            raise RuleEngineError(
-                f"ids {other!r} and {text!r} share FNV-1a-32 hash {h:#010x}; "
-                "durable_rules would treat them as one (RULE-ENGINE.md §3.2)"
-            )
-
-
-_FACT_IDS = tuple(f"f{i}" for i in range(MAX_FACTS))
-_DERIVED_IDS = tuple(f"d{i}" for i in range(MAX_DERIVED))
-
-
-def _sids(pool_size: int) -> list[str]:
-    return [f"s{i}" for i in range(pool_size)]
-
-
-@functools.cache
-def _check_id_pools(pool_size: int) -> None:
-    # The state itself is stored as a fact with id "sid-<sid>" (seen in do_actions'
-    # state dict), so those ids join the check too. Cached: ~40k hashes, done once.
-    sids = _sids(pool_size)
-    check_distinct_hashes(
-        [*_FACT_IDS, *_DERIVED_IDS, _SENTINEL_ID, *sids, *(f"sid-{s}" for s in sids)]
-    )
 
 
 # --------------------------------------------------------------------------- engine
@@ -208,13 +145,13 @@ class RuleEngine:
             raise RuleEngineError(f"ruleset name {name!r} must be a non-empty string without $")
         if not 1 <= state_pool_size <= MAX_STATE_POOL:
             raise RuleEngineError(f"state_pool_size must be 1..{MAX_STATE_POOL}")
-        _check_id_pools(state_pool_size)
+        check_id_pools(state_pool_size)
         compiled = load_rules(rule_files)
         self.name = name
         self.rules: list[RuleInfo] = [r.info for r in compiled]
         self._run: _Run | None = None
         self._sids: queue.SimpleQueue[str] = queue.SimpleQueue()
-        for sid in _sids(state_pool_size):
+        for sid in sid_pool(state_pool_size):
             self._sids.put(sid)
         # sids whose delete_state failed: their state may still hold a patient's facts,
         # so they never go back to the pool.
@@ -288,7 +225,7 @@ class RuleEngine:
         if len(run.derived) >= MAX_DERIVED:
             raise RuleEngineError(f"more than {MAX_DERIVED} derived facts")
         run.seen.add(key)
-        engine_fact = {**fact, "id": _DERIVED_IDS[len(run.derived)], "sid": run.sid}
+        engine_fact = {**fact, "id": DERIVED_IDS[len(run.derived)], "sid": run.sid}
         run.derived.append(fact)
         try:
             c.assert_fact(engine_fact)
@@ -306,7 +243,7 @@ class RuleEngine:
 
         :raises RuleEngineError: on invalid facts, an action error or an engine error.
         """
-        payload_facts = _prepare_facts(facts)
+        payload_facts = prepare_facts(facts)
         if len(self._quarantined) >= self._pool_size:
             raise RuleEngineError("no usable state left: every sid failed delete_state")
         try:
@@ -397,36 +334,3 @@ def _blame_rule(name: str, rules: list[CompiledRule]) -> str:
             return f"; rule {rule.info.name!r} ({rule.info.rule_id}) is rejected: {exc}"
         _dre.delete_ruleset(handle)
     return ""
-
-
-def _prepare_facts(facts: Sequence[Mapping[str, Any]]) -> list[dict]:
-    """Validate input facts and give them positional ids (§3.2), sentinel first (§3.1)."""
-    if isinstance(facts, (str, bytes, Mapping)) or not isinstance(facts, Sequence):
-        raise RuleEngineError(f"facts must be a sequence of mappings, got {type(facts).__name__}")
-    if len(facts) > MAX_FACTS:
-        raise RuleEngineError(f"{len(facts)} facts; at most {MAX_FACTS} per evaluation")
-    out: list[dict] = [{"type": SENTINEL_TYPE, "id": _SENTINEL_ID}]
-    for index, fact in enumerate(facts):
-        where = f"fact {index}"
-        if not isinstance(fact, Mapping):
-            raise RuleEngineError(f"{where}: must be a mapping, got {type(fact).__name__}")
-        fact_type = fact.get("type")
-        if not isinstance(fact_type, str) or not fact_type:
-            raise RuleEngineError(f"{where}: needs a non-empty string 'type'")
-        where = f"fact {index} ({fact_type})"
-        if fact_type == SENTINEL_TYPE:
-            raise RuleEngineError(f"{where}: type {SENTINEL_TYPE!r} is reserved")
-        if len(fact) + 2 > MAX_PROPERTIES:
-            raise RuleEngineError(f"{where}: more than {MAX_PROPERTIES - 2} fields")
-        prepared: dict = {}
-        for key, value in fact.items():
-            if not isinstance(key, str) or key.startswith("$"):
-                # durable reads "$"-keys as its own (e.g. "$s" marks the state fact).
-                raise RuleEngineError(f"{where}: key {key!r} must be a string not starting with $")
-            if key in _RESERVED_FACT_KEYS and not (key == "fhir_id" and "id" not in fact):
-                raise RuleEngineError(f"{where}: key {key!r} is reserved for the engine")
-            check_json_value(value, f"{where}.{key}")
-            prepared["fhir_id" if key == "id" else key] = value
-        prepared["id"] = _FACT_IDS[index]
-        out.append(prepared)
-    return out
