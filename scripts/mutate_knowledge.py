@@ -12,6 +12,7 @@ Each mutant is ONE plausible knowledge bug, enumerated from the files as they ar
 * every ``preferred`` conclusion in the rule files, removed;
 * every pair of neighbouring tiers in ``precedence.yaml`` swapped (what wins between two
   candidates of one kind, DECISIONS §D4.17);
+* every order rule (``orders.rules.yaml``: its ``order_check`` conclusion), removed;
 * every code of the safety-relevant concepts in ``codes.yaml`` (pregnancy, lactation, I-131 and
   RAI orders, blood pressure, fusion terms, the BRAF V600E hotspot, the BRAF/RET/NTRK gene ids,
   the RET/NTRK fusion genes and aliases) and a stable sample of the other codes (those whose
@@ -53,47 +54,18 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 KNOWLEDGE = ROOT / "rules" / "thyroid"
 ENV_VAR = "RAIR_CDS_THYROID_KNOWLEDGE_DIR"  # plugin/thyroid/knowledge/loader.py default_folder()
-# The fast tests that read the knowledge, the most pointed first (so -x stops early): rule and
-# number mutants meet the rule tests (and the plain-Python reference of the random test) first,
-# code mutants the FHIR readers first.
-# The pointed tests of issue 13 run first, on their own (collecting them alone takes seconds):
-# most mutants die there, and only the survivors pay for collecting the rest.
-FIRST_STAGE = ["tests/test_thyroid_knowledge_mutants.py", "tests/test_thyroid_knowledge_codes.py",
-               "tests/test_thyroid_knowledge_preference.py", "tests/test_thyroid_precedence.py"]
-# the assessment's tests (RULE_TESTS runs them first), then the cards', orders' and samples'
-ASSESSMENT_TESTS = [
-    "tests/test_thyroid_rules_table.py",
-    "tests/test_thyroid_rules_table_status.py",
-    "tests/test_thyroid_rules_table_progression.py",
-    "tests/test_thyroid_rules_table_therapy.py",
-    "tests/test_thyroid_rules_table_safety.py",
-    "tests/test_thyroid_rules_random.py",
-    "tests/test_thyroid_rules_mapping.py",
-    "tests/test_issue_3_clinical_review.py",
-    "tests/test_issue_3_therapy_order.py",
-    "tests/test_issue_4_clinical_review.py",
-    "tests/test_issue_4_not_indicated.py",
-]
-OUTPUT_TESTS = [
-    "tests/test_thyroid_samples_e2e.py",
-    "tests/test_thyroid_cards.py",
-    "tests/test_thyroid_cards_review.py",
-    "tests/test_thyroid_orders.py",
-    "tests/test_thyroid_orders_alert_cache.py",
-    "tests/test_thyroid_orders_i131.py",
-    "tests/test_thyroid_orders_drugs.py",
-    "tests/test_thyroid_knowledge_check.py",
-    "tests/test_thyroid_orders_e2e.py",
-    "tests/test_thyroid_demo_summary.py",
-]
+# The test files per stage, most pointed first (scripts/mutate_knowledge_tests.yaml says why).
+_LISTS = yaml.safe_load((Path(__file__).with_name("mutate_knowledge_tests.yaml"))
+                        .read_text(encoding="utf-8"))
+FIRST_STAGE: list[str] = _LISTS["first_stage"]
+ASSESSMENT_TESTS: list[str] = _LISTS["assessment"]
+OUTPUT_TESTS: list[str] = _LISTS["output"]
 RULE_TESTS = [*ASSESSMENT_TESTS, *OUTPUT_TESTS]
-FHIR_TESTS = [
-    "tests/test_thyroid_from_fhir.py",
-    "tests/test_thyroid_from_fhir_genomics.py",
-    "tests/test_thyroid_from_fhir_examples.py",
-]
+FHIR_TESTS: list[str] = _LISTS["fhir"]
+ORDER_TESTS: list[str] = _LISTS["orders"]
 TESTS = {
     "codes.yaml": [*FHIR_TESTS, *OUTPUT_TESTS, *ASSESSMENT_TESTS],
+    "orders.rules.yaml": ORDER_TESTS,
     "": [*RULE_TESTS, *FHIR_TESTS],
 }
 # codes.yaml `concepts:` keys whose every code is mutated (the rest are sampled).
@@ -204,6 +176,17 @@ def _tier_swaps(lines: list[str]) -> Iterator[Mutant]:
                 a[2] - 1:a[3]]), f"tiers {a[1]} and {b[1]} ({a[0]}) swapped", end=b[3])
 
 
+def _order_rules(name: str, lines: list[str]) -> Iterator[Mutant]:
+    rule = ""
+    for i, text in enumerate(lines, 1):
+        head = re.match(r"^(\w+):\s*$", text)
+        if head:
+            rule = head.group(1)
+        if re.match(r"^\s+assert: \{type: order_check\b", text):
+            new = text[: text.index("assert:")] + "record: true"
+            yield Mutant(name, i, new, f"order rule {rule} removed")
+
+
 def _flow_items(text: str, after: int = 0) -> Iterator[tuple[int, int, str]]:
     """(start, end, item) of each item of the first ``[...]`` flow list from ``after`` on."""
     open_at = text.find("[", after)
@@ -277,7 +260,9 @@ def enumerate_mutants(knowledge: Path = KNOWLEDGE, every: int = 4) -> list[Mutan
         mutants += _tier_swaps(read("precedence.yaml"))
     for path in sorted(knowledge.glob("*.yaml")):
         mutants += _blocking(path.name, read(path.name))
-        if path.name.endswith(".rules.yaml"):
+        if path.name == "orders.rules.yaml":
+            mutants += _order_rules(path.name, read(path.name))
+        elif path.name.endswith(".rules.yaml"):
             mutants += _preferred(path.name, read(path.name))
     mutants += _codes(read("codes.yaml"), every)
     return [m for m in mutants if _still_valid(knowledge, m)]

@@ -12,6 +12,10 @@ conclusion never reaches a clinician without a card template and a citation:
   preferred) names a tier of that kind (``tier: hard_exclusion``), its value is one the tier admits
   (an ``indication_not_met`` placement is ``notEligible``), and no rule writes the retired
   ``rank``/``step`` numbers (DECISIONS §D4.17).
+* every order rule (``orders.rules.yaml``) has an ``id`` and a ``source``, and every order card
+  kind it can conclude is a kind the order cards render, for the target that renders it, and
+  has its text under ``order_cards.yaml`` ``cards`` (a held candidate, ``hold``, shows no card
+  and needs none).
 
 Run by :func:`plugin.thyroid.create_services`, so a broken knowledge edit stops start-up.
 """
@@ -59,17 +63,22 @@ def check_knowledge(rules_dir: Path, precedence: Precedence | None = None) -> No
     :param precedence: the folder's loaded ``precedence.yaml`` (read from ``rules_dir`` if not
         given).
     """
+    from plugin.thyroid.knowledge.loader import ORDER_RULES
+
     if precedence is None:
         from plugin.thyroid.knowledge.precedence import load_precedence
 
         precedence = load_precedence(rules_dir / "precedence.yaml")
     try:
         cards = load_with_parts(rules_dir / "cards.yaml")
+        order_cards = load_with_parts(rules_dir / "order_cards.yaml")
     except (OSError, ValueError, yaml.YAMLError) as exc:
-        raise KnowledgeError(f"cannot read the card text (cards.yaml, its parts): {exc}") from exc
+        raise KnowledgeError(f"cannot read the card text (cards.yaml, order_cards.yaml, their"
+                             f" parts): {exc}") from exc
     therapies = _load(rules_dir / "therapies.yaml")
     rules = _rules(rules_dir)
     problems = [*_problems(rules, cards, therapies), *_tier_problems(rules, precedence)]
+    problems += _order_problems(_load(rules_dir / ORDER_RULES), order_cards)
     if problems:
         raise KnowledgeError("knowledge files disagree: " + "; ".join(sorted(set(problems))))
 
@@ -151,6 +160,55 @@ def _fact_problems(name: str, fact: Mapping[str, Any], cards: Mapping[str, Any])
         yield f"rule {name!r}: {kind} {worded!r} has no text under cards.yaml {section!r}"
 
 
+#: what a held order candidate may say (plugin.thyroid.orders.drugs / .cards read it)
+_HOLDS = frozenset({"continuation", "covered"})
+
+
+def _order_problems(rules: Mapping[str, Any], order_cards: Mapping[str, Any]) -> list[str]:
+    from plugin.thyroid.orders.common import ORDER_CARD_KINDS
+
+    worded = order_cards.get("cards") or {}
+    problems = []
+    for name, rule in rules.items():
+        if not isinstance(rule, Mapping):
+            problems.append(f"order rule {name!r} is not a mapping")
+            continue
+        for key in ("id", "source"):
+            if not str(rule.get(key) or "").strip():
+                problems.append(f"order rule {name!r} has no {key!r}")
+        for fact in _asserted(rule):
+            if fact.get("type") != "order_check":
+                continue
+            kind = str(fact.get("kind"))
+            hold = fact.get("hold")
+            if kind not in ORDER_CARD_KINDS:
+                problems.append(f"order rule {name!r}: kind {kind!r} is no order card kind")
+            elif hold is None and kind.removeprefix("order-") not in worded:
+                problems.append(f"order rule {name!r}: kind {kind!r} has no text under"
+                                " order_cards.yaml 'cards'")
+            if hold is not None and hold not in _HOLDS:
+                problems.append(f"order rule {name!r}: hold {hold!r} is not one of"
+                                f" {sorted(_HOLDS)}")
+            if not isinstance(fact.get("rank"), (int, float)):
+                problems.append(f"order rule {name!r}: an order_check needs a numeric rank")
+            target = str(fact.get("target") or "")
+            wanted = _target_of(kind)
+            if (target != wanted) if wanted else not target.startswith("$"):
+                problems.append(f"order rule {name!r}: kind {kind!r} is rendered for target"
+                                f" {wanted or 'an ordered drug ($alias.drug)'}, not {target!r}")
+    return problems
+
+
+def _target_of(kind: str) -> str | None:
+    """The fixed target a card kind is rendered for; ``None``: an ordered drug."""
+    from plugin.thyroid.orders.cards import I131_TARGET, PREGNANCY_TARGET
+    from plugin.thyroid.orders.common import PREGNANCY_CAUTION
+
+    if kind == PREGNANCY_CAUTION:
+        return PREGNANCY_TARGET
+    return I131_TARGET if kind.startswith("order-i131-") else None
+
+
 def _asserted(rule: Mapping[str, Any]) -> list[Mapping[str, Any]]:
     conclusion = (rule.get("do") or {}).get("assert")
     if conclusion is None:
@@ -159,8 +217,10 @@ def _asserted(rule: Mapping[str, Any]) -> list[Mapping[str, Any]]:
 
 
 def _rules(rules_dir: Path) -> dict[str, Mapping[str, Any]]:
+    from plugin.thyroid.knowledge.loader import rule_files
+
     rules: dict[str, Mapping[str, Any]] = {}
-    for path in sorted(rules_dir.glob("*.rules.yaml")):
+    for path in rule_files(rules_dir):
         rules.update(_load(path))
     return rules
 

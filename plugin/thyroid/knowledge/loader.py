@@ -48,19 +48,25 @@ def default_folder() -> Path:
     return data_dir("rules") / "thyroid"
 
 
+#: the order rules' file (their own ruleset: they read the finished assessment, not the record)
+ORDER_RULES = "orders.rules.yaml"
+
+
 def rule_files(folder: Path) -> list[Path]:
-    """The rule files of ``folder`` (``*.rules.yaml``), in a stable order."""
-    return sorted(folder.glob("*.rules.yaml"))
+    """The patient rule files of ``folder`` (``*.rules.yaml`` but :data:`ORDER_RULES`), in a
+    stable order."""
+    return sorted(p for p in folder.glob("*.rules.yaml") if p.name != ORDER_RULES)
 
 
 @dataclass(frozen=True, eq=False)
 class Knowledge:
     """Everything the thyroid services know, read from one folder (see the module docstring).
 
-    ``thresholds`` are the file's DESIGN numbers; ``precedence`` the tiers that resolve the rules'
-    candidate conclusions (``precedence.yaml``, DECISIONS §D4.17); ``version`` is ``<thresholds
-    version>+<12 hex of the rule, precedence, drug and threshold files>`` (the assessment's
-    ``knowledgeVersion``).
+    ``engine`` runs the patient rules, ``order_engine`` the order rules (:data:`ORDER_RULES`,
+    read by :mod:`plugin.thyroid.orders.cards`). ``thresholds`` are the file's DESIGN numbers;
+    ``precedence`` the tiers that resolve the rules' candidate conclusions (``precedence.yaml``,
+    DECISIONS §D4.17); ``version`` is ``<thresholds version>+<12 hex of the patient rule,
+    order rule, precedence, drug and threshold files>`` (the assessment's ``knowledgeVersion``).
     """
 
     folder: Path
@@ -71,6 +77,7 @@ class Knowledge:
     order_text: OrderCardText
     precedence: Precedence
     engine: RuleEngine
+    order_engine: RuleEngine
     version: str
 
     def version_for(self, thresholds: Thresholds) -> str:
@@ -81,11 +88,11 @@ class Knowledge:
 
 
 def content_version(folder: Path, thresholds_version: str) -> str:
-    """``<thresholds version>+<12 hex of the rule, precedence, therapies and thresholds
-    files>``."""
+    """``<thresholds version>+<12 hex of the patient and order rule, precedence, therapies and
+    thresholds files>``."""
     digest = hashlib.sha256()
-    for path in [*rule_files(folder), folder / "precedence.yaml", folder / "therapies.yaml",
-                 folder / "thresholds.yaml"]:
+    for path in [*rule_files(folder), folder / ORDER_RULES, folder / "precedence.yaml",
+                 folder / "therapies.yaml", folder / "thresholds.yaml"]:
         digest.update(path.name.encode())
         digest.update(path.read_bytes())
     return f"{thresholds_version}+{digest.hexdigest()[:12]}"
@@ -132,5 +139,6 @@ def _load(folder: Path) -> Knowledge:
         order_text=load_order_text(folder / "order_cards.yaml"),
         precedence=precedence,
         engine=RuleEngine(rule_files(folder), name="thyroid"),
+        order_engine=RuleEngine([folder / ORDER_RULES], name="thyroid_orders"),
         version=content_version(folder, thresholds.version),
     )
