@@ -10,6 +10,9 @@ Each mutant is ONE plausible knowledge bug, enumerated from the files as they ar
 * every drug age limit in ``therapies.yaml`` (``min_age``), one year/month up and down, and a
   missing limit (``null``) turned into "adults only";
 * every ``preferred`` conclusion in the rule files, removed;
+* every pair of neighbouring tiers in ``precedence.yaml`` swapped (what wins between two
+  candidates of one kind, DECISIONS §D4.17);
+* every order rule (``orders.rules.yaml``: its ``order_check`` conclusion), removed;
 * every code of the safety-relevant concepts in ``codes.yaml`` (pregnancy, lactation, I-131 and
   RAI orders, blood pressure, fusion terms, the BRAF V600E hotspot, the BRAF/RET/NTRK gene ids,
   the RET/NTRK fusion genes and aliases) and a stable sample of the other codes (those whose
@@ -24,6 +27,7 @@ prints the kill rate and each survivor with its ``file:line``. Run from the repo
     .venv/bin/python scripts/mutate_knowledge.py            # all mutants, 2 at a time
     .venv/bin/python scripts/mutate_knowledge.py --list     # what would be run
     .venv/bin/python scripts/mutate_knowledge.py --match thresholds.yaml --jobs 1
+    .venv/bin/python scripts/mutate_knowledge.py --match precedence.yaml   # the tiers only
 
 Exit status: 0 when the kill rate reaches ``--min-rate`` (default 95), 1 otherwise, 2 when the
 unmutated knowledge already fails the tests.
@@ -50,47 +54,18 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 KNOWLEDGE = ROOT / "rules" / "thyroid"
 ENV_VAR = "RAIR_CDS_THYROID_KNOWLEDGE_DIR"  # plugin/thyroid/knowledge/loader.py default_folder()
-# The fast tests that read the knowledge, the most pointed first (so -x stops early): rule and
-# number mutants meet the rule tests (and the plain-Python reference of the random test) first,
-# code mutants the FHIR readers first.
-# The pointed tests of issue 13 run first, on their own (collecting them alone takes seconds):
-# most mutants die there, and only the survivors pay for collecting the rest.
-FIRST_STAGE = ["tests/test_thyroid_knowledge_mutants.py", "tests/test_thyroid_knowledge_codes.py",
-               "tests/test_thyroid_knowledge_preference.py"]
-# the assessment's tests (RULE_TESTS runs them first), then the cards', orders' and samples'
-ASSESSMENT_TESTS = [
-    "tests/test_thyroid_rules_table.py",
-    "tests/test_thyroid_rules_table_status.py",
-    "tests/test_thyroid_rules_table_progression.py",
-    "tests/test_thyroid_rules_table_therapy.py",
-    "tests/test_thyroid_rules_table_safety.py",
-    "tests/test_thyroid_rules_random.py",
-    "tests/test_thyroid_rules_mapping.py",
-    "tests/test_issue_3_clinical_review.py",
-    "tests/test_issue_3_therapy_order.py",
-    "tests/test_issue_4_clinical_review.py",
-    "tests/test_issue_4_not_indicated.py",
-]
-OUTPUT_TESTS = [
-    "tests/test_thyroid_samples_e2e.py",
-    "tests/test_thyroid_cards.py",
-    "tests/test_thyroid_cards_review.py",
-    "tests/test_thyroid_orders.py",
-    "tests/test_thyroid_orders_alert_cache.py",
-    "tests/test_thyroid_orders_i131.py",
-    "tests/test_thyroid_orders_drugs.py",
-    "tests/test_thyroid_knowledge_check.py",
-    "tests/test_thyroid_orders_e2e.py",
-    "tests/test_thyroid_demo_summary.py",
-]
+# The test files per stage, most pointed first (scripts/mutate_knowledge_tests.yaml says why).
+_LISTS = yaml.safe_load((Path(__file__).with_name("mutate_knowledge_tests.yaml"))
+                        .read_text(encoding="utf-8"))
+FIRST_STAGE: list[str] = _LISTS["first_stage"]
+ASSESSMENT_TESTS: list[str] = _LISTS["assessment"]
+OUTPUT_TESTS: list[str] = _LISTS["output"]
 RULE_TESTS = [*ASSESSMENT_TESTS, *OUTPUT_TESTS]
-FHIR_TESTS = [
-    "tests/test_thyroid_from_fhir.py",
-    "tests/test_thyroid_from_fhir_genomics.py",
-    "tests/test_thyroid_from_fhir_examples.py",
-]
+FHIR_TESTS: list[str] = _LISTS["fhir"]
+ORDER_TESTS: list[str] = _LISTS["orders"]
 TESTS = {
     "codes.yaml": [*FHIR_TESTS, *OUTPUT_TESTS, *ASSESSMENT_TESTS],
+    "orders.rules.yaml": ORDER_TESTS,
     "": [*RULE_TESTS, *FHIR_TESTS],
 }
 # codes.yaml `concepts:` keys whose every code is mutated (the rest are sampled).
@@ -105,12 +80,18 @@ SAFETY_HOTSPOTS = {("BRAF", "V600E")}
 
 @dataclasses.dataclass(frozen=True)
 class Mutant:
-    """One changed line: ``new`` replaces line ``line`` (1-based) of ``file``."""
+    """One change: ``new`` replaces line ``line`` (1-based) of ``file``, or lines ``line`` to
+    ``end`` (inclusive) when ``end`` is set (``new`` may hold several lines)."""
 
     file: str
     line: int
     new: str
     what: str
+    end: int | None = None
+
+    def apply(self, lines: list[str]) -> list[str]:
+        """``lines`` with the change made."""
+        return [*lines[: self.line - 1], self.new, *lines[(self.end or self.line):]]
 
     @property
     def where(self) -> str:
@@ -178,6 +159,32 @@ def _preferred(name: str, lines: list[str]) -> Iterator[Mutant]:
         else:  # `assert: {type: preferred, ...}` as the only conclusion
             new = text[: text.index("assert:")] + "record: true"
         yield Mutant(name, i, new, f"preferred {m.group(1)} removed")
+
+
+def _tier_swaps(lines: list[str]) -> Iterator[Mutant]:
+    """Each tier of ``precedence.yaml`` swapped with the next tier of its kind (line blocks)."""
+    kind, blocks = "", []  # blocks: (kind, tier name, first line, last line)
+    for i, text in enumerate(lines, 1):
+        kind = m.group(1) if (m := re.match(r"^(\w+):", text)) else kind
+        if tier := re.match(r"^    - name: (\w+)", text):
+            blocks.append((kind, tier.group(1), i, i))
+        elif blocks and blocks[-1][3] == i - 1 and re.match(r"^      \w", text):
+            blocks[-1] = (*blocks[-1][:3], i)
+    for a, b in zip(blocks, blocks[1:], strict=False):
+        if a[0] == b[0] and a[3] + 1 == b[2]:
+            yield Mutant("precedence.yaml", a[2], "\n".join(lines[b[2] - 1:b[3]] + lines[
+                a[2] - 1:a[3]]), f"tiers {a[1]} and {b[1]} ({a[0]}) swapped", end=b[3])
+
+
+def _order_rules(name: str, lines: list[str]) -> Iterator[Mutant]:
+    rule = ""
+    for i, text in enumerate(lines, 1):
+        head = re.match(r"^(\w+):\s*$", text)
+        if head:
+            rule = head.group(1)
+        if re.match(r"^\s+assert: \{type: order_check\b", text):
+            new = text[: text.index("assert:")] + "record: true"
+            yield Mutant(name, i, new, f"order rule {rule} removed")
 
 
 def _flow_items(text: str, after: int = 0) -> Iterator[tuple[int, int, str]]:
@@ -249,17 +256,20 @@ def enumerate_mutants(knowledge: Path = KNOWLEDGE, every: int = 4) -> list[Mutan
         return (knowledge / name).read_text(encoding="utf-8").splitlines()
 
     mutants = [*_numbers(read("thresholds.yaml")), *_ages(read("therapies.yaml"))]
+    if (knowledge / "precedence.yaml").exists():
+        mutants += _tier_swaps(read("precedence.yaml"))
     for path in sorted(knowledge.glob("*.yaml")):
         mutants += _blocking(path.name, read(path.name))
-        if path.name.endswith(".rules.yaml"):
+        if path.name == "orders.rules.yaml":
+            mutants += _order_rules(path.name, read(path.name))
+        elif path.name.endswith(".rules.yaml"):
             mutants += _preferred(path.name, read(path.name))
     mutants += _codes(read("codes.yaml"), every)
     return [m for m in mutants if _still_valid(knowledge, m)]
 
 
 def _still_valid(knowledge: Path, mutant: Mutant) -> bool:
-    lines = (knowledge / mutant.file).read_text(encoding="utf-8").splitlines()
-    lines[mutant.line - 1] = mutant.new
+    lines = mutant.apply((knowledge / mutant.file).read_text(encoding="utf-8").splitlines())
     try:
         yaml.safe_load("\n".join(lines))
     except yaml.YAMLError:
@@ -287,8 +297,7 @@ def _run(mutant: Mutant | None, tests: list[str], timeout: float, base: Path) ->
         shutil.copytree(base, folder)
         if mutant is not None:
             path = folder / mutant.file
-            lines = path.read_text(encoding="utf-8").splitlines()
-            lines[mutant.line - 1] = mutant.new
+            lines = mutant.apply(path.read_text(encoding="utf-8").splitlines())
             path.write_text("\n".join(lines) + "\n", encoding="utf-8")
         env = {**os.environ, ENV_VAR: str(folder), "CI": "true", "PYTHONDONTWRITEBYTECODE": "1",
                "HYPOTHESIS_DATABASE_FILE": str(Path(tmp) / "hypothesis")}

@@ -190,17 +190,20 @@ def test_assessment(row: Row) -> None:
         assert a.every_option_held() is row.all_held
 
 
-# -- the generic resolution (assess.build_assessment): preferred passes to the next rank --
+# -- the generic resolution (build_assessment): preferred passes to the next tier --
 
 
 def _facts(*warnings: dict) -> list[dict]:
     base = [
-        {"type": "status", "value": "YES", "rank": 3, "rule": "B2"},
-        {"type": "action", "value": "SYSTEMIC_FIRST_LINE", "step": 8, "rule": "D2"},
-        {"type": "therapy", "drug": "lenvatinib", "list": "onLabel", "rank": 2, "rule": "F1"},
-        {"type": "therapy", "drug": "sorafenib", "list": "onLabel", "rank": 2, "rule": "F1"},
-        {"type": "preferred", "drug": "lenvatinib", "rule": "F1"},
-        {"type": "preferred", "drug": "sorafenib", "rank": 2, "rule": "F1"},
+        {"type": "status", "value": "YES", "tier": "criterion_met", "rule": "B2"},
+        {"type": "action", "value": "SYSTEMIC_FIRST_LINE", "tier": "systemic_therapy",
+         "rule": "D2"},
+        {"type": "therapy", "drug": "lenvatinib", "list": "onLabel", "tier": "on_label",
+         "rule": "F1"},
+        {"type": "therapy", "drug": "sorafenib", "list": "onLabel", "tier": "on_label",
+         "rule": "F1"},
+        {"type": "preferred", "drug": "lenvatinib", "tier": "first_choice", "rule": "F1"},
+        {"type": "preferred", "drug": "sorafenib", "tier": "next_choice", "rule": "F1"},
         {"type": "action_override", "value": "MDT_REVIEW_REQUIRED", "rule": "G1",
          "replaces": ["SYSTEMIC_FIRST_LINE"], "if_all_blocked": True},
     ]

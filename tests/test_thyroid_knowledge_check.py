@@ -108,3 +108,47 @@ def test_the_evaluate_command_refuses_broken_knowledge(tmp_path, capsys):
 
     assert code == 2
     assert "MONITOR" in capsys.readouterr().err
+
+
+def _edit_order_rules(rules_dir: Path, edit) -> None:
+    path = rules_dir / "orders.rules.yaml"
+    rules = yaml.safe_load(path.read_text(encoding="utf-8"))
+    edit(rules)
+    path.write_text(yaml.safe_dump(rules, sort_keys=False), encoding="utf-8")
+
+
+def _set_conclusion(rule: str, **changes):
+    def edit(rules):
+        rules[rule]["do"]["assert"].update(changes)
+    return edit
+
+
+@pytest.mark.parametrize(
+    ("edit", "expected"),
+    [
+        (lambda rules: rules["o5_preferred"].pop("source"), "has no 'source'"),
+        (_set_conclusion("o3_trial_only", kind="order-trial"), "is no order card kind"),
+        (_set_conclusion("o1_i131_rair", target="$o.drug"), "rendered for target I-131"),
+        (_set_conclusion("o3_not_eligible", target="I-131"), "an ordered drug"),
+        (_set_conclusion("o4b_continuation", hold="quietly"), "hold 'quietly'"),
+    ],
+)
+def test_a_broken_order_rule_stops_start_up(tmp_path, edit, expected):
+    rules_dir = _copy_rules(tmp_path)
+    _edit_order_rules(rules_dir, edit)
+
+    with pytest.raises(KnowledgeError) as info:
+        check_knowledge(rules_dir)
+
+    assert expected in str(info.value)
+
+
+def test_an_order_card_kind_without_text_stops_start_up(tmp_path):
+    rules_dir = _copy_rules(tmp_path)
+    path = rules_dir / "order_card_text.yaml"  # the part of order_cards.yaml with `cards`
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    data["cards"].pop("trial-only")
+    path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+
+    with pytest.raises(KnowledgeError, match="'order-trial-only' has no text"):
+        check_knowledge(rules_dir)

@@ -1,19 +1,23 @@
 """Run the thyroid rules on one patient and build the §A1 assessment.
 
 The rules assert *candidate* facts; this module resolves them generically (no clinical
-``if``): the lowest ``rank``/``step`` wins (§A4.1 precedence is data in the rule YAML),
-``if_status`` drops a candidate unless the resolved status matches, ``blocking_if_status``
-makes a warning blocking only then, and warnings are grouped one entry per code per blocking
-state (§A4.2). Evidence lines (``ev*``) and FHIR references (``ref*``) of derived facts are
-collected per rule ID for the cards.
+``if``). Precedence is data: each candidate names a tier of ``rules/thyroid/precedence.yaml``
+and :meth:`~plugin.thyroid.knowledge.precedence.Precedence.best_per_key` keeps, per key (one
+status, one action, one placement per drug, one preferred set), the candidates of the best tier
+(DECISIONS §D4.17). ``if_status`` drops a candidate unless the resolved status matches,
+``blocking_if_status`` makes a warning blocking only then. Three steps stay type-specific because
+the contract defines them beyond "best per key" (DECISIONS §D4.17): warnings are grouped one
+entry per code per blocking state (§D4.2, §D4.11), a trial pointer sits beside a placement
+rather than competing with it, and ``preferred`` first drops blocked or not-tolerated drugs and
+the action overrides apply after the action (§D4.11, §D4.12). Evidence lines (``ev*``) and FHIR
+references (``ref*``) of derived facts are collected per rule ID for the cards.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Callable, Iterable, Mapping
-from typing import Any
+from collections.abc import Callable, Iterable
 
 from plugin.engine import RuleEngine
 from plugin.thyroid.assessment.model import (
@@ -27,6 +31,7 @@ from plugin.thyroid.clinical_model import PatientRecord
 from plugin.thyroid.facts.builder import Thresholds, to_facts
 from plugin.thyroid.facts.derivation import Derivation
 from plugin.thyroid.knowledge.loader import Knowledge, load_knowledge
+from plugin.thyroid.knowledge.precedence import Precedence
 
 __all__ = ["assess", "base_id", "build_assessment"]
 
@@ -85,7 +90,18 @@ def assess(
     missing = [f["what"] for f in facts if f["type"] == "missing_input"]
     missing += [n.missing for n in record.data_quality if n.missing]
     return build_assessment(as_of, result.derived, result.fired, missing, k.version_for(th),
-                            drug_order=k.therapies["drugs"])
+                            knowledge=k)
+
+
+def _best_one(precedence: Precedence, fact_type: str, facts: list[dict]) -> tuple[str, list[dict]]:
+    """The one conclusion of a kind keyed per patient: the value of the first candidate of the
+    best tier (the kind's ``otherwise`` when there is none) and the candidates that gave it."""
+    kind = precedence[fact_type]
+    winners = precedence.best_per_key(fact_type, facts).get((), [])
+    if not winners:
+        return str(kind.otherwise), []
+    value = winners[0][kind.field]
+    return value, [f for f in winners if f[kind.field] == value]
 
 
 def build_assessment(
@@ -94,26 +110,24 @@ def build_assessment(
     fired: list[str],
     missing_inputs: list[str],
     version: str,
-    drug_order: Mapping[str, Any] | None = None,
+    knowledge: Knowledge | None = None,
 ) -> Assessment:
     """Resolve the rules' candidate facts into one :class:`Assessment` (generic).
 
-    ``drug_order`` lists the drugs in the order of ``therapies.yaml`` (default: the default
-    knowledge folder's).
+    :param knowledge: gives the tiers (``precedence``) and the drug order of ``therapies.yaml``;
+        defaults to the default knowledge folder's.
     """
+    k = knowledge or load_knowledge()
+    precedence = k.precedence
     by_type: dict[str, list[dict]] = {}
     for fact in derived:
         by_type.setdefault(fact["type"], []).append(fact)
 
-    statuses = sorted(by_type.get("status", []), key=lambda f: f["rank"])
-    status = statuses[0]["value"] if statuses else "NOT_ESTABLISHED"
     # rulesFired lists the rules whose conclusions reached the assessment: a derived fact that
     # survives resolution marks its rule as contributing (a candidate that lost on precedence
     # does not); a rule that fired without asserting anything (``record: true``) is itself the
     # conclusion; internal chaining facts always contribute.
-    kept: list[dict] = []
-    if statuses:
-        kept += [f for f in statuses if (f["rank"], f["value"]) == (statuses[0]["rank"], status)]
+    status, kept = _best_one(precedence, "status", by_type.get("status", []))
 
     def applies(fact: dict) -> bool:
         return fact.get("if_status", status) == status
@@ -138,27 +152,18 @@ def build_assessment(
             out.drivers.append(drv)
         kept.append(f)
 
-    # Therapies: per drug, the placement with the lowest rank wins. A ``pointer`` (a trial
-    # pointer, F9) does not compete: it is listed in its own list beside a notEligible
-    # "indication not met" placement (rank >= 5), or alone, and dropped when the drug is
-    # proposed or hard-excluded (rank 1).
-    placement: dict[str, dict] = {}
-    pointers: list[dict] = []
-    for f in by_type.get("therapy", []):
-        if not applies(f):
-            continue
-        if f.get("pointer"):
-            pointers.append(f)
-        elif f["drug"] not in placement or f["rank"] < placement[f["drug"]]["rank"]:
-            placement[f["drug"]] = f
-    for f in by_type.get("therapy", []):
-        won = placement.get(f["drug"])
-        if won is not None and not f.get("pointer") and applies(f):
-            if (f["list"], f["rank"]) == (won["list"], won["rank"]):
-                kept.append(f)
+    # Therapies: per drug, the placement of the best tier wins (the first in rule order gives
+    # its reason). A trial ``pointer`` (F9) does not compete: see _therapy_lists.
+    therapies = [f for f in by_type.get("therapy", []) if applies(f)]
+    pointers = [f for f in therapies if f.get("pointer")]
+    placements = precedence.best_per_key("therapy", [f for f in therapies if not f.get("pointer")])
+    placement = {drug: won[0] for (drug,), won in placements.items()}
+    for won in placements.values():
+        kept += won
     proposed = {d for d, f in placement.items() if f["list"] in _PROPOSED}
-    # Warnings: one entry per (code, blocking); a drug blocked by a code leaves its
-    # non-blocking entry (§A4.2).
+    # Warnings: type-specific by contract (DECISIONS §D4.2, §D4.11, §D4.17): not "best per key"
+    # but one entry per (code, blocking) with the drugs merged; a drug blocked by a code leaves
+    # its non-blocking entry.
     groups: dict[tuple[str, bool], dict] = {}
     for f in by_type.get("warning", []):
         if not applies(f):
@@ -197,8 +202,8 @@ def build_assessment(
         )
     out.warnings.sort(key=lambda w: (w.code, not w.blocking))
 
-    kept += _therapy_lists(out, by_type, placement, pointers, proposed, applies, drug_order)
-    kept += _resolve_action(out, by_type, applies)
+    kept += _therapy_lists(out, by_type, placement, pointers, proposed, applies, k)
+    kept += _resolve_action(out, by_type, applies, precedence)
 
     missing = [f for f in by_type.get("missing", [])
                if applies(f) and f.get("if_action", out.action) == out.action]
@@ -229,16 +234,20 @@ def _therapy_lists(
     pointers: list[dict],
     proposed: set[str],
     applies: Callable[[dict], bool],
-    drug_order: Mapping[str, Any] | None = None,
+    knowledge: Knowledge,
 ) -> list[dict]:
     """Fill the four therapy lists; return the facts that contributed.
 
-    ``preferred`` (§A4.11-§A4.12): among the proposed drugs with a ``preferred`` fact, drop those
-    under a non-fixable block (``Warning.holds``) or with an ``option_note`` marked
-    ``not_preferred`` (stopped for intolerance); the lowest remaining ``rank`` (default 1) is
-    preferred, so the next option of the same guideline tier takes over. A fixable block
-    (W-HTN) never moves ``preferred``. An ``option_note`` adds its ``reason`` to a proposed
-    option (e.g. "stopped for intolerance on ...").
+    ``preferred`` (DECISIONS §D4.11-§D4.12, type-specific by contract): among the proposed drugs
+    with a ``preferred`` fact, drop those under a non-fixable block (``Warning.holds``) or with an
+    ``option_note`` marked ``not_preferred`` (stopped for intolerance); the best remaining tier
+    (``first_choice``, then ``next_choice``) is preferred, so the next option takes over. A
+    fixable block (W-HTN) never moves ``preferred``. An ``option_note`` adds its ``reason`` to a
+    proposed option (e.g. "stopped for intolerance on ...").
+
+    A trial pointer (``pointer: true``, F9; DECISIONS §D4.17) is listed in its own list when the
+    drug has no placement or one of the tiers in ``pointer_beside`` (a notEligible "indication
+    not met"), and dropped when the drug is placed otherwise (proposed or hard-excluded).
     """
     kept: list[dict] = []
     notes = [f for f in by_type.get("option_note", []) if applies(f) and f["drug"] in proposed]
@@ -248,17 +257,17 @@ def _therapy_lists(
         if applies(f) and f["drug"] in proposed and f["drug"] not in never
         and not out.held(f["drug"])
     ]
-    best = min((f.get("rank", 1) for f in candidates), default=None)
-    chosen = [f for f in candidates if f.get("rank", 1) == best]
+    chosen = knowledge.precedence.best_per_key("preferred", candidates).get((), [])
     preferred = {f["drug"] for f in chosen}
     kept += chosen + notes
     reasons: dict[str, list[str]] = {}
     for f in notes:
         reasons.setdefault(f["drug"], []).append(f["reason"])
     lists: dict[str, list[TherapyOption]] = {name: [] for name in _LISTS}
+    beside = knowledge.precedence["therapy"].pointer_beside
     for f in pointers:
         won = placement.get(f["drug"])
-        if won is None or (won["list"] == "notEligible" and won["rank"] >= 5):
+        if won is None or won["tier"] in beside:
             if all(o.drug != f["drug"] for o in lists[f["list"]]):
                 lists[f["list"]].append(
                     TherapyOption(drug=f["drug"], trial=f.get("trial"), rule=base_id(f["rule"]))
@@ -280,10 +289,9 @@ def _therapy_lists(
         )
     # preferred first; then the order of therapies.yaml (DECISIONS §K2.6/§K3: e.g. selpercatinib
     # before pralsetinib, lenvatinib before sorafenib); unknown drugs last, by name
-    order = load_knowledge().therapies["drugs"] if drug_order is None else drug_order
-    rank = {drug: i for i, drug in enumerate(order)}
+    order = {drug: i for i, drug in enumerate(knowledge.therapies["drugs"])}
     for options in lists.values():
-        options.sort(key=lambda o: (not o.preferred, rank.get(o.drug, len(rank)), o.drug))
+        options.sort(key=lambda o: (not o.preferred, order.get(o.drug, len(order)), o.drug))
     out.on_label = lists["onLabel"]
     out.guideline_supported_off_label = lists["guidelineSupportedOffLabel"]
     out.trial_only = lists["trialOnly"]
@@ -292,15 +300,16 @@ def _therapy_lists(
 
 
 def _resolve_action(
-    out: Assessment, by_type: dict[str, list[dict]], applies: Callable[[dict], bool]
+    out: Assessment, by_type: dict[str, list[dict]], applies: Callable[[dict], bool],
+    precedence: Precedence,
 ) -> list[dict]:
-    """The §A4.1 action (lowest ``step``), then the §A4.11 overrides: an ``action_override``
-    replaces the winning action when it is one of its ``replaces`` and, with
-    ``if_all_blocked``, only when every onLabel drug is under a non-fixable block; with
+    """The DECISIONS §D4.1 action (the best tier: its steps 1-9 are the tiers), then the
+    §D4.11 overrides, type-specific by contract because they read the resolved therapy lists:
+    an ``action_override`` replaces the winning action when it is one of its ``replaces`` and,
+    with ``if_all_blocked``, only when every onLabel drug is under a non-fixable block; with
     ``if_no_option``, only when no drug is onLabel or guidelineSupportedOffLabel."""
-    actions = sorted((f for f in by_type.get("action", []) if applies(f)), key=lambda f: f["step"])
-    out.action = actions[0]["value"] if actions else "MONITOR"  # §A4.1 step 9
-    kept = [f for f in actions if (f["step"], f["value"]) == (actions[0]["step"], out.action)]
+    out.action, kept = _best_one(
+        precedence, "action", [f for f in by_type.get("action", []) if applies(f)])
     for f in by_type.get("action_override", []):
         if not applies(f) or out.action not in f["replaces"]:
             continue

@@ -27,6 +27,7 @@ if TYPE_CHECKING:  # the loaders import this module's default_folder
     from plugin.engine import RuleEngine
     from plugin.thyroid.facts.common import Thresholds
     from plugin.thyroid.knowledge.codes import CodeLists
+    from plugin.thyroid.knowledge.precedence import Precedence
     from plugin.thyroid.orders.common import OrderCardText
 
 #: the plugin setting naming another knowledge folder (docs/CONFIGURATION.md)
@@ -47,17 +48,25 @@ def default_folder() -> Path:
     return data_dir("rules") / "thyroid"
 
 
+#: the order rules' file (their own ruleset: they read the finished assessment, not the record)
+ORDER_RULES = "orders.rules.yaml"
+
+
 def rule_files(folder: Path) -> list[Path]:
-    """The rule files of ``folder`` (``*.rules.yaml``), in a stable order."""
-    return sorted(folder.glob("*.rules.yaml"))
+    """The patient rule files of ``folder`` (``*.rules.yaml`` but :data:`ORDER_RULES`), in a
+    stable order."""
+    return sorted(p for p in folder.glob("*.rules.yaml") if p.name != ORDER_RULES)
 
 
 @dataclass(frozen=True, eq=False)
 class Knowledge:
     """Everything the thyroid services know, read from one folder (see the module docstring).
 
-    ``thresholds`` are the file's DESIGN numbers; ``version`` is ``<thresholds version>+<12 hex
-    of the rule, drug and threshold files>`` (the assessment's ``knowledgeVersion``).
+    ``engine`` runs the patient rules, ``order_engine`` the order rules (:data:`ORDER_RULES`,
+    read by :mod:`plugin.thyroid.orders.cards`). ``thresholds`` are the file's DESIGN numbers;
+    ``precedence`` the tiers that resolve the rules' candidate conclusions (``precedence.yaml``,
+    DECISIONS §D4.17); ``version`` is ``<thresholds version>+<12 hex of the patient rule,
+    order rule, precedence, drug and threshold files>`` (the assessment's ``knowledgeVersion``).
     """
 
     folder: Path
@@ -66,7 +75,9 @@ class Knowledge:
     therapies: Mapping[str, Any]
     templates: Mapping[str, Any]
     order_text: OrderCardText
+    precedence: Precedence
     engine: RuleEngine
+    order_engine: RuleEngine
     version: str
 
     def version_for(self, thresholds: Thresholds) -> str:
@@ -77,9 +88,11 @@ class Knowledge:
 
 
 def content_version(folder: Path, thresholds_version: str) -> str:
-    """``<thresholds version>+<12 hex of the rule, therapies and thresholds files>``."""
+    """``<thresholds version>+<12 hex of the patient and order rule, precedence, therapies and
+    thresholds files>``."""
     digest = hashlib.sha256()
-    for path in [*rule_files(folder), folder / "therapies.yaml", folder / "thresholds.yaml"]:
+    for path in [*rule_files(folder), folder / ORDER_RULES, folder / "precedence.yaml",
+                 folder / "therapies.yaml", folder / "thresholds.yaml"]:
         digest.update(path.name.encode())
         digest.update(path.read_bytes())
     return f"{thresholds_version}+{digest.hexdigest()[:12]}"
@@ -109,10 +122,13 @@ def _load(folder: Path) -> Knowledge:
     from plugin.thyroid.facts.common import load_therapies, load_thresholds
     from plugin.thyroid.knowledge.check import check_knowledge
     from plugin.thyroid.knowledge.codes import load_codes
+    from plugin.thyroid.knowledge.precedence import load_precedence
     from plugin.thyroid.orders.common import load_order_text
 
-    # every conclusion the rules can reach must have card text and a citation (issue 3)
-    check_knowledge(folder)
+    precedence = load_precedence(folder / "precedence.yaml")
+    # every conclusion the rules can reach must have card text and a citation (issue 3), and
+    # every candidate a known tier (DECISIONS §D4.17)
+    check_knowledge(folder, precedence)
     thresholds = load_thresholds(folder / "thresholds.yaml")
     return Knowledge(
         folder=folder,
@@ -121,6 +137,8 @@ def _load(folder: Path) -> Knowledge:
         therapies=load_therapies(folder / "therapies.yaml"),
         templates=load_templates(folder / "cards.yaml"),
         order_text=load_order_text(folder / "order_cards.yaml"),
+        precedence=precedence,
         engine=RuleEngine(rule_files(folder), name="thyroid"),
+        order_engine=RuleEngine([folder / ORDER_RULES], name="thyroid_orders"),
         version=content_version(folder, thresholds.version),
     )

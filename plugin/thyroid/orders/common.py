@@ -1,6 +1,7 @@
 """Shared pieces of the order-hook cards: the draft order, the card text, the builder.
 
-:mod:`plugin.thyroid.orders.cards` decides which cards an order gets; the I-131 cards live in
+The order rules (``rules/thyroid/orders.rules.yaml``) decide which cards an order gets;
+:mod:`plugin.thyroid.orders.cards` runs them and renders their conclusions; the I-131 cards live in
 :mod:`~plugin.thyroid.orders.i131`, the drug cards in :mod:`~plugin.thyroid.orders.drugs`.
 Card text is data (``rules/thyroid/order_cards.yaml``); sources, rule titles and drug labels come
 from ``rules/thyroid/cards.yaml`` so an order card names the guideline or label behind it.
@@ -47,6 +48,10 @@ I131_NOT_APPLICABLE = "order-i131-not-applicable"
 PREGNANCY_CAUTION = "order-pregnancy-caution"
 NOT_INDICATED = "order-not-indicated"
 
+#: every card kind an order rule may conclude (rules/thyroid/orders.rules.yaml, checked at start-up)
+ORDER_CARD_KINDS = frozenset({I131_RAIR, I131_NOT_ESTABLISHED, I131_RAI_INELIGIBLE, I131_CUMULATIVE,
+                              I131_BLOCKING, DRIVER_MISSING, NOT_ELIGIBLE, BLOCKING, PREFERRED,
+                              TRIAL_ONLY, I131_NOT_APPLICABLE, PREGNANCY_CAUTION, NOT_INDICATED})
 
 
 @dataclass(frozen=True)
@@ -146,7 +151,6 @@ def find(options: Iterable[TherapyOption], drug: str) -> list[TherapyOption]:
     return [o for o in options if drug_matches(o.drug, drug)]
 
 
-
 # -- card assembly ------------------------------------------------------------------------------
 
 
@@ -177,6 +181,9 @@ class OrderCardBuilder:
         self.templates = templates or load_templates()
         # cards a rule decided not to show (e.g. a continuation), for ``suppressedCards``
         self.suppressed: list[dict[str, str]] = []
+        # why an ordered drug continues a current therapy (None: it does not), per drug; stated
+        # once by the order facts (plugin.thyroid.orders.facts), read back for suppressedCards
+        self.continuations: dict[str, str | None] = {}
 
     # ---- shared pieces
 
@@ -291,16 +298,9 @@ class OrderCardBuilder:
         note = spec["note"].format(
             status=self.assessment.rair_status, criteria=self.criteria() or "no criterion"
         )
-        return Suggestion(
-            label=spec["label"],
-            actions=[
-                Action(
-                    type="create",
-                    description=spec["description"],
-                    resource=self.service_request(spec, note),
-                )
-            ],
-        )
+        return Suggestion(label=spec["label"], actions=[Action(
+            type="create", description=spec["description"],
+            resource=self.service_request(spec, note))])
 
     def testing_suggestion(self, driver: str, drug: str) -> Suggestion:
         spec = self.text.data["suggestions"]["molecular_testing"]

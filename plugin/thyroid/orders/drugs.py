@@ -1,17 +1,18 @@
-"""Drug order cards (rules 2-5 of :mod:`plugin.thyroid.orders.cards`; DECISIONS §K2.6-§K2.9, §K3).
+"""Drug order cards (rules O2-O5 of ``rules/thyroid/orders.rules.yaml``; DECISIONS §K2.6-§K2.9,
+§K3): the rendering of what the order rules concluded for one ordered drug.
 
-At most one card per drug: a blocking warning (critical) absorbs the driver gap and the
-not-eligible reason; a missing driver absorbs the not-eligible reason; a drug both not eligible
-and offered in a trial gets one not-eligible card that names the trial (never "not eligible" and
-"trial" as two cards); a drug offered only in a trial gets a trial-only warning; a drug the
-assessment offers no therapy for (no option listed, action not systemic) gets a not-indicated
-warning unless the order continues a current therapy
-(:mod:`~plugin.thyroid.orders.indication`); a preferred drug an info card when enabled.
+The rules decide; this module writes the card. At most one card per drug: the winning candidate
+(lowest rank) is the card, and the candidates it beat are what it absorbs: a blocking card
+(O4) names the driver gap (O2) and the not-eligible reason (O3); a driver-missing card names the
+not-eligible reason; a not-eligible card names the trial the assessment also offers (never "not
+eligible" and "trial" as two cards). A held not-indicated candidate (a continuation of current
+therapy, :mod:`~plugin.thyroid.orders.indication`) shows no card and is listed in
+``suppressedCards``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from plugin.thyroid.assessment.model import TherapyOption
@@ -19,108 +20,89 @@ from plugin.thyroid.orders.common import (
     BLOCKING,
     DRIVER_MISSING,
     NOT_ELIGIBLE,
+    NOT_INDICATED,
     PREFERRED,
     TRIAL_ONLY,
     OrderCard,
     OrderCardBuilder,
-    drug_matches,
     find,
-    parts,
     title,
 )
-from plugin.thyroid.orders.indication import not_indicated, not_indicated_card
+from plugin.thyroid.orders.indication import not_indicated_card
 
 
-def drug_card(b: OrderCardBuilder, drug: str) -> OrderCard | None:
+def drug_card(b: OrderCardBuilder, drug: str,
+              checks: Sequence[Mapping[str, Any]]) -> OrderCard | None:
+    """The card for one ordered drug from the order rules' candidates for it (best first)."""
+    if not checks:
+        return None
     a = b.assessment
-    patient_level = set(b.text.data["patient_level_block_codes"])
-    blocks = [
-        w for w in a.warnings
-        if w.blocking and (
-            any(drug_matches(d, drug) for d in w.drugs)
-            or w.all_drugs  # §A4.11: a patient-level block (W-PREG...) holds every drug
-            or (not w.drugs and w.code in patient_level)
-        )
-    ]
-    usable = find(a.on_label, drug) + find(a.guideline_supported_off_label, drug)
-    # The assessment is the authority on eligibility: a drug it lists as on-label or
-    # guideline-supported (e.g. selpercatinib for RET-mutant MTC, H3) gets no driver-gap card.
-    gap = None if usable else driver_gap(b, drug)
-    not_eligible = find(a.not_eligible, drug)
-    if blocks:
+    kind = checks[0]["kind"]
+    kinds = {c["kind"] for c in checks}
+    drivers = sorted(str(c["driver"]) for c in checks if c["kind"] == DRIVER_MISSING)
+    gap = driver_gap(b, drivers[0]) if drivers else None
+    not_eligible = find(a.not_eligible, drug) if NOT_ELIGIBLE in kinds else []
+    if kind == BLOCKING:
+        codes = {c["code"] for c in checks if c["kind"] == BLOCKING}
+        blocks = [w for w in a.warnings if w.blocking and w.code in codes]
         extra = []
         if gap is not None:
             extra.append(gap["text"])
         extra += [f"Also listed as not eligible: {o.reason or 'no reason given'}."
                   for o in not_eligible]
         return b.blocking_card(BLOCKING, drug, blocks, extra=extra, testing=gap)
-    if gap is not None:
+    if kind == DRIVER_MISSING and gap is not None:
         return driver_card(b, drug, gap, not_eligible)
-    if not_eligible:
+    if kind == NOT_ELIGIBLE:
         return not_eligible_card(b, drug, not_eligible[0])
-    trials = find(a.trial_only, drug)
-    if trials and not usable:
-        return trial_only_card(b, drug, trials)
-    if not usable and not trials and not_indicated(b):
+    if kind == TRIAL_ONLY:
+        return trial_only_card(b, drug, find(a.trial_only, drug))
+    if kind == NOT_INDICATED:
+        if checks[0].get("hold") == "continuation":
+            b.suppressed.append({"order": b.order.ref, "kind": NOT_INDICATED,
+                                 "reason": str(b.continuations.get(drug))})
+            return None
         return not_indicated_card(b, drug)
-    preferred = [o for o in usable if o.preferred]
-    if preferred and b.settings.info_cards:
-        option = preferred[0]
-        kind = "preferred"
+    if kind == PREFERRED:
+        usable = find(a.on_label, drug) + find(a.guideline_supported_off_label, drug)
+        option = [o for o in usable if o.preferred][0]
         values = {"drug_title": title(drug), "order_label": b.order_label(),
                   "order_ref": b.order.ref, "listed_drug": option.drug,
                   "rule_text": f" (rule {option.rule})" if option.rule else "",
                   "action": a.action}
         template = "summary_mdt" if a.action == "MDT_REVIEW_REQUIRED" else "summary"
-        return b.make(PREFERRED, "info", b.summary(kind, template, **values),
-                      b.detail(kind, **values),
+        return b.make(PREFERRED, "info", b.summary("preferred", template, **values),
+                      b.detail("preferred", **values),
                       source_key=b.rule_source(option.rule) or b.drug_source(drug))
-    return None
+    raise ValueError(f"order rule concluded {kind!r} for a drug; no card renders it")
 
-def driver_gap(b: OrderCardBuilder, drug: str) -> dict[str, Any] | None:
-    """The driver this drug needs when the assessment has none, with the testing state."""
-    names = {b.text.drug_to_driver[p] for p in parts(drug) if p in b.text.drug_to_driver}
-    if drug in b.text.drug_to_driver:
-        names = {b.text.drug_to_driver[drug]}
-    histologies = {str(d.histology) for d in b.record.diagnoses if d.histology is not None}
-    for name in sorted(names):
-        spec = b.text.data["drivers"][name]
-        if histologies & set(spec.get("not_for_histology") or []):
-            continue  # e.g. RET-fusion logic does not apply to MTC (RET-mutant MTC, H3)
-        if driver_present(b, spec):
-            continue
-        untested = untested_genes(b, spec)
-        if untested:
-            fusion = spec["testing"] == "fusion"
-            assay = "a fusion-capable (RNA) assay" if fusion else "any assay"
-            testing = (
-                f"{', '.join(untested)} not tested with {assay}"
-                + (" (a DNA-only panel leaves fusion status unknown, E4)"
-                   if spec["testing"] == "fusion" else "")
-                + ": order testing before starting (ATA 2025 Rec 61)."
-            )
-        else:
-            genes = ", ".join(spec["genes"])
-            testing = f"{genes} tested with a capable assay: no {spec['label']} found."
-        return {"name": name, "spec": spec, "untested": untested,
-                "text": f"No {spec['label']} is documented; {testing}"}
-    return None
 
-def driver_present(b: OrderCardBuilder, spec: Mapping[str, Any]) -> bool:
-    for d in b.assessment.drivers:
-        if d.gene not in spec["genes"]:
-            continue
-        if spec.get("kind") == "fusion" and (d.kind == "fusion" or d.alteration == "fusion"):
-            return True
-        if spec.get("alteration") and d.alteration == spec["alteration"]:
-            return True
-    return False
+def driver_gap(b: OrderCardBuilder, name: str) -> dict[str, Any]:
+    """The missing driver ``name`` (order_cards.yaml ``drivers``) with the testing state."""
+    spec = b.text.data["drivers"][name]
+    untested = untested_genes(b, spec)
+    if untested:
+        fusion = spec["testing"] == "fusion"
+        assay = "a fusion-capable (RNA) assay" if fusion else "any assay"
+        testing = (
+            f"{', '.join(untested)} not tested with {assay}"
+            + (" (a DNA-only panel leaves fusion status unknown, E4)"
+               if spec["testing"] == "fusion" else "")
+            + ": order testing before starting (ATA 2025 Rec 61)."
+        )
+    else:
+        genes = ", ".join(spec["genes"])
+        testing = f"{genes} tested with a capable assay: no {spec['label']} found."
+    return {"name": name, "spec": spec, "untested": untested,
+            "text": f"No {spec['label']} is documented; {testing}"}
+
 
 def untested_genes(b: OrderCardBuilder, spec: Mapping[str, Any]) -> list[str]:
     """The driver's genes not yet tested, as the rules read the record (the derivation's)."""
     testing = b.derivation.testing
     tested = testing.fusion_tested if spec["testing"] == "fusion" else testing.point_tested
     return [g for g in spec["genes"] if g not in tested]
+
 
 def driver_card(b: OrderCardBuilder, drug: str, gap: Mapping[str, Any],
                  not_eligible: list[TherapyOption]) -> OrderCard:

@@ -1,4 +1,7 @@
-"""I-131 order cards (rule 1; DECISIONS §D4.10, §K5, §K0.3): refractory status, cumulative activity.
+"""I-131 order cards (rules O1 of ``rules/thyroid/orders.rules.yaml``; DECISIONS §D4.10, §K5,
+§K0.3): the rendering of what the order rules concluded for an I-131 order.
+
+The rules choose the card (the winning candidate); this module words it:
 
 * ``order-i131-rair``: I-131 therapy for RAIR disease (ATA 2025 Rec 59B), with a *delete* and a
   referral suggestion; warning (critical with ``ORDER_I131_CRITICAL``).
@@ -19,8 +22,10 @@ number the patient-view cards and the rules use; the thresholds are those of
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 
 from plugin.thyroid.clinical_model import mci_text
 from plugin.thyroid.facts.rai import RaiActivity
@@ -148,27 +153,27 @@ def _cumulative_text(cum: Cumulative) -> str:
 
 
 
-def i131_cards(b: OrderCardBuilder) -> list[OrderCard]:
+def i131_card(b: OrderCardBuilder, checks: Sequence[Mapping[str, Any]]) -> OrderCard | None:
+    """The card for an I-131 order from the order rules' candidates for it (best first)."""
+    if not checks:
+        return None
     order, a = b.order, b.assessment
-    if not order.i131:
-        return []
-    therapy = order.is_i131_therapy(b.derivation.thresholds.diagnostic_cut_mbq)
-    cards = []
-    blocks = [w for w in a.warnings
-              if w.blocking and w.code in b.text.data["i131_block_codes"]]
-    if blocks:
+    kind = checks[0]["kind"]
+    kinds = {c["kind"] for c in checks}
+    if kind == I131_BLOCKING:
         # H4: RAI is contraindicated in pregnancy, whatever the activity (a diagnostic dose too).
-        # One card for the order: the block, and for RAIR disease Rec 59B with the referral
+        # One card for the order: the block, and for RAIR disease (the absorbed O1:i131-rair)
+        # Rec 59B with the referral
+        codes = {c["code"] for c in checks if c["kind"] == I131_BLOCKING}
+        blocks = [w for w in a.warnings if w.blocking and w.code in codes]
         extra, more, rules = [], [], []
-        if a.rair_status == "YES" and therapy:
+        if I131_RAIR in kinds:
             rules.append("B8")
             extra.append(b.text.data["i131_rair_in_block"].format(
                 criteria=b.criteria() or "criteria not recorded"))
             more.append(b.referral_suggestion())
-        return [b.blocking_card(I131_BLOCKING, "I-131", blocks, extra=extra, testing=None,
-                                more=more, reasons=("i131",), rules=rules)]
-    if not therapy:
-        return []
+        return b.blocking_card(I131_BLOCKING, "I-131", blocks, extra=extra, testing=None,
+                               more=more, reasons=("i131",), rules=rules)
     cum = cumulative_activity(b.derivation.rai, order)
     common = {
         "order_label": b.order_label(),
@@ -183,19 +188,19 @@ def i131_cards(b: OrderCardBuilder) -> list[OrderCard]:
         "action": a.action,
     }
     over = "summary_over" if cum.exceeds and cum.total_mbq is not None else "summary"
-    if a.rair_status == "YES":
+    if kind == I131_RAIR:
         evidence = [line for c in a.rair_criteria for line in
                     a.evidence.get(_CRITERION_RULE.get(c, ""), [])]
         # B3: for JS-iii alone the frameworks disagree on RaIT for avid lesions; say so
         discordance = (" ".join(b.text.data["i131_js_iii_note"].split())
                        if list(a.rair_criteria) == ["JS-iii"] else "")
-        kind = "i131-rair"
-        cards.append(b.make(
+        name = "i131-rair"
+        return b.make(
             I131_RAIR,
             "critical" if b.settings.i131_critical else "warning",
-            b.summary(kind, over, **common),
+            b.summary(name, over, **common),
             b.detail(
-                kind,
+                name,
                 criteria_text=b.criteria() or "(not listed)",
                 evidence_text=("Evidence: " + "; ".join(evidence) + ".") if evidence else "",
                 discordance_text=discordance,
@@ -204,38 +209,32 @@ def i131_cards(b: OrderCardBuilder) -> list[OrderCard]:
             suggestions=[b.delete_suggestion(), b.referral_suggestion()],
             reasons=b.override_reasons("i131"),
             rules=["B3"] if discordance else None,
-        ))
-    elif a.rair_status == "NOT_ESTABLISHED" and "A2b" in a.rules_fired:
+        )
+    if kind == I131_RAI_INELIGIBLE:
         # §A4.14: a clinician judged RAI not appropriate; the order contradicts that record, and
         # no data item "would settle" it (patient-view: MDT review)
-        kind = "i131-rai-ineligible"
-        cards.append(b.make(
-            I131_RAI_INELIGIBLE, "warning", b.summary(kind, **common), b.detail(kind, **common),
+        name = "i131-rai-ineligible"
+        return b.make(
+            I131_RAI_INELIGIBLE, "warning", b.summary(name, **common), b.detail(name, **common),
             suggestions=[b.delete_suggestion()], reasons=b.override_reasons("i131"),
-        ))
-    elif a.rair_status == "NOT_ESTABLISHED" and a.action != "RAI_EVALUATION":
-        # A2 (no prior therapeutic RAI -> RAI_EVALUATION) is exactly when I-131 is expected.
-        kind = "i131-not-established"
+        )
+    if kind == I131_NOT_ESTABLISHED:
+        name = "i131-not-established"
         missing = a.missing_data or ["(the assessment lists no specific item)"]
-        cards.append(b.make(
+        return b.make(
             I131_NOT_ESTABLISHED,
             "warning" if cum.exceeds else "info",
-            b.summary(kind, over, n_missing=len(a.missing_data), **common),
-            b.detail(kind, missing_text="\n".join(f"- {m}" for m in missing), **common),
+            b.summary(name, over, n_missing=len(a.missing_data), **common),
+            b.detail(name, missing_text="\n".join(f"- {m}" for m in missing), **common),
             reasons=b.override_reasons("i131"),
-        ))
-    elif a.rair_status == "NOT_APPLICABLE":
+        )
+    if kind == I131_NOT_APPLICABLE:
         # A1b: ATC/MTC; the RAI-R rules do not apply. Info only (the action is MDT review).
-        if b.settings.info_cards or cum.exceeds:
-            kind = "i131-not-applicable"
-            cards.append(b.make(
-                I131_NOT_APPLICABLE, "info", b.summary(kind, **common), b.detail(kind, **common)
-            ))
-    elif cum.exceeds and cum.total_mbq is not None:
-        kind = "i131-cumulative"
-        cards.append(b.make(
-            I131_CUMULATIVE, "info", b.summary(kind, **common), b.detail(kind, **common)
-        ))
-    return cards
-
-# ---- rules 2-5 for one drug
+        name = "i131-not-applicable"
+        return b.make(I131_NOT_APPLICABLE, "info", b.summary(name, **common),
+                      b.detail(name, **common))
+    if kind == I131_CUMULATIVE:
+        name = "i131-cumulative"
+        return b.make(I131_CUMULATIVE, "info", b.summary(name, **common),
+                      b.detail(name, **common))
+    raise ValueError(f"order rule concluded {kind!r} for an I-131 order; no card renders it")

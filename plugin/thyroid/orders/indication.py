@@ -1,18 +1,16 @@
 """A systemic drug the assessment does not support (``order-not-indicated``; issue 4 QA).
 
-DECISIONS §K2.6 (first-line systemic therapy) applies to RAIR YES with ``RECENT_PD`` or
+Whether the card applies is rule ``O4b:not-indicated`` of ``rules/thyroid/orders.rules.yaml``
+(DECISIONS §K2.6: first-line systemic therapy applies to RAIR YES with ``RECENT_PD`` or
 symptomatic disease; the US labels of sorafenib and lenvatinib require progressive RAI-refractory
-DTC, cabozantinib's progression after VEGFR-targeted therapy (§3). When the assessment lists no
-therapy option at all and its action is one of ``not_indicated.actions`` (``MONITOR``,
-``UPDATE_IMAGING``, ``COMPLETE_DATA``, ``RAI_EVALUATION``: status NO or NOT_ESTABLISHED, or YES
-without recent progression and not symptomatic), a draft order for a recognised systemic drug gets
-one warning saying why, with a delete suggestion. ``NOT_APPLICABLE`` (ATC/MTC, A1b) is never
-concerned. The card comes last in the per-drug precedence of
-:func:`plugin.thyroid.orders.drugs.drug_card`: a blocking, driver-missing, not-eligible or
-trial-only card for the drug wins.
+DTC, cabozantinib's progression after VEGFR-targeted therapy, §3): the assessment lists no therapy
+option at all, its action is ``MONITOR``, ``UPDATE_IMAGING``, ``COMPLETE_DATA`` or
+``RAI_EVALUATION``, and the status is not ``NOT_APPLICABLE`` (ATC/MTC, A1b). It comes last in the
+per-drug precedence (a blocking, driver-missing, not-eligible or trial-only card wins). This
+module words the card and states the continuation fact the rules read.
 
-A continuation gets no card (the suppression is recorded on the builder and reported in the
-response's ``suppressedCards``):
+A continuation gets no card (rule ``O4b:continuation`` holds it; the response lists it in
+``suppressedCards`` with the reason :func:`continuation` gives):
 
 * the same drug is a current therapy, exactly as the rules read it (the derivation's
   ``history.current``, :func:`plugin.thyroid.facts.history.is_current`: started on or before the
@@ -39,17 +37,6 @@ from plugin.thyroid.orders.common import (
 )
 
 _GATE_RULES = ("A3", "A4", "A5")
-
-
-def not_indicated(b: OrderCardBuilder) -> bool:
-    """True when the assessment offers no therapy option and its action is not systemic."""
-    a = b.assessment
-    spec = b.text.data["not_indicated"]
-    return (
-        a.rair_status != "NOT_APPLICABLE"
-        and a.action in spec["actions"]
-        and not (a.on_label or a.guideline_supported_off_label or a.trial_only or a.not_eligible)
-    )
 
 
 def _covers(exposures: list[TherapyExposure], drug: str) -> bool:
@@ -109,13 +96,8 @@ def _situation(b: OrderCardBuilder) -> tuple[str, list[str]]:
     return "no-recent-pd", []
 
 
-def not_indicated_card(b: OrderCardBuilder, drug: str) -> OrderCard | None:
-    """The warning for a systemic drug the assessment does not support; ``None`` (suppression
-    recorded) for a continuation."""
-    why = continuation(b, drug)
-    if why is not None:
-        b.suppressed.append({"order": b.order.ref, "kind": NOT_INDICATED, "reason": why})
-        return None
+def not_indicated_card(b: OrderCardBuilder, drug: str) -> OrderCard:
+    """The warning for a systemic drug the assessment does not support (rule O4b)."""
     a = b.assessment
     spec = b.text.data["not_indicated"]
     key, gate_rules = _situation(b)

@@ -105,7 +105,8 @@ class OrderService:
             cards = cards_for_order(order, assessment, record, patient_id, text=self.text,
                                     settings=self.settings, suppressed=suppressed,
                                     derivation=done.derivation,
-                                    templates=self.knowledge.templates)
+                                    templates=self.knowledge.templates,
+                                    engine=self.knowledge.order_engine)
             if order.ref not in drafts.deletable:
                 cards = [_without_delete(c) for c in cards]
             key = self.cache.key(patient_id, order.ref, order.resource)
