@@ -47,6 +47,7 @@ _RANKED: dict[str, tuple[str, ...] | None] = {
     "action": ACTIONS,
     "therapy": ("onLabel", "guidelineSupportedOffLabel", "trialOnly", "notEligible"),
     "preferred": None,
+    "order_check": None,  # values: order card kinds, checked against each order rule's kind
 }
 # NOT_APPLICABLE is worded per histology (ATC/MTC) in cards.yaml's ``status`` section
 _STATUS_KEYS = {"NOT_APPLICABLE": ("ATC", "MTC")}
@@ -77,8 +78,10 @@ def check_knowledge(rules_dir: Path, precedence: Precedence | None = None) -> No
                              f" parts): {exc}") from exc
     therapies = _load(rules_dir / "therapies.yaml")
     rules = _rules(rules_dir)
-    problems = [*_problems(rules, cards, therapies), *_tier_problems(rules, precedence)]
-    problems += _order_problems(_load(rules_dir / ORDER_RULES), order_cards)
+    order_rules = _load(rules_dir / ORDER_RULES)
+    problems = [*_problems(rules, cards, therapies),
+                *_tier_problems({**rules, **order_rules}, precedence)]
+    problems += _order_problems(order_rules, order_cards)
     if problems:
         raise KnowledgeError("knowledge files disagree: " + "; ".join(sorted(set(problems))))
 
@@ -189,8 +192,6 @@ def _order_problems(rules: Mapping[str, Any], order_cards: Mapping[str, Any]) ->
             if hold is not None and hold not in _HOLDS:
                 problems.append(f"order rule {name!r}: hold {hold!r} is not one of"
                                 f" {sorted(_HOLDS)}")
-            if not isinstance(fact.get("rank"), (int, float)):
-                problems.append(f"order rule {name!r}: an order_check needs a numeric rank")
             target = str(fact.get("target") or "")
             wanted = _target_of(kind)
             if (target != wanted) if wanted else not target.startswith("$"):

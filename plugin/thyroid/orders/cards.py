@@ -3,10 +3,11 @@
 Which cards apply is decided by the order rules (``rules/thyroid/orders.rules.yaml``, their own
 ruleset, built once in the :class:`~plugin.thyroid.knowledge.loader.Knowledge`): the order and
 what the assessment says about it become facts (:mod:`plugin.thyroid.orders.facts`), the rules
-conclude candidates ``{type: order_check, target, kind, rank}``, and per target (the I-131 order,
-each ordered drug, the pregnancy caution) the lowest rank wins; the candidates it beat are what
-the winning card absorbs. This module runs the rules and renders the winners, at most one card
-per drug in an order and one card per I-131 order (DECISIONS §D4.2, §D4.10, §K2.9, §K5):
+conclude candidates ``{type: order_check, target, kind, tier}``, and per target (the I-131 order,
+each ordered drug, the pregnancy caution) the best tier wins (``precedence.yaml``
+``order_check``, DECISIONS §D4.17); the candidates it beat are what the winning card absorbs.
+This module runs the rules and renders the winners, at most one card per drug in an order and
+one card per I-131 order (DECISIONS §D4.2, §D4.10, §K2.9, §K5):
 
 1. **I-131 for a refractory patient** (``order-i131-rair``, O1): warning (critical if configured)
    citing the criteria and ATA 2025 Rec 59B, with a *delete* suggestion and a systemic-therapy
@@ -81,6 +82,7 @@ __all__ = [
 
 if TYPE_CHECKING:
     from plugin.engine import RuleEngine
+    from plugin.thyroid.knowledge.precedence import Precedence
 
 _RANK = {"critical": 0, "warning": 1, "info": 2}
 #: the order rules' target for the I-131 order and for the pregnancy caution (else: a drug)
@@ -100,6 +102,7 @@ def cards_for_order(
     derivation: Derivation | None = None,
     templates: Mapping[str, Any] | None = None,
     engine: RuleEngine | None = None,
+    precedence: Precedence | None = None,
 ) -> list[OrderCard]:
     """Every card for one draft order (critical first). Orders the rules do not concern get none.
 
@@ -107,12 +110,16 @@ def cards_for_order(
     held back (a continuation of current therapy), for the response's ``suppressedCards``.
     ``derivation`` is the record's (the one the assessment was built on; derived here when not
     given); ``templates`` the card text of ``cards.yaml`` (default: the knowledge folder's);
-    ``engine`` the order rules' engine (default: the default knowledge's ``order_engine``).
+    ``engine`` the order rules' engine and ``precedence`` the tiers (default: the default
+    knowledge's ``order_engine`` and ``precedence``).
     """
     builder = OrderCardBuilder(order, assessment, record, patient_id, text or load_order_text(),
                                settings or OrderCardSettings(), derivation=derivation,
                                templates=templates)
-    checks = order_checks(engine or load_knowledge().order_engine, order_facts(builder))
+    if engine is None or precedence is None:
+        knowledge = load_knowledge()
+        engine, precedence = engine or knowledge.order_engine, precedence or knowledge.precedence
+    checks = order_checks(engine, order_facts(builder), precedence)
     cards: list[OrderCard] = []
     if order.i131:
         card = i131_card(builder, checks.get(I131_TARGET, []))
@@ -128,20 +135,23 @@ def cards_for_order(
     return sorted(cards, key=lambda c: _RANK[c.card.indicator])
 
 
-def order_checks(engine: RuleEngine,
-                 facts: Sequence[Mapping[str, Any]]) -> dict[str, list[dict[str, Any]]]:
-    """The order rules' candidates per target, best (lowest rank) first.
+def order_checks(engine: RuleEngine, facts: Sequence[Mapping[str, Any]],
+                 precedence: Precedence) -> dict[str, list[dict[str, Any]]]:
+    """The order rules' candidates per target, best tier (``precedence.yaml`` ``order_check``)
+    first.
 
-    Ties keep a stable order: by rank, then the copied ``driver`` and ``code`` (the first driver
+    Ties keep a stable order: by tier, then the copied ``driver`` and ``code`` (the first driver
     by name is the one a driver-missing card names).
     """
+    tiers = precedence["order_check"]
     result = engine.evaluate(facts)
     checks: dict[str, list[dict[str, Any]]] = {}
     for fact in result.derived:
         if fact.get("type") == "order_check":
             checks.setdefault(str(fact["target"]), []).append(fact)
     for found in checks.values():
-        found.sort(key=lambda c: (c["rank"], str(c.get("driver", "")), str(c.get("code", ""))))
+        found.sort(key=lambda c: (tiers.position(c["tier"]), str(c.get("driver", "")),
+                                  str(c.get("code", ""))))
     return checks
 
 

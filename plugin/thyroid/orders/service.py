@@ -106,7 +106,8 @@ class OrderService:
                                     settings=self.settings, suppressed=suppressed,
                                     derivation=done.derivation,
                                     templates=self.knowledge.templates,
-                                    engine=self.knowledge.order_engine)
+                                    engine=self.knowledge.order_engine,
+                                    precedence=self.knowledge.precedence)
             if order.ref not in drafts.deletable:
                 cards = [_without_delete(c) for c in cards]
             key = self.cache.key(patient_id, order.ref, order.resource)
