@@ -2,8 +2,8 @@
 
 Usage: .venv/bin/python scripts/bench_engine.py [--runs N] [--leak-runs N] [RULE_FILE ...]
 
-Without rule files it uses the small test rulesets in tests/rules_fixtures/. Compare
-with RULE-ENGINE.md §1 (about 1 ms for 10 facts and 8 ms for 500 on ~40 rules).
+Without rule files it uses the small test rulesets in tests/rules_fixtures/ (its patients use
+their fact vocabulary). docs/ENGINE.md §E1.3 has the figures it gave, to compare with.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Tests for plugin.engine, the hardened durable_rules wrapper (RULE-ENGINE.md): chaining,
+"""Tests for plugin.engine, the hardened durable_rules wrapper (docs/ENGINE.md): chaining,
 derived-fact templates and the engine's lifecycle. Crash and leak safety, rule loading and input
 checks are in tests/test_plugin_engine_{safety,load,input}.py."""
 

@@ -1,5 +1,5 @@
 """plugin.engine, input facts: what durable_rules would get silently wrong is refused with a
-clear RuleEngineError (RULE-ENGINE.md §3.7, §3.10); valid facts pass unchanged."""
+clear RuleEngineError (docs/ENGINE.md §E3.7, §E3.10); valid facts pass unchanged."""
 
 import math
 from datetime import date

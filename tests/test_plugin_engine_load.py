@@ -1,5 +1,5 @@
 """plugin.engine, loading rule files: every malformed rule fails at load naming the rule
-(RULE-ENGINE.md §3.7-§3.9), duplicate names, unreadable files, ``any`` and negation."""
+(docs/ENGINE.md §E3.7-§E3.9), duplicate names, unreadable files, ``any`` and negation."""
 
 
 import pytest
@@ -286,7 +286,7 @@ def test_any_rule_and_negation_load_and_run(tmp_path):
             - a: {type: x}
             - b: {type: y}
           do: {record: true}
-        # Negation against a base fact asserted first (§3.5).
+        # Negation against a base fact asserted first (§E3.5).
         x_without_block:
           id: A2
           all:

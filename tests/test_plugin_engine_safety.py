@@ -1,4 +1,4 @@
-"""plugin.engine, crash and leak safety (RULE-ENGINE.md §2, §3.1-§3.3): the sentinel, state
+"""plugin.engine, crash and leak safety (docs/ENGINE.md §E2, §E3.1-§E3.3): the sentinel, state
 isolation and quarantine, colliding ids, threads, and the FNV-1a-32 hash checks."""
 
 import os
@@ -44,7 +44,7 @@ _CONTROL_SCRIPT = COLD_SCRIPT.replace(
 def _cold_env() -> dict[str, str]:
     """The child's environment: glibc fills every fresh allocation with a fixed non-zero byte.
 
-    The crash (RULE-ENGINE.md §3.1) is a ``free`` of two never-initialised pointers. Whether they
+    The crash (docs/ENGINE.md §E3.1) is a ``free`` of two never-initialised pointers. Whether they
     are garbage depends on where malloc finds the memory: memory fresh from the kernel (mmap, a
     grown heap) is zero, so ``free(NULL)`` does nothing and the process lives. Which one a child
     gets depends on the inherited environment and allocator state, so the control test passed
@@ -64,7 +64,7 @@ needs_glibc = pytest.mark.skipif(
 @needs_glibc
 @pytest.mark.parametrize("attempt", range(4))
 def test_first_evaluation_that_fires_nothing_does_not_crash_a_cold_process(attempt):
-    # Without the sentinel this crashed 20/20 fresh processes (RULE-ENGINE.md §3.1).
+    # Without the sentinel this crashed 20/20 fresh processes (docs/ENGINE.md §E3.1).
     proc = subprocess.run(
         [sys.executable, "-c", COLD_SCRIPT, *map(str, RULE_FILES)],
         cwd=REPO,
@@ -159,7 +159,7 @@ def test_facts_with_colliding_fhir_ids_are_both_kept(engine):
 
 
 def test_identical_input_facts_are_each_matched(engine):
-    # Positional ids make identical content distinct facts (§3.4: without ids, once).
+    # Positional ids make identical content distinct facts (§E3.4: without ids, once).
     facts = [{"type": "rai_treatment", "day": 0}] * 3 + [{"type": "progression", "day": 10}]
 
     result = engine.evaluate(facts)

@@ -1,4 +1,4 @@
-"""plugin.engine.checker: structural checks on one rule's patterns (RULE-ENGINE.md §3.7, §3.9).
+"""plugin.engine.checker: structural checks on one rule's patterns (docs/ENGINE.md §E3.5-§E3.9).
 
 durable_rules accepts many malformed rules and then silently never fires them (a negation
 first, a join on an alias that is not bound earlier, an unknown operator). :class:`RuleChecker`

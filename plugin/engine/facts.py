@@ -1,9 +1,9 @@
 """plugin.engine.facts: what a fact may hold, and the input facts prepared for durable_rules.
 
 :func:`check_json_value` is the value check shared by input facts and rule files: what durable
-stores correctly (JSON scalars or lists of them, strings under 64 KiB, 64-bit integers, §3.7,
-§3.10). :func:`prepare_facts` checks one evaluation's input facts and gives them positional ids
-(§3.2), the sentinel first (§3.1).
+stores correctly (JSON scalars or lists of them, strings under 64 KiB, 64-bit integers, §E3.7,
+§E3.10). :func:`prepare_facts` checks one evaluation's input facts and gives them positional ids
+(§E3.2), the sentinel first (§E3.1).
 """
 
 from __future__ import annotations
@@ -93,7 +93,7 @@ def check_json_value(value: object, where: str) -> None:
 
 
 def prepare_facts(facts: Sequence[Mapping[str, Any]]) -> list[dict]:
-    """Validate input facts and give them positional ids (§3.2), sentinel first (§3.1).
+    """Validate input facts and give them positional ids (§E3.2), sentinel first (§E3.1).
 
     :raises RuleEngineError: naming the first invalid fact.
     """

@@ -1,11 +1,11 @@
-"""plugin.engine.ids: the engine-internal identities and their hash check (RULE-ENGINE.md §3.2).
+"""plugin.engine.ids: the engine-internal identities and their hash check (docs/ENGINE.md §E3.2).
 
 durable_rules tells states and facts apart only by a 32-bit FNV-1a hash of their id, never by
 the string. So input facts get positional ids (``f0``, ``f1``, …), derived facts ``d0``, ``d1``,
 …, states come from a pool of sids ``s0``, ``s1``, …, and all of these, the sentinel's id and
 the state facts' ids included, are checked once for distinct hashes.
 
-The sentinel (§3.1): every evaluation asserts one fact of :data:`SENTINEL_TYPE` first, and a
+The sentinel (§E3.1): every evaluation asserts one fact of :data:`SENTINEL_TYPE` first, and a
 no-op rule named :data:`SENTINEL_RULE` fires on it, so each state has dispatched an action
 before ``delete_state``.
 """
@@ -45,7 +45,7 @@ DERIVED_IDS = tuple(f"d{i}" for i in range(MAX_DERIVED))
 
 
 def fnv1a_32(text: str) -> int:
-    """Return the FNV-1a-32 hash durable uses to identify states and facts (§3.2)."""
+    """Return the FNV-1a-32 hash durable uses to identify states and facts (§E3.2)."""
     h = 0x811C9DC5
     for byte in text.encode("utf-8"):
         h = ((h ^ byte) * 0x01000193) & 0xFFFFFFFF
@@ -56,7 +56,7 @@ def check_distinct_hashes(ids: Iterable[str]) -> None:
     """Check that no two of ``ids`` share an FNV-1a-32 hash.
 
     durable compares only the hash, never the string, so two colliding ids silently
-    drop a fact or join two states (§3.2).
+    drop a fact or join two states (§E3.2).
 
     :raises RuleEngineError: naming the first colliding pair.
     """
@@ -67,7 +67,7 @@ def check_distinct_hashes(ids: Iterable[str]) -> None:
         if other != text:
             raise RuleEngineError(
                 f"ids {other!r} and {text!r} share FNV-1a-32 hash {h:#010x}; "
-                "durable_rules would treat them as one (RULE-ENGINE.md §3.2)"
+                "durable_rules would treat them as one (docs/ENGINE.md §E3.2)"
             )
 
 

@@ -1,8 +1,8 @@
 """plugin.engine.loader: read YAML rule files and compile them before durable_rules sees them.
 
-The loading half of :mod:`plugin.engine` (``RULE-ENGINE.md`` in ``/work/shared``). Rule files are
+The loading half of :mod:`plugin.engine` (``docs/ENGINE.md`` §E3.9). Rule files are
 YAML in durable's JSON vocabulary plus our keys ``id``, ``source``, ``note`` and ``do``;
-:func:`load_rules` reads several files (they merge into one ruleset, §3.9), refuses duplicate
+:func:`load_rules` reads several files (they merge into one ruleset, §E3.9), refuses duplicate
 keys and rule names, and checks each rule's shape with :class:`~plugin.engine.checker.RuleChecker`.
 ``do`` is compiled into :class:`Template` objects, the derived facts an action asserts.
 
@@ -32,7 +32,7 @@ __all__ = [
 ]
 
 _OUR_RULE_KEYS = frozenset({"id", "source", "note", "do"})
-# count/cap hand the action a list of matches and sum only what is pending (§3.6),
+# count/cap hand the action a list of matches and sum only what is pending (§E3.6),
 # so they are left out on purpose; aggregation belongs in the mapper.
 _DURABLE_RULE_KEYS = frozenset({"all", "any", "pri"})
 

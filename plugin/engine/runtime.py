@@ -1,25 +1,27 @@
 """plugin.engine.runtime: the one ``evaluate(facts)`` seam over durable_rules.
 
 durable_rules (2.0.28, a Rete engine with a C core) crashes, swallows errors and drops
-facts when used the way its README shows. Everything the project learned about that is
-in ``RULE-ENGINE.md`` (``/work/shared``); this module is the hardened wrapper it
-describes, and nothing else in rair-cds touches durable directly:
+facts when used the way its README shows. ``docs/ENGINE.md`` says what it gets wrong and
+how each guard works (sections cited below); this module is the runtime of that hardened
+wrapper, and nothing else in rair-cds touches durable directly:
 
 * rule files are YAML in durable's JSON vocabulary plus our keys ``id``, ``source``,
-  ``note`` and ``do``; several files merge into ONE ruleset so chaining works (§3.9);
+  ``note`` and ``do``; several files merge into ONE ruleset so chaining works (§E3.9);
 * no durable ``Host`` at all: the C ruleset is created directly, so no timer threads
-  exist (§2 item 2, §3.11), and the actions are dispatched by our own synchronous loop
-  over durable's C calls (§2.1), without the per-action JSON round trips of durable's
-  Python layer; one process-wide lock around each evaluation, one state (sid) per
-  evaluation from a pool of pre-checked sids, ``delete_state`` in ``finally`` (§2.1);
+  exist (§E2.2, §E3.11), and the actions are dispatched by our own synchronous loop
+  over durable's C calls (§E2.1), without the per-action JSON round trips of durable's
+  Python layer (no ``update_state``: our actions never change the state), checking that
+  every matched and derived fact belongs to this evaluation's state; one process-wide
+  lock around each evaluation (§E1.2), one state (sid) per evaluation from a pool of
+  pre-checked sids, ``delete_state`` in ``finally`` (§E2.1);
 * a sentinel fact and a no-op rule so an evaluation that fires nothing doesn't crash
-  the process (§3.1);
+  the process (§E3.1);
 * positional fact ids with distinct FNV-1a-32 hashes, so no fact is silently dropped
-  and no two patients share a state (§3.2);
-* facts only, never events (§3.4); action errors re-raised as :class:`RuleEngineError`
-  (§3.3); derived facts with set semantics (§3.4);
+  and no two patients share a state (§E3.2);
+* facts only, never events (§E3.4); action errors re-raised as :class:`RuleEngineError`
+  (§E3.3); derived facts with set semantics (§E3.4);
 * input checks for what durable gets silently wrong: non-JSON values, too many
-  properties, over-long strings, integers beyond 64 bits (§3.7, §3.10); load checks for
+  properties, over-long strings, integers beyond 64 bits (§E3.7, §E3.10); load checks for
   rule shapes durable accepts but never fires (negation first, unknown join alias).
 
 A ``$alias.field`` copy of a field the matched fact lacks fails the evaluation: facts
@@ -29,7 +31,7 @@ Reading and checking the YAML rule files is :mod:`plugin.engine.loader`, the inp
 are :mod:`plugin.engine.facts` and the id pools :mod:`plugin.engine.ids`; this module builds the
 durable ruleset from what the loader returns and runs evaluations.
 
-Build the engine once per worker process, after any fork (§1 item 7), and reuse it.
+Build the engine once per worker process, after any fork (§E1.2), and reuse it.
 """
 
 from __future__ import annotations
@@ -59,7 +61,7 @@ from plugin.engine.loader import CompiledRule, RuleInfo, Template, load_rules
 
 __all__ = ["MAX_STATE_POOL", "EngineResult", "RuleEngine"]
 
-#: durable keeps at most 1,024 live states per ruleset (§3.10).
+#: durable keeps at most 1,024 live states per ruleset (§E3.10).
 MAX_STATE_POOL = 1_024
 
 #: How long an evaluation waits for a free sid before giving up.
@@ -67,7 +69,7 @@ _SID_WAIT_SECONDS = 30.0
 
 # One lock for every durable call in the process, not one per engine: the C core keeps
 # process-wide tables (ruleset handles), and the measured-safe design is one evaluation
-# at a time per process (§1 item 7). It costs nothing measurable: the C extension holds
+# at a time per process (§E1.2). It costs nothing measurable: the C extension holds
 # the GIL throughout anyway.
 _DURABLE_LOCK = threading.Lock()
 
@@ -116,7 +118,7 @@ class RuleEngine:
     """One durable ruleset built from YAML rule files, evaluated one state per call.
 
     Thread-safe: all durable calls in the process are serialised by one lock (the C
-    extension holds the GIL throughout anyway, §1 item 7). Scale with worker processes.
+    extension holds the GIL throughout anyway, §E1.2). Scale with worker processes.
 
     :param rule_files: YAML rule files, merged into one ruleset so rules chain.
     :param name: the ruleset name (no ``$``).
@@ -146,7 +148,7 @@ class RuleEngine:
 
         definition: dict[str, dict] = {
             # Every evaluation asserts the sentinel first and this rule fires on it, so
-            # each state has dispatched an action before delete_state (§3.1).
+            # each state has dispatched an action before delete_state (§E3.1).
             SENTINEL_RULE: {"all": [{"m": {"type": SENTINEL_TYPE}}]}
         }
         # durable's rule name -> what its action does; the loop in _run_actions calls it.
@@ -155,9 +157,9 @@ class RuleEngine:
             definition[rule.info.name] = dict(rule.definition)
             self._actions[rule.info.name] = self._make_action(rule)
         # The C ruleset is created directly: no durable Host, so no Timer threads at all
-        # (§2 item 2, §3.11), and no Python Ruleset/Closure/Promise layer on the action path
+        # (§E2.2, §E3.11), and no Python Ruleset/Closure/Promise layer on the action path
         # (the loop below is the documented start_action_for_state -> action ->
-        # complete_and_start_action protocol of §2.1, without its per-action JSON round trips).
+        # complete_and_start_action protocol of §E2.1, without its per-action JSON round trips).
         with _DURABLE_LOCK:
             try:
                 handle = _dre.create_ruleset(name, json.dumps(definition, ensure_ascii=False))
@@ -182,7 +184,7 @@ class RuleEngine:
                 if not isinstance(matched, dict):
                     raise RuleEngineError(f"unexpected match {type(matched).__name__}")
                 for bound in matched.values():
-                    # Every matched fact belongs to this evaluation's state (§3.2).
+                    # Every matched fact belongs to this evaluation's state (§E3.2).
                     if not isinstance(bound, dict) or bound.get("sid") != run.sid:
                         raise RuleEngineError(f"matched a fact of another state, not {run.sid!r}")
                 if rule_id not in run.fired_set:
@@ -190,7 +192,7 @@ class RuleEngine:
                     run.fired.append(rule_id)
                 for template in templates:
                     self._assert_derived(run, matched, rule_id, template)
-            except Exception as exc:  # durable would swallow it into the state (§3.3)
+            except Exception as exc:  # durable would swallow it into the state (§E3.3)
                 run.errors.append(f"{label}: {_exc_text(exc)}")
 
         return action
@@ -208,7 +210,7 @@ class RuleEngine:
                 )
             fact[key] = bound[field]
         fact.setdefault("rule", rule_id)
-        # Set semantics: identical content is asserted once (§3.4); the rule still fired.
+        # Set semantics: identical content is asserted once (§E3.4); the rule still fired.
         identity = orjson.dumps(fact, option=orjson.OPT_SORT_KEYS)
         if identity in run.seen:
             return
@@ -219,7 +221,7 @@ class RuleEngine:
         run.derived.append(fact)
         code, offset = _dre.assert_fact(run.handle, orjson.dumps(engine_fact).decode())
         # 0: matched, 1: no rule consumes it (a final conclusion, kept in run.derived).
-        # 2 means an id collision (§3.2); 3 (deferred) needs a queue callback we never set.
+        # 2 means an id collision (§E3.2); 3 (deferred) needs a queue callback we never set.
         if code not in (0, 1):
             raise RuleEngineError(f"durable_rules returned code {code} on a derived fact")
         if offset != run.state_offset:
@@ -261,12 +263,12 @@ class RuleEngine:
         run = _Run(handle, sid)
         try:
             # Low-level call: host.assert_facts raises MessageNotHandledException when
-            # any fact matches no rule and never runs the others' actions (§2.1).
+            # any fact matches no rule and never runs the others' actions (§E2.1).
             code, offset = _dre.assert_facts(handle, payload)
             if code not in (0, 1):  # 1 = some fact matched no rule: normal
                 raise RuleEngineError(
                     f"durable_rules returned code {code} on assert (2 = an id was already"
-                    " observed, a hash collision, §3.2)"
+                    " observed, a hash collision, §E3.2)"
                 )
             run.state_offset = offset
             # Runs the whole chain synchronously in this thread.
@@ -277,7 +279,7 @@ class RuleEngine:
             raise RuleEngineError(f"durable_rules failed: {_exc_text(exc)}") from exc
         finally:
             try:
-                _dre.delete_state(handle, sid)  # frees ~0.8 MiB per state (§3.10)
+                _dre.delete_state(handle, sid)  # frees ~0.8 MiB per state (§E3.10)
             except Exception as exc:
                 self._quarantined.add(sid)
                 raise RuleEngineError(
@@ -291,7 +293,7 @@ class RuleEngine:
     def _run_actions(self, handle: int, run: _Run) -> None:
         """Dispatch every pending action of the run's state, in this thread, until none is left.
 
-        durable's protocol (§2.1): ``start_action_for_state`` hands out the first pending
+        durable's protocol (§E2.1): ``start_action_for_state`` hands out the first pending
         action as (state JSON, {rule name: {alias: matched fact}}); after the action,
         ``complete_and_start_action`` retires it and hands out the next, or ``None``. Derived
         facts asserted by an action are matched at once, so the chain completes here. The
@@ -328,7 +330,7 @@ class RuleEngine:
     # ---------------------------------------------------------------- lifecycle
 
     def close(self) -> None:
-        """Delete the C ruleset (GC never frees it, §3.8). Safe to call twice."""
+        """Delete the C ruleset (GC never frees it, §E3.8). Safe to call twice."""
         with _DURABLE_LOCK:
             if self._handle is not None:
                 handle, self._handle = self._handle, None
@@ -345,7 +347,7 @@ class RuleEngine:
 
 
 def _noop_action(run: _Run, matched: Any) -> None:  # noqa: ANN401 - durable's JSON
-    """The sentinel rule's action: nothing, it only makes the state dispatch (§3.1)."""
+    """The sentinel rule's action: nothing, it only makes the state dispatch (§E3.1)."""
 
 
 def _blame_rule(name: str, rules: list[CompiledRule]) -> str:

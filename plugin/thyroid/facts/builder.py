@@ -1,6 +1,6 @@
 """PatientRecord + evaluation date + thresholds -> flat facts for the thyroid rules.
 
-This module does the arithmetic durable_rules can't (RULE-ENGINE.md §3.6-§3.7): dates become
+This module does the arithmetic durable_rules can't (docs/ENGINE.md §E3.6-§E3.7): dates become
 integer day counts relative to the evaluation date (``days_ago``), activities are summed in
 integer MBq, RECIST 1.1 is computed from lesion sums with the nadir rules of DECISIONS §D4.5,
 scan validity (A3), the latest safety values, ages, and every negation the rules need is a

@@ -1,6 +1,6 @@
 """Strings the rule engine cannot take, cleaned once where the reader starts.
 
-durable_rules works on NUL-terminated UTF-8 (RULE-ENGINE.md §3.7): a NUL inside a string
+durable_rules works on NUL-terminated UTF-8 (docs/ENGINE.md §E3.7): a NUL inside a string
 is refused, and a lone surrogate (JSON ``"\\ud800"`` decodes to one) cannot be encoded at
 all, which used to fail the call and lose an engine state. Ids, references and texts of the
 input reach the engine's facts (``ref``, ``label``), so ``read_record`` passes every entry
