@@ -1,7 +1,7 @@
 """Issue 13 item 3: ids and texts with NUL (or another character durable_rules refuses) in every
 resource type the reader reads never reach the rule engine and never make the call answer 500.
 
-``read_record`` cleans every entry before any reader sees it (``plugin/thyroid/from_fhir_text``):
+``read_record`` cleans every entry before any reader sees it (``plugin/thyroid/reading/text.py``):
 the characters become U+FFFD and the resource gets a data-quality note, shown on the
 data-quality card. The engine itself refuses NUL and lone surrogates with ``RuleEngineError``
 before durable sees them (tests/test_plugin_engine.py).

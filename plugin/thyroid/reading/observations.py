@@ -269,7 +269,7 @@ _HANDLERS: dict[str, Callable[[Entry, ReadContext, PatientRecord, CodeLists], No
 }
 
 #: The concept lists an Observation is read by (its ``Observation.code``): the handlers above, the
-#: genomics region studied and variant (``from_fhir_genomics``), and the panel codes that legacy
+#: genomics region studied and variant (``reading.genomics``), and the panel codes that legacy
 #: genetics Observations carry (recognised by their extensions, searched for by this code).
 #: Observations with none of these codes are skipped before model validation, and the prefetch
 #: templates search only for these codes (``plugin/thyroid/patient_view.py``), both from

@@ -3,9 +3,9 @@
 The entry point of the reader (DECISIONS §D3). ``read_record`` flattens Bundles and Parameters,
 validates each resource it reads with ``fhir.resources.R4B`` (a resource strict parsing rejects
 is still read from its JSON, with a data-quality note), and hands each one to the module for its
-concept: ``from_fhir_medication`` (radioiodine, therapy, contrast, local therapy),
-``from_fhir_observations`` (scans, course, labs, flags, safety), ``from_fhir_genomics`` and
-``from_fhir_sequence`` (variants). Patient and Condition are read here. Resources outside the
+concept: ``reading.medication`` (radioiodine, therapy, contrast, local therapy),
+``reading.observations`` (scans, course, labs, flags, safety), ``reading.genomics`` and
+``reading.sequence`` (variants). Patient and Condition are read here. Resources outside the
 profile (a Practitioner, a Specimen) are ignored without a note.
 
 The reader infers no clinical conclusion: a scan's kind comes from the record only (timing is

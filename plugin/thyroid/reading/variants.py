@@ -1,6 +1,6 @@
 """Genomic nomenclature: HGVS, SPDI, genomic coordinates, hotspots and fusion names.
 
-Pure functions over strings and numbers; the FHIR side lives in ``from_fhir_genomics``.
+Pure functions over strings and numbers; the FHIR side lives in ``reading.genomics``.
 
 * Protein changes are returned in one-letter form without ``p.`` (``p.Val600Glu`` -> ``V600E``;
   ``NP_004324.2:p.(Val600Glu)`` -> ``V600E``).
