@@ -42,6 +42,7 @@ from client_auth_helpers import (  # noqa: E402,F401 - the CDS Client JWT tests'
     static_auth,
 )
 from engine_helpers import engine  # noqa: E402,F401 - the rule-engine tests' module-scoped engine
+from feedback_store_helpers import store, store_location  # noqa: E402,F401 - one store per backend
 from pg_server import postgres_server, postgres_url  # noqa: E402,F401 - real PostgreSQL fixtures
 
 ASSESSMENT_SCHEMA = REPO_DIR / "docs" / "assessment.schema.json"

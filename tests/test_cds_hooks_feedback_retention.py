@@ -17,21 +17,7 @@ TS = "2024-01-01T00:00:00.000Z"
 CARD = IssuedCard("c1", "alpha", rules=("R1", "R2"), suggestions=("s1", "s2"))
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-def store_location(request, tmp_path):
-    """A FEEDBACK_DB value for each backend."""
-    if request.param == "sqlite":
-        return str(tmp_path / "fb.sqlite3")
-    return request.getfixturevalue("postgres_url")
-
-
-@pytest.fixture
-def store(store_location):
-    made = open_store(store_location)
-    yield made
-    closer = getattr(made, "close", None)
-    if closer:
-        closer()
+# store_location, store: tests/feedback_store_helpers.py (via conftest.py)
 
 
 

@@ -29,21 +29,7 @@ CARD = IssuedCard(
 )
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-def store_location(request, tmp_path):
-    """A FEEDBACK_DB value for each backend."""
-    if request.param == "sqlite":
-        return str(tmp_path / "fb.sqlite3")
-    return request.getfixturevalue("postgres_url")
-
-
-@pytest.fixture
-def store(store_location):
-    made = open_store(store_location)
-    yield made
-    closer = getattr(made, "close", None)
-    if closer:
-        closer()
+# store_location, store: tests/feedback_store_helpers.py (via conftest.py)
 
 
 def columns(store) -> dict[str, list[str]]:
