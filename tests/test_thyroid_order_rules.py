@@ -20,6 +20,7 @@ from plugin.thyroid.clinical_model import (
     PatientRecord,
     RadioiodineAdministration,
     RaiIntent,
+    StopReason,
     TherapyExposure,
 )
 from plugin.thyroid.knowledge.loader import ORDER_RULES, load_knowledge, rule_files
@@ -67,6 +68,9 @@ MONITOR = {"rair_status": "NO", "rair_criteria": [], "progression": "NO_PD", "ac
 ONGOING = PatientRecord(therapies=[TherapyExposure("MedicationStatement/m1", "lenvatinib",
                                                    dt.date(2026, 1, 1), status="active")])
 W_PREG_BLOCK = Warning("W-PREG", True, all_drugs=True)
+INTOLERANT = PatientRecord(therapies=[TherapyExposure(
+    "MedicationStatement/m2", "lenvatinib", dt.date(2025, 2, 1), dt.date(2026, 3, 1),
+    stop_reason=StopReason.INTOLERANCE, status="stopped")])
 
 # name -> (order, assessment, record, info cards, the expected (kind, indicator) per card)
 CASES = {
@@ -133,6 +137,8 @@ CASES = {
     "preferred": (_drug("lenvatinib"), _a(on_label=LENVATINIB), PatientRecord(), True,
                   [("order-preferred", "info")]),
     "preferred-off": (_drug("lenvatinib"), _a(on_label=LENVATINIB), PatientRecord(), False, []),
+    "intolerance": (_drug("lenvatinib"), _a(on_label=[TherapyOption("lenvatinib", rule="F1")]),
+                    INTOLERANT, True, [("order-intolerance", "warning")]),
     "pregnancy-caution": (_drug("lenvatinib"),
                           _a(on_label=LENVATINIB, warnings=[Warning("W-PREG", False)]),
                           PatientRecord(), True, [("order-pregnancy-caution", "warning")]),

@@ -18,7 +18,7 @@ from plugin.thyroid.orders.cards import order_checks
 I131 = ["i131_blocked", "i131_refractory", "i131_rai_ineligible", "i131_not_established",
         "i131_not_applicable", "i131_cumulative"]
 DRUG = ["drug_blocked", "drug_driver_missing", "drug_not_eligible", "drug_trial_only",
-        "drug_not_indicated", "drug_preferred"]
+        "drug_not_indicated", "drug_intolerance", "drug_preferred"]
 PREGNANCY = ["pregnancy_covered", "pregnancy_caution"]
 TARGETS = {"I-131": I131, "lenvatinib": DRUG, "pregnancy": PREGNANCY}
 

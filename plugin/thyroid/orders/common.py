@@ -44,6 +44,7 @@ NOT_ELIGIBLE = "order-not-eligible"
 BLOCKING = "order-blocking"
 PREFERRED = "order-preferred"
 TRIAL_ONLY = "order-trial-only"
+INTOLERANCE = "order-intolerance"
 I131_NOT_APPLICABLE = "order-i131-not-applicable"
 PREGNANCY_CAUTION = "order-pregnancy-caution"
 NOT_INDICATED = "order-not-indicated"
@@ -51,7 +52,8 @@ NOT_INDICATED = "order-not-indicated"
 #: every card kind an order rule may conclude (rules/thyroid/orders.rules.yaml, checked at start-up)
 ORDER_CARD_KINDS = frozenset({I131_RAIR, I131_NOT_ESTABLISHED, I131_RAI_INELIGIBLE, I131_CUMULATIVE,
                               I131_BLOCKING, DRIVER_MISSING, NOT_ELIGIBLE, BLOCKING, PREFERRED,
-                              TRIAL_ONLY, I131_NOT_APPLICABLE, PREGNANCY_CAUTION, NOT_INDICATED})
+                              TRIAL_ONLY, I131_NOT_APPLICABLE, PREGNANCY_CAUTION, NOT_INDICATED,
+                              INTOLERANCE})
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ from plugin.thyroid.assessment.model import TherapyOption
 from plugin.thyroid.orders.common import (
     BLOCKING,
     DRIVER_MISSING,
+    INTOLERANCE,
     NOT_ELIGIBLE,
     NOT_INDICATED,
     PREFERRED,
@@ -63,6 +64,12 @@ def drug_card(b: OrderCardBuilder, drug: str,
                                  "reason": str(b.continuations.get(drug))})
             return None
         return not_indicated_card(b, drug)
+    if kind == INTOLERANCE:
+        values = {"drug_title": title(drug), "drug": drug, "order_label": b.order_label(),
+                  "order_ref": b.order.ref,
+                  "stopped": b.derivation.history.intolerant.get(drug, "undated")}
+        return b.make(INTOLERANCE, "warning", b.summary("intolerance", **values),
+                      b.detail("intolerance", **values), source_key=b.drug_source(drug))
     if kind == PREFERRED:
         usable = find(a.on_label, drug) + find(a.guideline_supported_off_label, drug)
         option = [o for o in usable if o.preferred][0]

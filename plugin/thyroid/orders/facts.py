@@ -82,6 +82,8 @@ def _drug_facts(b: OrderCardBuilder, drug: str) -> list[dict[str, Any]]:
         "not_eligible": bool(find(a.not_eligible, drug)),
         "preferred": any(o.preferred for o in usable),
         "continuation": why is not None,
+        # §A4.12: stopped for intolerance (not progressed on): a re-challenge is an MDT decision
+        "intolerant": drug in b.derivation.history.intolerant,
     }]
     facts += [{"type": "order_ingredient", "drug": drug, "ingredient": p}
               for p in sorted(parts(drug))]
