@@ -70,21 +70,35 @@ class JsonLimits:
 
 
 def check_json_bounds(
-    value: Any, limits: JsonLimits, where: str = "body", wide: frozenset[int] = frozenset()
+    value: Any,
+    limits: JsonLimits,
+    where: str = "body",
+    wide: frozenset[int] = frozenset(),
+    *,
+    encoded_length: int | None = None,
 ) -> None:
     """Walk ``value`` (iteratively: no recursion to exhaust) and enforce the shape bounds.
 
     :param wide: ``id()`` of the arrays bounded by ``max_prefetch_entries`` rather than
         ``max_array_length`` (the ``entry`` arrays of supplied prefetch Bundles).
+    :param encoded_length: the length of the JSON text ``value`` was parsed from, when known: no
+        string or member name in it can be longer, so at or below ``max_string_length`` member
+        names need no look.
     :raises PayloadTooLarge: naming the bound that was exceeded.
     """
-    # level by level (depth = level), with the per-value work in C where it can be: a 6 MB
-    # record is walked in a fraction of its parse time. Exact types first (all a JSON parser
-    # makes); anything else goes through isinstance, so subclasses are bounded too.
+    # level by level (depth = level), exact types first (all a JSON parser makes; anything else
+    # goes through isinstance, so subclasses are bounded too). Member names are gathered in a
+    # set per level (a parser shares the strings of repeated names), so a 6 MB record's 90,000
+    # objects cost one C call per level, not one per object.
     max_string = limits.max_string_length
     max_depth = limits.max_depth
     max_members = limits.max_object_members
     max_array = limits.max_array_length
+    # arrays at most this long need no look at which bound is theirs
+    short = min(max_array, limits.max_prefetch_entries) if wide else max_array
+    names: set[Any] | None = (
+        None if encoded_length is not None and encoded_length <= max_string else set()
+    )
     level: list[Any] = [value]
     depth = 1
     nodes = 0
@@ -92,39 +106,41 @@ def check_json_bounds(
         nodes += len(level)
         if nodes > limits.max_nodes:
             raise PayloadTooLarge(f"{where}: more than {limits.max_nodes} JSON values")
+        if depth > max_depth and any(isinstance(item, dict | list) for item in level):
+            raise PayloadTooLarge(f"{where}: JSON nested deeper than {max_depth}")
         below: list[Any] = []
         extend = below.extend
+        objects: list[Any] = []
+        keep = objects.append
         for item in level:
-            kind = type(item)
+            kind: type | None = type(item)
+            if kind not in _PARSED:  # not made by a JSON parser (a subclass): bounded the same
+                kind = next((k for k in (dict, list, str) if isinstance(item, k)), None)
             if kind is str:
                 if len(item) > max_string:
                     raise PayloadTooLarge(f"{where}: a string is longer than {max_string}")
-            elif kind in _SCALARS:
-                continue
-            elif kind is dict or isinstance(item, dict):
-                if depth > max_depth:
-                    raise PayloadTooLarge(f"{where}: JSON nested deeper than {max_depth}")
+            elif kind is dict:
                 if len(item) > max_members:
                     raise PayloadTooLarge(
                         f"{where}: an object has more than {max_members} members"
                     )
-                if item and max(map(len, item)) > max_string:
-                    raise PayloadTooLarge(f"{where}: a member name is too long")
+                keep(item)
                 extend(item.values())
-            elif kind is list or isinstance(item, list):
-                if depth > max_depth:
-                    raise PayloadTooLarge(f"{where}: JSON nested deeper than {max_depth}")
-                bound = limits.max_prefetch_entries if id(item) in wide else max_array
-                if len(item) > bound:
-                    raise PayloadTooLarge(f"{where}: an array has more than {bound} items")
+            elif kind is list:
+                if len(item) > short:
+                    bound = limits.max_prefetch_entries if id(item) in wide else max_array
+                    if len(item) > bound:
+                        raise PayloadTooLarge(f"{where}: an array has more than {bound} items")
                 extend(item)
-            elif isinstance(item, str) and len(item) > max_string:
-                raise PayloadTooLarge(f"{where}: a string is longer than {max_string}")
+        if names is not None and objects:
+            names.update(*objects)
         level = below
         depth += 1
+    if names and max(len(name) if isinstance(name, str) else 0 for name in names) > max_string:
+        raise PayloadTooLarge(f"{where}: a member name is too long")
 
 
-_SCALARS = frozenset({int, float, bool, type(None)})
+_PARSED = frozenset({str, dict, list, int, float, bool, type(None)})
 
 
 def prefetch_entry_arrays(body: Any) -> frozenset[int]:
@@ -240,7 +256,8 @@ def loads_bounded(
             value = json.loads(data, parse_constant=_no_constant, parse_float=_finite_float)
         except RecursionError:
             raise PayloadTooLarge(f"{where}: JSON nested too deeply") from None
-    check_json_bounds(value, limits, where, wide_arrays(value) if wide_arrays else frozenset())
+    check_json_bounds(value, limits, where, wide_arrays(value) if wide_arrays else frozenset(),
+                      encoded_length=len(data))
     if isinstance(data, str):  # a str may hold surrogates as characters, not only as escapes
         suspect = "\\u" in data or _SURROGATE.search(data) is not None
     else:

@@ -113,15 +113,20 @@ def _resources(value: Any) -> Iterator[tuple[Mapping[str, Any], Mapping[str, Any
         yield value, {}
         return
     listed = value.get("entry")
-    entries = [e for e in listed if isinstance(e, Mapping)] if isinstance(listed, list) else []
+    entries = (
+        [e for e in listed if type(e) is dict or isinstance(e, Mapping)]
+        if isinstance(listed, list) else []
+    )
     by_full_url = {
-        e["fullUrl"]: e["resource"]
+        url: resource
         for e in entries
-        if isinstance(e.get("fullUrl"), str) and isinstance(e.get("resource"), Mapping)
+        if isinstance(url := e.get("fullUrl"), str)
+        and (type(resource := e.get("resource")) is dict or isinstance(resource, Mapping))
     }
     for entry in entries:
-        if isinstance(entry.get("resource"), Mapping):
-            yield entry["resource"], by_full_url
+        resource = entry.get("resource")
+        if type(resource) is dict or isinstance(resource, Mapping):
+            yield resource, by_full_url
 
 
 def _mismatch(resource: Mapping[str, Any], patient_id: str, by_full_url: Mapping[str, Any],
@@ -134,6 +139,8 @@ def _mismatch(resource: Mapping[str, Any], patient_id: str, by_full_url: Mapping
         return "a Patient whose id is not context.patientId"
     for member in PATIENT_MEMBERS:
         ref = resource.get(member)
+        if ref is None:  # the usual case for one of the two: no ABC isinstance check
+            continue
         reference = ref.get("reference") if isinstance(ref, Mapping) else None
         if not isinstance(reference, str):
             continue

@@ -56,31 +56,35 @@ def flatten_prefetch(
     resources: list[Mapping[str, Any]] = []
     notes: list[DataQualityNote] = []
     seen: set[str] = set()
-
-    def add(resource: Any, key: str) -> None:
-        if not isinstance(resource, Mapping):
-            if resource is not None:
-                notes.append(DataQualityNote(f"prefetch '{key}'", "entry is not a JSON object"))
-            return
-        rtype = resource.get("resourceType")
-        if rtype == "Bundle":
-            for entry in resource.get("entry") or []:
-                if isinstance(entry, Mapping):
-                    add(entry.get("resource"), key)
-            return
-        if rtype == "OperationOutcome":
-            notes.append(_outcome_note(resource, key))
-            return
-        ident = f"{rtype}/{resource.get('id')}" if resource.get("id") else None
-        if ident is not None:
-            if ident in seen:
-                return
-            seen.add(ident)
-        resources.append(resource)
-
     for key, value in prefetch.items():
-        add(value, key)
+        _add(value, key, resources, notes, seen)
     return resources, notes
+
+
+def _add(resource: Any, key: str, resources: list[Mapping[str, Any]],
+         notes: list[DataQualityNote], seen: set[str]) -> None:
+    # a module function, not a closure over ``resources``: a recursive closure is a reference
+    # cycle, which kept a 10,000-resource record alive until the next full garbage collection
+    if type(resource) is not dict and not isinstance(resource, Mapping):
+        if resource is not None:
+            notes.append(DataQualityNote(f"prefetch '{key}'", "entry is not a JSON object"))
+        return
+    rtype = resource.get("resourceType")
+    if rtype == "Bundle":
+        for entry in resource.get("entry") or []:
+            if type(entry) is dict or isinstance(entry, Mapping):
+                _add(entry.get("resource"), key, resources, notes, seen)
+        return
+    if rtype == "OperationOutcome":
+        notes.append(_outcome_note(resource, key))
+        return
+    rid = resource.get("id")
+    if rid:
+        ident = rtype + "/" + rid if type(rid) is str and type(rtype) is str else f"{rtype}/{rid}"
+        if ident in seen:
+            return
+        seen.add(ident)
+    resources.append(resource)
 
 
 def _outcome_note(outcome: Mapping[str, Any], key: str) -> DataQualityNote:

@@ -48,7 +48,7 @@ def flatten(resources: Iterable[Mapping[str, Any]]) -> Iterator[Entry]:
     counter = iter(range(1_000_000_000))
 
     def walk(resource: Any, full_url: str | None) -> Iterator[Entry]:
-        if not isinstance(resource, Mapping):
+        if type(resource) is not dict and not isinstance(resource, Mapping):
             return
         rtype = resource.get("resourceType")
         if rtype == "Bundle":
@@ -67,7 +67,14 @@ def flatten(resources: Iterable[Mapping[str, Any]]) -> Iterator[Entry]:
                 yield from _parameters(param.get("part") or [])
 
     for resource in resources:
-        yield from walk(resource, None)
+        if type(resource) is dict and resource.get("resourceType") not in _CONTAINERS:
+            # the usual case (pipeline.flatten_prefetch has unpacked the Bundles): no generator
+            yield Entry(resource, source_of(resource, None, next(counter)), None)
+        else:
+            yield from walk(resource, None)
+
+
+_CONTAINERS = frozenset({"Bundle", "Parameters"})
 
 
 def validation_problem(resource: Mapping[str, Any]) -> str | None:

@@ -299,7 +299,23 @@ def has_read_code(res: Mapping[str, Any], codes: CodeLists) -> bool:
     if known is None or known[0] is not codes:
         known = _answers[id(codes)] = (codes, {})
     answers = known[1]
-    for coding in codings(res.get("code")):
+    concept = res.get("code")
+    # the usual shape (a dict with a list of codings, str system and code) answers from the
+    # memo without building the codings list: a long record repeats a few lab codes 10,000 times
+    listed = concept.get("coding") if type(concept) is dict else None
+    if type(listed) is list:
+        unknown = False
+        for coding in listed:
+            try:
+                found = answers.get((coding.get("system"), coding.get("code")))
+            except (AttributeError, TypeError):  # not a dict, or a system or code not hashable
+                found = None
+            if found:
+                return True
+            unknown = unknown or found is None
+        if not unknown:
+            return False
+    for coding in codings(concept):
         raw = (coding.get("system"), coding.get("code"))
         hashable = isinstance(raw[0], str | None) and isinstance(raw[1], str | None)
         found = answers.get(raw) if hashable else None

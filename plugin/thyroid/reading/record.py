@@ -87,16 +87,30 @@ def read_record(
         diagnostic_below_mbq = load_thresholds().diagnostic_cut_mbq
     ctx = ReadContext()
     record = PatientRecord()
-    # One place, before any reader: no string the rule engine refuses gets further.
-    entries = [clean_entry(entry, ctx) for entry in flatten(resources)]
+    entries: list[Entry] = []
+    readable: list[bool] = []
+    for entry in flatten(resources):
+        if entry.resource.get("resourceType") == "Observation" and not is_readable(
+            entry.resource, codes
+        ):
+            # no reader uses it (a routine lab): kept only to resolve references to it, neither
+            # cleaned nor validated (issue 11: cost per call). Cleaning could not make it
+            # readable: it turns a refused character into U+FFFD, which no code or profile holds.
+            entries.append(entry)
+            readable.append(False)
+            continue
+        # One place, before any reader: no string the rule engine refuses gets further.
+        entry = clean_entry(entry, ctx)
+        entries.append(entry)
+        readable.append(is_readable(entry.resource, codes))
     ctx.index(entries)
-    for entry in entries:
+    for entry, read in zip(entries, readable, strict=True):
         rtype = entry.resource.get("resourceType")
         if rtype not in _READ_TYPES:
             if not rtype:
                 ctx.note(entry.source, "resource without resourceType; ignored")
             continue
-        if not is_readable(entry.resource, codes):
+        if not read:
             continue  # no reader uses it: not validated either (issue 11: cost per call)
         problem = validation_problem(entry.resource)
         if problem:
