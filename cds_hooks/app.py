@@ -14,6 +14,7 @@ from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from cds_hooks.auth import load_callable
+from cds_hooks.collector import CollectorPause
 from cds_hooks.cors import init_cors
 from cds_hooks.endpoints import bp, health_bp
 from cds_hooks.errors import ConfigurationError
@@ -69,6 +70,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
             "FHIR_DESTINATION_GUARD", app.config.get("FHIR_DESTINATION_GUARD")
         ),
         audit_include_patient=bool(app.config.get("AUDIT_INCLUDE_PATIENT")),
+        collector_pause=_collector_pause(app.config),
     )
     init_security(app)  # security (issue 5): client JWTs, FHIR token guard, JSON bounds
     app.register_blueprint(health_bp)
@@ -83,6 +85,14 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
             app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops
         )
     return app
+
+
+def _collector_pause(config: Mapping[str, Any]) -> CollectorPause:
+    """``GC_PAUSE_MIN_BYTES``: bodies this large run with the cyclic collector paused."""
+    try:
+        return CollectorPause(int(config["GC_PAUSE_MIN_BYTES"]))
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ConfigurationError(f"bad setting GC_PAUSE_MIN_BYTES: {exc}") from exc
 
 
 def _feedback_store(config: Mapping[str, Any]) -> FeedbackStore:

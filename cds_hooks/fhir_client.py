@@ -225,8 +225,9 @@ def missing_matches(bundle: dict[str, Any]) -> int:
         return 0
     matches = 0
     for entry in _entries(bundle):
-        mode = entry.get("search", {}).get("mode") if isinstance(entry, dict) else None
-        if mode in (None, "match"):
+        search = entry.get("search") if isinstance(entry, dict) else None
+        mode = search.get("mode") if isinstance(search, dict) else None
+        if mode is None or mode == "match":
             matches += 1
     return max(0, total - matches)
 

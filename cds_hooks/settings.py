@@ -43,6 +43,9 @@ DEFAULTS: dict[str, Any] = {
     "AUDIT_INCLUDE_PATIENT": False,
     # largest request body accepted, in bytes (Flask's own setting; larger bodies get 413)
     "MAX_CONTENT_LENGTH": 10 * 1024 * 1024,
+    # a hook call whose body has at least this many bytes runs with Python's cyclic garbage
+    # collector paused (cds_hooks/collector.py; issue 11); 0: never paused
+    "GC_PAUSE_MIN_BYTES": 1024 * 1024,
     # "YYYY-MM-DD" to pin HookCall.evaluation_date (tests); None means today in UTC
     "EVALUATION_DATE": None,
     # "module:function" called as f(request, config) before a hook or feedback call; None: no-op

@@ -111,3 +111,24 @@ def test_subclassed_containers_are_bounded_too():
         check_json_bounds({"a": type("S", (str,), {})("long")}, limits)
     with pytest.raises(PayloadTooLarge, match="more than 2 items"):
         check_json_bounds({"a": type("L", (list,), {})([1, 2, 3])}, limits)
+
+
+def test_a_reference_to_a_set_aside_lab_still_resolves(monkeypatch):
+    labs = routine_labs("p1", 3)
+    report = {"resourceType": "DiagnosticReport", "id": "dr-1", "status": "final",
+              "code": {"text": "panel"}, "result": [{"reference": "Observation/lab-2"}]}
+    captured = {}
+    original = from_fhir._propagate_assay
+
+    def spy(entries, ctx, record, codes):
+        captured["ctx"] = ctx
+        return original(entries, ctx, record, codes)
+
+    monkeypatch.setattr(from_fhir, "_propagate_assay", spy)
+    from_fhir.read_record([*labs, report])
+    ctx = captured["ctx"]
+    assert [lab["id"] for lab in ctx.aside] == ["lab-0", "lab-1", "lab-2"]
+    assert ctx.resolve({"reference": "Observation/lab-2"}, report) is labs[2]
+    assert ctx.resolve({"reference": "https://ehr.example.org/fhir/Observation/lab-1"},
+                       report) is labs[1]
+    assert ctx.resolve({"reference": "Observation/lab-9"}, report) is None

@@ -162,6 +162,10 @@ class ReadContext:
 
     notes: list[DataQualityNote] = field(default_factory=list)
     by_reference: dict[str, Mapping[str, Any]] = field(default_factory=dict)
+    #: resources no reader uses (a long record's routine labs), indexed only if a reference
+    #: is not found among the others
+    aside: list[Mapping[str, Any]] = field(default_factory=list)
+    _aside_index: dict[str, Mapping[str, Any]] | None = None
 
     def index(self, entries: Iterable[Entry]) -> None:
         """Remember every resource under ``Type/id`` and its fullUrl."""
@@ -189,7 +193,13 @@ class ReadContext:
         if ref in self.by_reference:
             return self.by_reference[ref]
         tail = "/".join(ref.rstrip("/").split("/")[-2:])  # absolute URL -> Type/id
-        return self.by_reference.get(tail)
+        if tail in self.by_reference or not self.aside:
+            return self.by_reference.get(tail)
+        if self._aside_index is None:
+            self._aside_index = {}
+            for position, resource in enumerate(self.aside):
+                self._aside_index.setdefault(source_of(resource, None, position), resource)
+        return self._aside_index.get(ref) or self._aside_index.get(tail)
 
     def date(self, resource: Mapping[str, Any], source: str) -> dt.date | None:
         """The event date of ``resource``; notes a date that is present but unusable."""

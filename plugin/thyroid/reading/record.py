@@ -18,7 +18,7 @@ activity (:func:`plugin.thyroid.facts.rai.intent_of`).
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 from plugin.thyroid.clinical_model import (
@@ -56,6 +56,7 @@ from plugin.thyroid.reading.medication import (
 )
 from plugin.thyroid.reading.observations import (
     has_read_code,
+    read_code_answers,
     read_condition_flag,
     read_observation,
     read_scan_report,
@@ -89,16 +90,7 @@ def read_record(
     record = PatientRecord()
     entries: list[Entry] = []
     readable: list[bool] = []
-    for entry in flatten(resources):
-        if entry.resource.get("resourceType") == "Observation" and not is_readable(
-            entry.resource, codes
-        ):
-            # no reader uses it (a routine lab): kept only to resolve references to it, neither
-            # cleaned nor validated (issue 11: cost per call). Cleaning could not make it
-            # readable: it turns a refused character into U+FFFD, which no code or profile holds.
-            entries.append(entry)
-            readable.append(False)
-            continue
+    for entry in flatten(_set_aside(resources, ctx, codes)):
         # One place, before any reader: no string the rule engine refuses gets further.
         entry = clean_entry(entry, ctx)
         entries.append(entry)
@@ -123,6 +115,37 @@ def read_record(
     _propagate_assay(entries, ctx, record, codes)
     record.data_quality.extend(ctx.notes)
     return record
+
+
+def _set_aside(resources: Iterable[Mapping[str, Any]], ctx: ReadContext,
+               codes: CodeLists) -> Iterator[Mapping[str, Any]]:
+    """``resources`` but the Observations no reader uses (a long record's routine labs), which
+    go to ``ctx.aside``: kept only to resolve a reference to them, neither cleaned nor validated
+    (issue 11: cost per call). Cleaning could not make one readable: it turns a refused
+    character into U+FFFD, which no code list or profile holds."""
+    answers = read_code_answers(codes)
+    aside = ctx.aside.append
+    for resource in resources:
+        if type(resource) is not dict or resource.get("resourceType") != "Observation":
+            yield resource
+            continue
+        # the usual routine lab, answered from the memo: one coding, already known unread,
+        # and no profile or extension that could make it a variant (see is_readable)
+        concept = resource.get("code")
+        listed = concept.get("coding") if type(concept) is dict else None
+        if (
+            type(listed) is list
+            and len(listed) == 1
+            and type(coding := listed[0]) is dict
+            and type(system := coding.get("system")) is str
+            and type(code := coding.get("code")) is str
+            and answers.get((system, code)) is False
+            and not resource.get("meta")
+            and not resource.get("extension")
+        ) or not is_readable(resource, codes):
+            aside(resource)
+        else:
+            yield resource
 
 
 def is_readable(res: Mapping[str, Any], codes: CodeLists) -> bool:
