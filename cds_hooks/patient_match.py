@@ -81,19 +81,11 @@ def foreign_patient(value: Any, patient_id: str) -> str | None:
     one (``urn:uuid:`` references resolved inside it).
     """
     named: dict[str, str | None] = {}  # reference -> patient id, within this one value
-    found: list[str] = []
-    for resource, by_full_url in _resources(value):
-        subject = resource.get("subject")
-        if (
-            type(subject) is dict
-            and type(reference := subject.get("reference")) is str
-            and named.get(reference) == patient_id
-            and resource.get("patient") is None
-            and resource.get("resourceType") != "Patient"
-        ):
-            continue  # the usual entry: a subject reference already known to name the patient
-        if (problem := _mismatch(resource, patient_id, by_full_url, named)) is not None:
-            found.append(problem)
+    found = [
+        problem
+        for resource, by_full_url in _resources(value)
+        if (problem := _mismatch(resource, patient_id, by_full_url, named)) is not None
+    ]
     if not found:
         return None
     more = f" (and {len(found) - 1} more)" if len(found) > 1 else ""

@@ -199,7 +199,8 @@ class ReadContext:
             self._aside_index = {}
             for position, resource in enumerate(self.aside):
                 self._aside_index.setdefault(source_of(resource, None, position), resource)
-        return self._aside_index.get(ref) or self._aside_index.get(tail)
+        found = self._aside_index.get(ref)
+        return found if found is not None else self._aside_index.get(tail)
 
     def date(self, resource: Mapping[str, Any], source: str) -> dt.date | None:
         """The event date of ``resource``; notes a date that is present but unusable."""

@@ -293,7 +293,7 @@ def observation_keys(codes: CodeLists) -> frozenset[tuple[str, str]]:
     return known[1]
 
 
-def read_code_answers(codes: CodeLists) -> dict[tuple[Any, Any], bool]:
+def _read_code_answers(codes: CodeLists) -> dict[tuple[Any, Any], bool]:
     """The memo of :func:`has_read_code` for ``codes``: raw (system, code) -> answer."""
     known = _answers.get(id(codes))
     if known is None or known[0] is not codes:
@@ -303,7 +303,7 @@ def read_code_answers(codes: CodeLists) -> dict[tuple[Any, Any], bool]:
 
 def has_read_code(res: Mapping[str, Any], codes: CodeLists) -> bool:
     """Whether ``res.code`` has a coding in :data:`OBSERVATION_CONCEPTS`."""
-    answers = read_code_answers(codes)
+    answers = _read_code_answers(codes)
     concept = res.get("code")
     # the usual shape (a dict with a list of codings, str system and code) answers from the
     # memo without building the codings list: a long record repeats a few lab codes 10,000 times

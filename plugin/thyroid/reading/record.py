@@ -56,7 +56,6 @@ from plugin.thyroid.reading.medication import (
 )
 from plugin.thyroid.reading.observations import (
     has_read_code,
-    read_code_answers,
     read_condition_flag,
     read_observation,
     read_scan_report,
@@ -123,27 +122,13 @@ def _set_aside(resources: Iterable[Mapping[str, Any]], ctx: ReadContext,
     go to ``ctx.aside``: kept only to resolve a reference to them, neither cleaned nor validated
     (issue 11: cost per call). Cleaning could not make one readable: it turns a refused
     character into U+FFFD, which no code list or profile holds."""
-    answers = read_code_answers(codes)
-    aside = ctx.aside.append
     for resource in resources:
-        if type(resource) is not dict or resource.get("resourceType") != "Observation":
-            yield resource
-            continue
-        # the usual routine lab, answered from the memo: one coding, already known unread,
-        # and no profile or extension that could make it a variant (see is_readable)
-        concept = resource.get("code")
-        listed = concept.get("coding") if type(concept) is dict else None
         if (
-            type(listed) is list
-            and len(listed) == 1
-            and type(coding := listed[0]) is dict
-            and type(system := coding.get("system")) is str
-            and type(code := coding.get("code")) is str
-            and answers.get((system, code)) is False
-            and not resource.get("meta")
-            and not resource.get("extension")
-        ) or not is_readable(resource, codes):
-            aside(resource)
+            type(resource) is dict
+            and resource.get("resourceType") == "Observation"
+            and not is_readable(resource, codes)
+        ):
+            ctx.aside.append(resource)
         else:
             yield resource
 
