@@ -137,8 +137,11 @@ def test_a_hook_call_with_a_large_body_runs_paused(make_app, monkeypatch):
 
     monkeypatch.setattr(endpoints, "_audited", spy)
     client = make_app(GC_PAUSE_MIN_BYTES=2000, TOY_SLEEP_SECONDS=0.01).test_client()
-    small = {"hook": "patient-view", "hookInstance": "d1577c69-dfbe-44ad-ba6d-3e05e953b2ea",
-             "context": {"userId": "Practitioner/example", "patientId": "1288992"}}
+    small = {
+        "hook": "patient-view",
+        "hookInstance": "d1577c69-dfbe-44ad-ba6d-3e05e953b2ea",
+        "context": {"userId": "Practitioner/example", "patientId": "1288992"},
+    }
     large = {**small, "extension": {"padding": "x" * 3000}}
     assert client.post("/cds-services/toy-sleeper", json=small).status_code == 200
     assert client.post("/cds-services/toy-sleeper", json=large).status_code == 200
