@@ -50,3 +50,21 @@ def test_without_another_block_the_fix_first_text_names_every_blocked_drug() -> 
 
     assert htn.summary.startswith("Control blood pressure before starting")
     assert "lenvatinib" in htn.summary and "selpercatinib" in htn.summary
+
+
+def test_no_prior_rai_in_pregnancy_never_reads_as_give_rai() -> None:
+    """§A4.11 rule 4: pregnancy defers RAI, so the no-prior-RAI card names the MDT review and
+    drops ATA Rec 59A's "should receive ... RAI" (a clinical review found it there)."""
+    no_rai = B().birth("1990-01-01").histology("PTC").sum("2026-06-01", 30)
+    pregnant = _cards(no_rai.pregnancy("2026-11-01", True))
+    status = next(rc.card for rc in pregnant if rc.kind == "rai-status")
+
+    assert status.summary.startswith("RAIR status not assessable (no prior therapeutic RAI): ")
+    assert "tumour board review required (pregnancy or lactation)" in status.summary
+    assert "should receive" not in status.detail and "Rec 59A (GPS)" not in status.detail
+    assert "warning-W-PREG" in [rc.kind for rc in pregnant]
+
+    not_pregnant = _cards(B().birth("1990-01-01").histology("PTC").sum("2026-06-01", 30))
+    status = next(rc.card for rc in not_pregnant if rc.kind == "rai-status")
+    assert status.summary == "RAIR status not assessable: no prior therapeutic RAI on record"
+    assert "should receive an ablative or treatment administration of RAI" in status.detail
