@@ -3,6 +3,9 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import yaml
 from test_thyroid_rules_builder import AS_OF, B
 
 from plugin.thyroid.assessment.builder import assess
@@ -68,3 +71,45 @@ def test_no_prior_rai_in_pregnancy_never_reads_as_give_rai() -> None:
     status = next(rc.card for rc in not_pregnant if rc.kind == "rai-status")
     assert status.summary == "RAIR status not assessable: no prior therapeutic RAI on record"
     assert "should receive an ablative or treatment administration of RAI" in status.detail
+
+
+def _lenvatinib_first_line() -> B:
+    return (B().birth("1960-01-01").histology("PTC").rai("2022-01-10", 5550)
+            .scan("2022-01-15", uptake="none").sum("2025-01-01", 40).sum("2026-06-01", 50)
+            .tested())
+
+
+def _options_detail(b: B) -> str:
+    options = next(rc.card for rc in _cards(b) if rc.kind == "therapy-options")
+    assert "lenvatinib (preferred)" in options.summary
+    return options.detail
+
+
+def test_a_preferred_drug_never_stands_beside_an_unchecked_blood_pressure() -> None:
+    """W-HTN blocks on an uncontrolled reading (§A4.11 rule 1); with no reading in 90 days the
+    options card says so instead of leaving W-HTN under "not blocking" alone."""
+    detail = _options_detail(_lenvatinib_first_line())
+    section = detail.split("**Not on record, check before starting:**\n", 1)[1]
+    assert section.startswith("- blood pressure within the last 90 days")
+
+    controlled = _options_detail(_lenvatinib_first_line().bp("2026-11-01", 124, 78))
+    assert "Not on record" not in controlled
+
+
+def test_before_start_items_are_texts_the_rules_assert() -> None:
+    rules = Path(__file__).resolve().parent.parent / "rules" / "thyroid"
+    missing = [
+        str(action["what"])
+        for path in rules.glob("*.rules.yaml")
+        for rule in (yaml.safe_load(path.read_text(encoding="utf-8")) or {}).values()
+        if isinstance(rule, dict)
+        for action in _asserts(rule)
+        if action.get("type") == "missing"
+    ]
+    starts = load_knowledge().templates["therapy"]["before_start"]
+    assert starts and all(any(m.startswith(s) for m in missing) for s in starts)
+
+
+def _asserts(rule: dict) -> list[dict]:
+    found = (rule.get("do") or {}).get("assert") or []
+    return [a for a in (found if isinstance(found, list) else [found]) if isinstance(a, dict)]

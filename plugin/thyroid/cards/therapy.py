@@ -163,6 +163,10 @@ def therapy_card(ctx: CardContext, folded: list[Warning]) -> RenderedCard | None
                 for d in drugs))
     if notes:
         sections.append("**Cautions (not blocking):**\n" + note_lines(ctx, notes, only=lead_names))
+    unchecked = before_start_missing(ctx) if names else []
+    if unchecked:
+        sections.append(f"**{ctx.t['therapy']['before_start_title']}:**\n"
+                        + "\n".join(f"- {m}" for m in unchecked))
     key = (ctx.rule_source_key(main_rule) if main_rule else None) or "S1-therapy"
     trials = dict.fromkeys(o.trial for o in a.trial_only if o.trial)
     links = [Link(label=f"ClinicalTrials.gov {nct}", url=_trial_url(ctx, nct)) for nct in trials]
@@ -179,6 +183,14 @@ def therapy_card(ctx: CardContext, folded: list[Warning]) -> RenderedCard | None
                                             said=[main_rule] if main_rule and ctx.rule_title(
                                                 main_rule).rstrip(".") in sections[0] else []))
     return ctx.card("therapy-options", summary, "info", key, detail, links=links or None)
+
+
+def before_start_missing(ctx: CardContext) -> list[str]:
+    """The assessment's missing-data items that decide whether a listed drug may be started
+    (a blood pressure reading, the pregnancy status, the date of birth: ``therapy.before_start``
+    in cards.yaml)."""
+    starts = tuple(ctx.t["therapy"].get("before_start", ()))
+    return [m for m in ctx.a.missing_data if starts and m.startswith(starts)]
 
 
 def reason_line(ctx: CardContext, rule: str | None, usable_options: bool) -> str:
