@@ -105,6 +105,24 @@ def test_a_drug_listed_as_not_eligible_warns_with_the_reason():
     assert [a.type for a in actions(card.card)] == ["delete"]
 
 
+
+def test_the_not_eligible_card_names_every_usable_on_label_option_preferred_first():
+    """The options in the order card are the patient-view card's: sorafenib is on label too; a
+    drug under a non-fixable block is not offered as an alternative."""
+    a = assessment(on_label=[TherapyOption("sorafenib"),
+                             TherapyOption("lenvatinib", preferred=True)],
+                   not_eligible=[TherapyOption("cabozantinib", reason="no prior VEGFR-targeted "
+                                               "therapy", rule="G1")])
+    (card,) = cards_for_order(order_for("cabozantinib"), a, PatientRecord(), "p1")
+    assert ("On-label options in the assessment: lenvatinib (preferred), sorafenib."
+            in card.card.detail)
+
+    bleeding = Warning("W-BLEED", True, drugs=("sorafenib",))
+    (card,) = cards_for_order(order_for("cabozantinib"),
+                              assessment(on_label=a.on_label, not_eligible=a.not_eligible,
+                                         warnings=[bleeding]), PatientRecord(), "p1")
+    assert "On-label options in the assessment: lenvatinib (preferred)." in card.card.detail
+
 def test_a_single_agent_matches_a_not_eligible_combination():
     a = assessment(drivers=[Driver("BRAF", "V600E", "snv")],
                    not_eligible=[TherapyOption("dabrafenib+trametinib",

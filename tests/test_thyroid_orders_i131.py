@@ -34,6 +34,22 @@ def test_i131_for_a_refractory_patient_warns_with_criterion_rec_59b_delete_and_r
     assert {"clinical-trial", "redifferentiation-protocol"} <= codes
 
 
+
+@pytest.mark.parametrize(
+    ("action", "referred"),
+    [("SYSTEMIC_FIRST_LINE", True), ("ORDER_MOLECULAR_TESTING", True),
+     ("MDT_REVIEW_REQUIRED", True), ("MONITOR", False), ("UPDATE_IMAGING", False)],
+)
+def test_the_systemic_referral_is_offered_only_where_the_next_step_leads_there(action, referred):
+    """Rec 59B stops the I-131; a stable refractory patient is monitored (§A4.1 step 9, Rec 60A),
+    so the card does not suggest a systemic-therapy referral (a clinical read found it there)."""
+    record = PatientRecord(rai_administrations=[therapeutic(5550)])
+    progression = "NO_PD" if action == "MONITOR" else "RECENT_PD"
+    (card,) = cards_for_order(i131_order(), assessment(action=action, progression=progression),
+                              record, "p1")
+    assert card.kind == oc.I131_RAIR
+    assert [a.type for a in actions(card.card)] == ["delete"] + (["create"] if referred else [])
+
 def test_i131_is_critical_when_configured():
     cards = cards_for_order(i131_order(), assessment(), PatientRecord(), "p1",
                             settings=OrderCardSettings(i131_critical=True))

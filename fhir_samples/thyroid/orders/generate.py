@@ -62,8 +62,9 @@ S = [
     "detailIncludes": ["above 22,200 MBq"]}], {}),
  ("i131-service-request", "js-i-diagnostic-scan-no-uptake", "order-select", "Radioiodine therapy as a ServiceRequest (SNOMED 440252007)", "1",
   lambda p: [rai_service("rai-sr-1", p)], ["ServiceRequest/rai-sr-1"],
+  # stable (NO_PD, MONITOR): no systemic-therapy referral, only the delete
   [{"kind": "order-i131-rair", "indicator": "warning", "summaryIncludes": ["JS-i"],
-    "actions": [["delete", "ServiceRequest/rai-sr-1"], ["create", "ServiceRequest"]]}], {}),
+    "actions": [["delete", "ServiceRequest/rai-sr-1"]]}], {}),
  ("i131-not-established", "not-established-no-post-therapy-scan", "order-sign", "I-131 while status not established: missing data listed", "1",
   lambda p: [i131("i131-3", p, 100)], None,
   [{"kind": "order-i131-not-established", "indicator": "info", "summaryIncludes": ["not established"],

@@ -295,6 +295,14 @@ class OrderCardBuilder:
         }
         return resource
 
+    def referral_suggestions(self) -> list[Suggestion]:
+        """The systemic-therapy referral, only where the assessment's next step leads there
+        (``when_action`` in order_cards.yaml): never for a stable patient to be monitored."""
+        spec = self.text.data["suggestions"]["systemic_evaluation"]
+        if self.assessment.action not in spec["when_action"]:
+            return []
+        return [self.referral_suggestion()]
+
     def referral_suggestion(self) -> Suggestion:
         spec = self.text.data["suggestions"]["systemic_evaluation"]
         note = spec["note"].format(

@@ -168,7 +168,11 @@ def trial_only_card(b: OrderCardBuilder, drug: str, trials: list[TherapyOption])
 
 def not_eligible_card(b: OrderCardBuilder, drug: str, option: TherapyOption) -> OrderCard:
     a = b.assessment
-    alternatives = [o.drug for o in a.on_label if o.preferred] or [o.drug for o in a.on_label]
+    # every usable on-label option, preferred first: the patient-view options card lists the same
+    # (§A4.16: the two never disagree on one record); a drug under a non-fixable block is none
+    usable = [o for o in a.on_label if o.drug != drug and not a.held(o.drug)]
+    alternatives = [o.drug + (" (preferred)" if o.preferred else "")
+                    for o in sorted(usable, key=lambda o: not o.preferred)]
     values = {
         "drug_title": title(drug),
         "reason": option.reason or "no reason given",

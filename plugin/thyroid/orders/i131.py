@@ -171,7 +171,7 @@ def i131_card(b: OrderCardBuilder, checks: Sequence[Mapping[str, Any]]) -> Order
             rules.append("B8")
             extra.append(b.text.data["i131_rair_in_block"].format(
                 criteria=b.criteria() or "criteria not recorded"))
-            more.append(b.referral_suggestion())
+            more += b.referral_suggestions()
         return b.blocking_card(I131_BLOCKING, "I-131", blocks, extra=extra, testing=None,
                                more=more, reasons=("i131",), rules=rules)
     cum = cumulative_activity(b.derivation.rai, order)
@@ -206,7 +206,7 @@ def i131_card(b: OrderCardBuilder, checks: Sequence[Mapping[str, Any]]) -> Order
                 discordance_text=discordance,
                 **common,
             ),
-            suggestions=[b.delete_suggestion(), b.referral_suggestion()],
+            suggestions=[b.delete_suggestion(), *b.referral_suggestions()],
             reasons=b.override_reasons("i131"),
             rules=["B3"] if discordance else None,
         )
