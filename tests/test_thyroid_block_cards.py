@@ -113,3 +113,32 @@ def test_before_start_items_are_texts_the_rules_assert() -> None:
 def _asserts(rule: dict) -> list[dict]:
     found = (rule.get("do") or {}).get("assert") or []
     return [a for a in (found if isinstance(found, list) else [found]) if isinstance(a, dict)]
+
+
+def _fusion_with_pd() -> B:
+    return (B().birth("1960-01-01").histology("PTC").rai("2022-01-10", 5550)
+            .scan("2022-01-15", uptake="none").sum("2025-01-01", 40).sum("2026-06-01", 50)
+            .tested().bp("2026-11-01", 124, 78))
+
+
+def _reason(b: B) -> str:
+    options = next(rc.card for rc in _cards(b) if rc.kind == "therapy-options")
+    return options.detail.split("\n", 1)[0]
+
+
+def test_a_later_line_fusion_card_does_not_give_the_first_line_reason() -> None:
+    """§A4.16: the reason's title applies to this patient; F2/F3 say "first line" only there."""
+    ntrk = _fusion_with_pd().variant("NTRK1", "fusion", "fusion", partner="TPM3")
+    assert _reason(ntrk) == "Why (F3): NTRK fusion: NTRK inhibitor first line (Rec 67)."
+
+    resistant = (_fusion_with_pd().variant("NTRK1", "fusion", "fusion", partner="TPM3")
+                 .variant("NTRK1", "G595R")
+                 .therapy("larotrectinib", "2025-01-01", "2026-06-15", "progression"))
+    reason = _reason(resistant)
+    assert "resistance after an NTRK inhibitor: repotrectinib" in reason
+    assert "first line" not in reason
+
+    ret_later = (_fusion_with_pd().variant("RET", "fusion", "fusion")
+                 .therapy("lenvatinib", "2024-06-01", "2026-06-15", "progression"))
+    reason = _reason(ret_later)
+    assert "RET inhibitor in any line" in reason and "first line" not in reason

@@ -136,7 +136,10 @@ ROWS = [
             .therapy("lenvatinib", "2024-06-01", "2026-06-15", "progression")
         ),
         action="SYSTEMIC_LATER_LINE",
-        preferred={"selpercatinib", "pralsetinib", "cabozantinib"},
+        # G5: the driver-targeted agent; cabozantinib on label, not preferred (Rec 66 is for
+        # tumours without an actionable driver, §A4.12)
+        on_label={"selpercatinib", "pralsetinib", "cabozantinib", "sorafenib"},
+        preferred={"selpercatinib", "pralsetinib"},
     ),
 ]
 

@@ -296,21 +296,16 @@ class OrderCardBuilder:
         return resource
 
     def referral_suggestions(self) -> list[Suggestion]:
-        """The systemic-therapy referral, only where the assessment's next step leads there
-        (``when_action`` in order_cards.yaml): never for a stable patient to be monitored."""
+        """The systemic-therapy referral where the next step leads there (``when_action``)."""
         spec = self.text.data["suggestions"]["systemic_evaluation"]
         if self.assessment.action not in spec["when_action"]:
             return []
-        return [self.referral_suggestion()]
-
-    def referral_suggestion(self) -> Suggestion:
-        spec = self.text.data["suggestions"]["systemic_evaluation"]
         note = spec["note"].format(
             status=self.assessment.rair_status, criteria=self.criteria() or "no criterion"
         )
-        return Suggestion(label=spec["label"], actions=[Action(
+        return [Suggestion(label=spec["label"], actions=[Action(
             type="create", description=spec["description"],
-            resource=self.service_request(spec, note))])
+            resource=self.service_request(spec, note))])]
 
     def testing_suggestion(self, driver: str, drug: str) -> Suggestion:
         spec = self.text.data["suggestions"]["molecular_testing"]
