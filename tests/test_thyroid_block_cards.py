@@ -142,3 +142,12 @@ def test_a_later_line_fusion_card_does_not_give_the_first_line_reason() -> None:
                  .therapy("lenvatinib", "2024-06-01", "2026-06-15", "progression"))
     reason = _reason(ret_later)
     assert "RET inhibitor in any line" in reason and "first line" not in reason
+
+
+def test_a_ret_point_mutation_card_cites_the_indication_not_a_drug_label() -> None:
+    """W-RET-POINT is about the record's driver (E6, S9); it cited LENVIMA, the first drug it
+    blocks."""
+    cards = _cards(_fusion_with_pd().variant("RET", "M918T"))
+    card = next(rc.card for rc in cards if rc.kind == "warning-W-RET-POINT")
+    assert card.indicator == "critical"
+    assert card.source.label.startswith("FDA/EMA label indications")

@@ -158,6 +158,28 @@ def test_a_blocking_warning_for_the_ordered_drug_is_critical(drug, warning):
     assert "condition-resolved" in {r.code for r in card.card.overrideReasons}
 
 
+
+@pytest.mark.parametrize(
+    ("drug", "warning", "label", "rule"),
+    [("sorafenib", Warning("W-BLEED", True, ("sorafenib",)), "NEXAVAR", "F1"),
+     ("cabozantinib", Warning("W-BLEED", True, ("cabozantinib",)), "CABOMETYX", "G1"),
+     ("pralsetinib", Warning("W-HTN", True, ("pralsetinib",)), "GAVRETO", "F2"),
+     ("lenvatinib", Warning("W-PREG", True), "LENVIMA", "H4"),
+     ("lenvatinib", Warning("W-PEDS-AGE", True, ("lenvatinib",)), "FDA/EMA", "H1")],
+)
+def test_a_blocking_card_cites_the_ordered_drug_s_label_and_the_rule_behind_it(
+        drug, warning, label, rule):
+    """A clinical read found a sorafenib bleeding block citing CABOMETYX and rule G1 (the
+    cabozantinib rule), and a lenvatinib pregnancy block citing RETEVMO."""
+    listed = {"sorafenib": "F1", "cabozantinib": "G1", "pralsetinib": "F2", "lenvatinib": "F1"}
+    a = assessment(on_label=[TherapyOption(d, rule=r) for d, r in listed.items()],
+                   warnings=[warning])
+    (card,) = cards_for_order(order_for(drug), a, PatientRecord(), "p1")
+    assert card.kind == oc.BLOCKING
+    assert label in card.card.source.label
+    assert card.rules == (rule,)
+    assert f"Rule **{rule}**" in card.card.detail
+
 @pytest.mark.parametrize(
     "warning",
     [Warning("W-HTN", True, ("selpercatinib",)),  # blocks another drug

@@ -338,8 +338,10 @@ class CardContext:
     def warning_source_key(self, w: Warning) -> str:
         """The warning's source: the label of the drug it names when the template cites it,
         else that drug's own label (a pregnancy block on lenvatinib cites LENVIMA, not RETEVMO),
-        else the template's first source."""
+        else the template's first source (always, with ``drug_labels: false``: W-RET-POINT)."""
         keys = list(self.wt(w.code).get("sources") or ["DESIGN"])
+        if self.wt(w.code).get("drug_labels") is False:
+            return keys[0]
         labels = [k for d in w.drugs if (k := self.t["drugs"].get(d, {}).get("source"))]
         return next((k for k in labels if k in keys), labels[0] if labels else keys[0])
 

@@ -32,6 +32,7 @@ from plugin.thyroid.clinical_model import PatientRecord
 from plugin.thyroid.facts.derivation import Derivation, derive
 from plugin.thyroid.knowledge.loader import default_folder
 from plugin.thyroid.knowledge.parts import load_with_parts
+from plugin.thyroid.orders.blocks import block_basis
 
 # card kinds (HookResult.card_kinds values; also the alert-cache signature)
 I131_RAIR = "order-i131-rair"
@@ -385,15 +386,10 @@ class OrderCardBuilder:
         return self.make(card_kind, "critical", self.summary(kind, **values),
                          self.detail(kind, **values), suggestions=suggestions,
                          reasons=self.override_reasons("blocking", *reasons),
-                         source_key=self.blocking_source(blocks[0], drug),
-                         rules=[*rules, *(r for w in blocks
-                                          for r in texts.get(w.code, texts["default"]).get(
-                                              "rules", []))])
+                         source_key=self.block_basis(blocks[0], drug)[0],
+                         rules=[*rules, *(r for w in blocks for r in self.block_basis(w, drug)[1])])
 
-    def blocking_source(self, w: Warning, drug: str) -> str:
-        """The label of the blocked drug when the warning cites it, else the warning's source."""
-        spec = self.text.data["blocking_text"].get(w.code, {})
-        keys = list(spec.get("sources") or ["DESIGN"])
-        label = self.templates["drugs"].get(drug, {}).get("source")
-        return label if label in keys else keys[0]
+    def block_basis(self, w: Warning, drug: str) -> tuple[str, list[str]]:
+        return block_basis(self.text.data["blocking_text"], self.templates["drugs"],
+                           self.assessment, w, drug)
 
