@@ -241,6 +241,9 @@ def progression_fact(m: Monitoring, rec: cm.PatientRecord, ctx: FactContext) -> 
             value = "PD_NOT_RECENT"
         fact["ref"] = [p[1] for p in pd_events]
         lines += [p[2] for p in pd_events if not p[2].startswith("RECIST PD")]
+        if value == "NO_PD":  # the newer imaging that outweighs the PD is the card's evidence too
+            newer = max(day for day in non_pd_days if day > last)
+            lines.append(f"no PD on newer imaging {newer.isoformat()}")
     elif (comparisons or non_pd_days) and not undated_pd:
         value = "NO_PD"
         fact["ref"] = [s.source for s in sums]
