@@ -338,12 +338,17 @@ class CardContext:
     def warning_source_key(self, w: Warning) -> str:
         """The warning's source: the label of the drug it names when the template cites it,
         else that drug's own label (a pregnancy block on lenvatinib cites LENVIMA, not RETEVMO),
-        else the template's first source (always, with ``drug_labels: false``: W-RET-POINT)."""
+        else the template's first source."""
         keys = list(self.wt(w.code).get("sources") or ["DESIGN"])
-        if self.wt(w.code).get("drug_labels") is False:
-            return keys[0]
-        labels = [k for d in w.drugs if (k := self.t["drugs"].get(d, {}).get("source"))]
+        labels = self.drug_label_keys(w.code, w.drugs)
         return next((k for k in labels if k in keys), labels[0] if labels else keys[0])
+
+    def drug_label_keys(self, code: str, drugs: Iterable[str]) -> list[str]:
+        """The label source keys of ``drugs`` a warning ``code`` may cite: none for a warning
+        about the record rather than a drug's label (``drug_labels: false``: W-RET-POINT)."""
+        if self.wt(code).get("drug_labels") is False:
+            return []
+        return [k for d in drugs if (k := self.t["drugs"].get(d, {}).get("source"))]
 
     def fold_target(self, w: Warning) -> str:
         """Where a non-blocking warning is said: ``therapy``, ``status``, ``data-quality`` or

@@ -177,18 +177,16 @@ def status_card(ctx: CardContext, notes: list[Warning], has_critical: bool) -> R
         indicator, key = "warning", ctx.rule_source_key("A2b") or "S12"
         rules = ["A2b"]
         evidence = criterion_evidence(ctx, ["A2b"])
-    elif "A2" in ctx.fired and a.action == "RAI_EVALUATION":
-        summary, intro = st["A2"]["summary"], st["A2"]["detail_intro"]
-        indicator, key = "warning", "S1"
+    elif "A2" in ctx.fired:
+        # RAI evaluation is the next step, unless something defers it (§A4.11 rule 4: pregnancy)
+        now = a.action == "RAI_EVALUATION"
+        entry = st["A2"] if now else st["A2_not_now"]
+        summary, intro = entry["summary"].format(next=phrase), entry["detail_intro"]
+        indicator, key = ("warning" if now else status_indicator(ctx, has_critical)), "S1"
         rules = ["A2"]
         evidence = criterion_evidence(ctx, ["A2"])
-        step_block, step_rules = "", []
-    elif "A2" in ctx.fired:  # RAI is not the next step (§A4.11 rule 4: pregnancy defers it)
-        summary = st["A2_not_now"]["summary"].format(next=phrase)
-        intro = st["A2_not_now"]["detail_intro"]
-        indicator, key = status_indicator(ctx, has_critical), "S1"
-        rules = ["A2"]
-        evidence = criterion_evidence(ctx, ["A2"])
+        if now:
+            step_block, step_rules = "", []
     else:
         return data_needed_card(ctx, notes, step_block, step_rules)
     progression = [] if a.rair_status == "NOT_APPLICABLE" else progression_lines(ctx)

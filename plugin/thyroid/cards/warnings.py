@@ -122,9 +122,7 @@ def warning_source_keys(ctx: CardContext, code: str, drugs: list[str]) -> list[s
     else the drugs' own labels, else every source of the template. A warning about the record,
     not a drug's label (``drug_labels: false``: W-RET-POINT), cites its template's sources."""
     keys = list(ctx.wt(code).get("sources", []))
-    if ctx.wt(code).get("drug_labels") is False:
-        return keys
-    labels = [k for d in drugs if (k := ctx.t["drugs"].get(d, {}).get("source"))]
+    labels = ctx.drug_label_keys(code, drugs)
     own = [k for k in keys if k in labels]
     return own or labels or keys
 
